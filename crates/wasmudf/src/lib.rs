@@ -1,0 +1,6 @@
+mod bindings {
+    wasmtime::component::bindgen!({
+        path: "../../wit",
+        world: "udf",
+    });
+}
