@@ -1,0 +1,50 @@
+use crate::{Error, FromValue, Value};
+
+/// Conversion of one row of arguments into the parameters of an aggregate
+/// or window function ([`Aggregate::Args`](crate::Aggregate::Args)).
+///
+/// Implemented for `()`, tuples of one to four [`FromValue`] types (a fixed
+/// arity equal to the tuple length) and for `&[Value]` (variadic).
+pub trait FromArgs<'a>: Sized {
+    /// The SQL arity: the number of arguments, or -1 for any number.
+    const ARITY: i16;
+
+    /// Converts one row of arguments.
+    ///
+    /// Returns `Ok(None)` when the row has a NULL for a parameter that cannot
+    /// hold it (see [`FromValue::ACCEPTS_NULL`]): such a row is skipped.
+    /// Returns `Err` for a wrong argument count or a type mismatch, with the
+    /// 1-based argument position in the message.
+    fn from_args(args: &'a [Value]) -> Result<Option<Self>, Error>;
+}
+
+impl<'a> FromArgs<'a> for &'a [Value] {
+    const ARITY: i16 = -1;
+    fn from_args(args: &'a [Value]) -> Result<Option<Self>, Error> {
+        Ok(Some(args))
+    }
+}
+
+macro_rules! tuple_args {
+    ($n:literal; $($t:ident $i:tt),*) => {
+        impl<'a, $($t: FromValue<'a>),*> FromArgs<'a> for ($($t,)*) {
+            const ARITY: i16 = $n;
+            #[allow(unused_variables)]
+            fn from_args(args: &'a [Value]) -> Result<Option<Self>, Error> {
+                crate::__private::check_arity(args, $n)?;
+                Ok(Some(($(
+                    match crate::__private::arg::<$t>(&args[$i], $i + 1)? {
+                        Some(v) => v,
+                        None => return Ok(None),
+                    },
+                )*)))
+            }
+        }
+    };
+}
+
+tuple_args!(0;);
+tuple_args!(1; A 0);
+tuple_args!(2; A 0, B 1);
+tuple_args!(3; A 0, B 1, C 2);
+tuple_args!(4; A 0, B 1, C 2, D 3);

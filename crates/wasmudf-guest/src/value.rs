@@ -1,0 +1,223 @@
+use crate::Error;
+
+/// One SQLite value: one of SQLite's five storage classes.
+///
+/// `Null`, `Integer(i64)`, `Real(f64)`, `Text(String)`, `Blob(Vec<u8>)`.
+pub use crate::bindings::exports::wasmudf::udf::guest::Value;
+
+impl Value {
+    /// The SQL name of the storage class: `"NULL"`, `"INTEGER"`, `"REAL"`,
+    /// `"TEXT"` or `"BLOB"`.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Null => "NULL",
+            Value::Integer(_) => "INTEGER",
+            Value::Real(_) => "REAL",
+            Value::Text(_) => "TEXT",
+            Value::Blob(_) => "BLOB",
+        }
+    }
+
+    /// Whether this is SQL NULL.
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
+}
+
+/// Conversion of one SQL argument into a Rust parameter type.
+///
+/// | type | accepts |
+/// | --- | --- |
+/// | `i64` | INTEGER |
+/// | `f64` | REAL, or INTEGER widened |
+/// | `bool` | INTEGER (nonzero is `true`) |
+/// | `&str`, `String` | TEXT |
+/// | `&[u8]`, `Vec<u8>` | BLOB, or the UTF-8 bytes of TEXT |
+/// | `&Value`, `Value` | anything, NULL included |
+/// | `Option<T>` | NULL as `None`, else what `T` accepts |
+///
+/// A mismatch is an [`Error::mismatch`], which the SDK turns into
+/// `argument N must be TEXT, got INTEGER`.
+pub trait FromValue<'a>: Sized {
+    /// Whether this type can represent SQL NULL. When it is `false` (the
+    /// default) and the argument is NULL, [`from_value`](Self::from_value)
+    /// is not called: the scalar function returns NULL, or the aggregate row
+    /// is skipped.
+    const ACCEPTS_NULL: bool = false;
+
+    /// Converts one argument.
+    fn from_value(v: &'a Value) -> Result<Self, Error>;
+}
+
+impl<'a> FromValue<'a> for i64 {
+    fn from_value(v: &'a Value) -> Result<Self, Error> {
+        match v {
+            Value::Integer(i) => Ok(*i),
+            other => Err(Error::mismatch("INTEGER", other)),
+        }
+    }
+}
+
+impl<'a> FromValue<'a> for f64 {
+    fn from_value(v: &'a Value) -> Result<Self, Error> {
+        match v {
+            Value::Real(r) => Ok(*r),
+            Value::Integer(i) => Ok(*i as f64),
+            other => Err(Error::mismatch("REAL", other)),
+        }
+    }
+}
+
+impl<'a> FromValue<'a> for bool {
+    fn from_value(v: &'a Value) -> Result<Self, Error> {
+        match v {
+            Value::Integer(i) => Ok(*i != 0),
+            other => Err(Error::mismatch("INTEGER", other)),
+        }
+    }
+}
+
+impl<'a> FromValue<'a> for &'a str {
+    fn from_value(v: &'a Value) -> Result<Self, Error> {
+        match v {
+            Value::Text(s) => Ok(s.as_str()),
+            other => Err(Error::mismatch("TEXT", other)),
+        }
+    }
+}
+
+impl<'a> FromValue<'a> for String {
+    fn from_value(v: &'a Value) -> Result<Self, Error> {
+        <&str>::from_value(v).map(str::to_owned)
+    }
+}
+
+impl<'a> FromValue<'a> for &'a [u8] {
+    fn from_value(v: &'a Value) -> Result<Self, Error> {
+        match v {
+            Value::Blob(b) => Ok(b.as_slice()),
+            Value::Text(s) => Ok(s.as_bytes()),
+            other => Err(Error::mismatch("BLOB", other)),
+        }
+    }
+}
+
+impl<'a> FromValue<'a> for Vec<u8> {
+    fn from_value(v: &'a Value) -> Result<Self, Error> {
+        <&[u8]>::from_value(v).map(<[u8]>::to_vec)
+    }
+}
+
+impl<'a> FromValue<'a> for &'a Value {
+    const ACCEPTS_NULL: bool = true;
+    fn from_value(v: &'a Value) -> Result<Self, Error> {
+        Ok(v)
+    }
+}
+
+impl<'a> FromValue<'a> for Value {
+    const ACCEPTS_NULL: bool = true;
+    fn from_value(v: &'a Value) -> Result<Self, Error> {
+        Ok(v.clone())
+    }
+}
+
+impl<'a, T: FromValue<'a>> FromValue<'a> for Option<T> {
+    const ACCEPTS_NULL: bool = true;
+    fn from_value(v: &'a Value) -> Result<Self, Error> {
+        match v {
+            Value::Null => Ok(None),
+            other => T::from_value(other).map(Some),
+        }
+    }
+}
+
+/// Conversion of a Rust result into an SQL value.
+///
+/// Integers become INTEGER, `f64` REAL, `bool` INTEGER 1 or 0, strings TEXT,
+/// byte containers BLOB; `None` and `()` become NULL.
+pub trait IntoValue {
+    /// Converts the result.
+    fn into_value(self) -> Value;
+}
+
+impl IntoValue for Value {
+    fn into_value(self) -> Value {
+        self
+    }
+}
+
+impl IntoValue for i64 {
+    fn into_value(self) -> Value {
+        Value::Integer(self)
+    }
+}
+
+impl IntoValue for i32 {
+    fn into_value(self) -> Value {
+        Value::Integer(self.into())
+    }
+}
+
+impl IntoValue for u32 {
+    fn into_value(self) -> Value {
+        Value::Integer(self.into())
+    }
+}
+
+impl IntoValue for f64 {
+    fn into_value(self) -> Value {
+        Value::Real(self)
+    }
+}
+
+impl IntoValue for bool {
+    fn into_value(self) -> Value {
+        Value::Integer(self.into())
+    }
+}
+
+impl IntoValue for String {
+    fn into_value(self) -> Value {
+        Value::Text(self)
+    }
+}
+
+impl IntoValue for &str {
+    fn into_value(self) -> Value {
+        Value::Text(self.to_owned())
+    }
+}
+
+impl IntoValue for Vec<u8> {
+    fn into_value(self) -> Value {
+        Value::Blob(self)
+    }
+}
+
+impl IntoValue for &[u8] {
+    fn into_value(self) -> Value {
+        Value::Blob(self.to_vec())
+    }
+}
+
+impl<const N: usize> IntoValue for [u8; N] {
+    fn into_value(self) -> Value {
+        Value::Blob(self.to_vec())
+    }
+}
+
+impl<T: IntoValue> IntoValue for Option<T> {
+    fn into_value(self) -> Value {
+        match self {
+            Some(v) => v.into_value(),
+            None => Value::Null,
+        }
+    }
+}
+
+impl IntoValue for () {
+    fn into_value(self) -> Value {
+        Value::Null
+    }
+}
