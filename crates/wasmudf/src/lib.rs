@@ -1,6 +1,55 @@
-mod bindings {
-    wasmtime::component::bindgen!({
-        path: "../../wit",
-        world: "udf",
-    });
-}
+//! Sandboxed WebAssembly user-defined functions for SQLite that run on any
+//! thread.
+//!
+//! A UDF is a WebAssembly component targeting the `wasmudf:udf` WIT world.
+//! An [`Engine`] compiles it once into a [`Component`], which is shared by
+//! every thread; [`Component::register`] adds its scalar, aggregate and
+//! window functions to a [`rusqlite::Connection`]. SQLite may then call them
+//! from whichever thread steps a statement: a guest has no thread affinity,
+//! and its state travels with the connection and the statement.
+//!
+//! ```no_run
+//! # fn main() -> anyhow::Result<()> {
+//! use rusqlite::Connection;
+//!
+//! let engine = wasmudf::Engine::new()?;
+//! let stats = engine.load_file("guests/stats.wasm")?;
+//! let conn = Connection::open_in_memory()?;
+//! stats.register(&conn)?;
+//! let median: f64 = conn.query_row(
+//!     "SELECT median(x) FROM (SELECT 1 AS x UNION ALL SELECT 5 UNION ALL SELECT 2)",
+//!     [],
+//!     |row| row.get(0),
+//! )?;
+//! assert_eq!(median, 2.0);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Guest failures keep their meaning all the way to SQL: a guest's own
+//! error, a trap, a deadline, fuel or memory limit each becomes a SQL error
+//! whose message names the function and the cause ([`CallError`]). The
+//! connection stays usable, and an instance that trapped is replaced.
+#![deny(missing_docs)]
+
+mod bindings;
+mod call;
+mod component;
+mod engine;
+mod error;
+mod files;
+mod limits;
+mod manifest;
+mod register;
+mod sandbox;
+mod value;
+
+pub use call::{CallError, CallErrorKind};
+pub use component::Component;
+pub use engine::{Engine, EngineBuilder};
+pub use error::{Error, Result};
+pub use limits::Limits;
+pub use manifest::{Arity, FunctionFlags, FunctionKind, FunctionSpec, MAX_ARITY};
+
+// Re-exported so embedders use the same rusqlite as the library.
+pub use rusqlite;

@@ -1,0 +1,253 @@
+//! A compiled, pre-instantiated UDF component and its manifest.
+
+use std::sync::Arc;
+
+use wasmtime::Store;
+
+use crate::bindings::{Udf, UdfPre};
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::manifest::{self, FunctionSpec};
+use crate::sandbox::HostState;
+
+/// The export every wasmudf component must provide.
+pub(crate) const GUEST_INTERFACE: &str = "wasmudf:udf/guest";
+/// The version of [`GUEST_INTERFACE`] this host speaks.
+pub(crate) const GUEST_VERSION: &str = "0.1.0";
+
+/// A UDF component compiled once and ready to instantiate on any thread.
+///
+/// Cloning is cheap (an `Arc`). The compiled code and the `InstancePre` are
+/// shared by every connection the component is registered on; each
+/// connection gets its own instance, created on first use.
+///
+/// # Examples
+///
+/// ```no_run
+/// # fn main() -> anyhow::Result<()> {
+/// let engine = wasmudf::Engine::new()?;
+/// let text = engine.load_file("text.wasm")?;
+/// let conn = rusqlite::Connection::open_in_memory()?;
+/// text.register(&conn)?;
+/// let upper: String =
+///     conn.query_row("SELECT unicode_upper('straße')", [], |row| row.get(0))?;
+/// assert_eq!(upper, "STRASSE");
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Component {
+    inner: Arc<ComponentInner>,
+    trusted: bool,
+}
+
+struct ComponentInner {
+    engine: Engine,
+    origin: String,
+    pre: UdfPre<HostState>,
+    functions: Vec<FunctionSpec>,
+}
+
+impl std::fmt::Debug for Component {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Component")
+            .field("origin", &self.inner.origin)
+            .field("functions", &self.inner.functions)
+            .field("trusted", &self.trusted)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the first bytes of a file say it is.
+fn check_header(origin: &str, bytes: &[u8]) -> Result<()> {
+    const MAGIC: &[u8] = b"\0asm";
+    const CORE_VERSION: [u8; 4] = [1, 0, 0, 0];
+    let not_wasm = |detail: &str| Error::NotWasm {
+        origin: origin.to_string(),
+        detail: detail.to_string(),
+    };
+    if bytes.is_empty() {
+        return Err(not_wasm("the file is empty"));
+    }
+    if bytes.len() < 8 || &bytes[..4] != MAGIC {
+        return Err(not_wasm("it does not start with the `\\0asm` magic number"));
+    }
+    if bytes[4..8] == CORE_VERSION {
+        return Err(Error::CoreModule {
+            origin: origin.to_string(),
+        });
+    }
+    Ok(())
+}
+
+impl Component {
+    pub(crate) fn compile(engine: Engine, origin: &str, bytes: &[u8]) -> Result<Component> {
+        check_header(origin, bytes)?;
+        let invalid = |e: wasmtime::Error| Error::Invalid {
+            origin: origin.to_string(),
+            detail: format!("{e:#}"),
+        };
+        let component =
+            wasmtime::component::Component::new(engine.wasmtime(), bytes).map_err(invalid)?;
+        check_imports(origin, &engine, &component)?;
+        check_world(origin, &engine, &component)?;
+        let instance_pre = engine
+            .linker()
+            .instantiate_pre(&component)
+            .map_err(|e| Error::Instantiate {
+                origin: origin.to_string(),
+                detail: format!("{e:#}"),
+            })?;
+        let pre = UdfPre::new(instance_pre).map_err(|e| Error::WrongWorld {
+            origin: origin.to_string(),
+            detail: format!("exports `{GUEST_INTERFACE}@{GUEST_VERSION}` with the wrong shape: {e:#}"),
+        })?;
+        let mut inner = ComponentInner {
+            engine,
+            origin: origin.to_string(),
+            pre,
+            functions: Vec::new(),
+        };
+        inner.functions = read_manifest(&inner)?;
+        Ok(Component {
+            inner: Arc::new(inner),
+            trusted: false,
+        })
+    }
+
+    /// Where the component came from: its path, or the name given to
+    /// [`Engine::load`].
+    pub fn origin(&self) -> &str {
+        &self.inner.origin
+    }
+
+    /// The functions the component provides, in manifest order.
+    pub fn functions(&self) -> &[FunctionSpec] {
+        &self.inner.functions
+    }
+
+    /// The engine this component was compiled on.
+    pub fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    /// Marks the component trusted (or not). Functions of a trusted
+    /// component get the manifest's `innocuous` flag and are not forced to
+    /// `SQLITE_DIRECTONLY`, so a schema (view, trigger, index, CHECK,
+    /// DEFAULT, generated column) may call them. Untrusted is the default.
+    pub fn trusted(mut self, trusted: bool) -> Component {
+        self.trusted = trusted;
+        self
+    }
+
+    /// Whether the component is trusted; see [`Component::trusted`].
+    pub fn is_trusted(&self) -> bool {
+        self.trusted
+    }
+
+    /// Registers every function of the component on `conn`.
+    ///
+    /// The connection gets its own instance of the component, created on
+    /// the first call and replaced after a trap; aggregate state lives in
+    /// that instance for as long as SQLite keeps the aggregate context.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NameClash`] if a function with the same name and arity is
+    /// already registered on `conn` (by SQLite itself, by wasmudf or by the
+    /// application), and [`Error::Sqlite`] if SQLite refuses a registration.
+    pub fn register(&self, conn: &rusqlite::Connection) -> Result<()> {
+        crate::register::register(self, conn)
+    }
+
+    /// A fresh store and instance of this component.
+    pub(crate) fn instantiate(&self) -> wasmtime::Result<(Store<HostState>, Udf)> {
+        instantiate(&self.inner)
+    }
+}
+
+fn instantiate(inner: &ComponentInner) -> wasmtime::Result<(Store<HostState>, Udf)> {
+    let engine = &inner.engine;
+    let limits = engine.limits();
+    let state = HostState::new(crate::limits::Limiter {
+        max_memory_bytes: limits.max_memory_bytes,
+        max_table_elements: limits.max_table_elements,
+    });
+    let mut store = Store::new(engine.wasmtime(), state);
+    store.limiter(|state| &mut state.limiter);
+    store.set_epoch_deadline(engine.deadline_ticks());
+    if let Some(fuel) = limits.fuel {
+        store.set_fuel(fuel)?;
+    }
+    let udf = inner.pre.instantiate(&mut store)?;
+    Ok((store, udf))
+}
+
+fn read_manifest(inner: &ComponentInner) -> Result<Vec<FunctionSpec>> {
+    let failed = |e: wasmtime::Error| Error::Instantiate {
+        origin: inner.origin.clone(),
+        detail: crate::call::describe_trap(&e, None),
+    };
+    let (mut store, udf) = instantiate(inner).map_err(failed)?;
+    let raw = udf
+        .wasmudf_udf_guest()
+        .call_manifest(&mut store)
+        .map_err(failed)?;
+    manifest::validate(raw).map_err(|detail| Error::Manifest {
+        origin: inner.origin.clone(),
+        detail,
+    })
+}
+
+fn check_imports(
+    origin: &str,
+    engine: &Engine,
+    component: &wasmtime::component::Component,
+) -> Result<()> {
+    let ty = component.component_type();
+    for (name, _) in ty.imports(engine.wasmtime()) {
+        if !crate::sandbox::import_allowed(name) {
+            return Err(Error::ForbiddenImport {
+                origin: origin.to_string(),
+                import: name.to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn check_world(
+    origin: &str,
+    engine: &Engine,
+    component: &wasmtime::component::Component,
+) -> Result<()> {
+    let ty = component.component_type();
+    let exports: Vec<String> = ty
+        .exports(engine.wasmtime())
+        .map(|(name, _)| name.to_string())
+        .collect();
+    let wanted = format!("{GUEST_INTERFACE}@{GUEST_VERSION}");
+    if exports.iter().any(|name| *name == wanted) {
+        return Ok(());
+    }
+    let detail = match exports
+        .iter()
+        .find(|name| name.starts_with(GUEST_INTERFACE))
+    {
+        Some(found) => format!(
+            "exports `{found}`, but this host speaks `{wanted}`; rebuild the guest against \
+             wasmudf-guest for this version"
+        ),
+        None => {
+            format!(
+                "does not target the wasmudf `udf` world: it must export `{wanted}`, but \
+                 exports [{}]",
+                exports.join(", ")
+            )
+        }
+    };
+    Err(Error::WrongWorld {
+        origin: origin.to_string(),
+        detail,
+    })
+}

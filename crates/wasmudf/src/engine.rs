@@ -1,0 +1,251 @@
+//! The shared compilation engine: one wasmtime `Engine`, its WASI linker and
+//! its epoch ticker, used by every thread.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use wasmtime::component::Linker;
+
+use crate::component::Component;
+use crate::error::{Error, Result};
+use crate::limits::Limits;
+use crate::sandbox::{self, HostState};
+
+/// How often the epoch ticker advances the engine's epoch. Deadlines are
+/// rounded up to whole ticks.
+pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(5);
+
+/// Configures and builds an [`Engine`].
+///
+/// # Examples
+///
+/// ```
+/// # fn main() -> wasmudf::Result<()> {
+/// let engine = wasmudf::Engine::builder()
+///     .limits(wasmudf::Limits {
+///         timeout: std::time::Duration::from_secs(1),
+///         ..Default::default()
+///     })
+///     .build()?;
+/// # let _ = engine;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct EngineBuilder {
+    limits: Limits,
+    pooling: bool,
+    max_component_bytes: u64,
+}
+
+impl Default for EngineBuilder {
+    fn default() -> Self {
+        EngineBuilder {
+            limits: Limits::default(),
+            pooling: true,
+            max_component_bytes: 64 << 20,
+        }
+    }
+}
+
+impl EngineBuilder {
+    /// Limits applied to every instance of every component loaded on the
+    /// engine.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Use wasmtime's pooling instance allocator (the default), which
+    /// reserves slots up front so that making a fresh instance is a few
+    /// microseconds. `false` allocates each instance on demand.
+    pub fn pooling(mut self, enabled: bool) -> Self {
+        self.pooling = enabled;
+        self
+    }
+
+    /// Refuse component files larger than this many bytes (default 64 MiB).
+    pub fn max_component_bytes(mut self, bytes: u64) -> Self {
+        self.max_component_bytes = bytes;
+        self
+    }
+
+    /// Builds the engine and starts its epoch ticker.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] if wasmtime rejects the configuration, for example
+    /// when the pooling allocator cannot reserve its address space.
+    pub fn build(self) -> Result<Engine> {
+        let mut config = wasmtime::Config::new();
+        config
+            .wasm_component_model(true)
+            .epoch_interruption(true)
+            .consume_fuel(self.limits.fuel.is_some())
+            .max_wasm_stack(self.limits.max_wasm_stack);
+        if self.pooling {
+            let instances = self.limits.max_instances;
+            let mut pool = wasmtime::PoolingAllocationConfig::new();
+            pool.total_component_instances(instances)
+                // A Rust wasip2 component is one main module plus a couple of
+                // small shim modules, each a core instance.
+                .total_core_instances(instances.saturating_mul(4))
+                .total_memories(instances)
+                .total_tables(instances.saturating_mul(2))
+                .max_memory_size(self.limits.max_memory_bytes)
+                .table_elements(self.limits.max_table_elements);
+            config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
+        }
+        let engine =
+            wasmtime::Engine::new(&config).map_err(|e| Error::Config(format!("{e:#}")))?;
+        let linker = sandbox::linker(&engine).map_err(|e| Error::Config(format!("{e:#}")))?;
+        spawn_epoch_ticker(&engine);
+        Ok(Engine {
+            inner: Arc::new(EngineInner {
+                wasmtime: engine,
+                linker,
+                limits: self.limits,
+                max_component_bytes: self.max_component_bytes,
+            }),
+        })
+    }
+}
+
+/// Compiles components and owns what every instance shares.
+///
+/// An `Engine` is cheap to clone and is `Send + Sync`: compile components
+/// once and use them from any thread.
+///
+/// # Examples
+///
+/// ```no_run
+/// # fn main() -> wasmudf::Result<()> {
+/// let engine = wasmudf::Engine::new()?;
+/// let component = engine.load_file("guests/text.wasm")?;
+/// for f in component.functions() {
+///     println!("{} ({}, {} args)", f.name, f.kind, f.arity);
+/// }
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<EngineInner>,
+}
+
+struct EngineInner {
+    wasmtime: wasmtime::Engine,
+    linker: Linker<HostState>,
+    limits: Limits,
+    max_component_bytes: u64,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("limits", &self.inner.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// An engine with default [`Limits`] and the pooling allocator.
+    ///
+    /// # Errors
+    ///
+    /// See [`EngineBuilder::build`].
+    pub fn new() -> Result<Engine> {
+        EngineBuilder::default().build()
+    }
+
+    /// Starts configuring an engine.
+    pub fn builder() -> EngineBuilder {
+        EngineBuilder::default()
+    }
+
+    /// The limits every instance runs under.
+    pub fn limits(&self) -> &Limits {
+        &self.inner.limits
+    }
+
+    /// Compiles a component from its bytes and reads its manifest.
+    ///
+    /// `origin` names the component in error messages.
+    ///
+    /// # Errors
+    ///
+    /// A typed load error naming what is wrong: [`Error::NotWasm`],
+    /// [`Error::CoreModule`], [`Error::TooLarge`], [`Error::Invalid`],
+    /// [`Error::WrongWorld`], [`Error::ForbiddenImport`],
+    /// [`Error::Manifest`] or [`Error::Instantiate`].
+    pub fn load(&self, origin: &str, bytes: &[u8]) -> Result<Component> {
+        Component::compile(self.clone(), origin, bytes)
+    }
+
+    /// Reads and compiles a component file.
+    ///
+    /// The file is opened through a capability to its parent directory, and
+    /// files over [`EngineBuilder::max_component_bytes`] are refused before
+    /// they are read.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if the file cannot be read, otherwise as [`Engine::load`].
+    pub fn load_file(&self, path: impl AsRef<Path>) -> Result<Component> {
+        let path = path.as_ref();
+        let bytes = crate::files::read_capped(path, self.inner.max_component_bytes)?;
+        self.load(&path.display().to_string(), &bytes)
+    }
+
+    /// Reads and compiles every `.wasm` file directly inside a directory,
+    /// in name order. The directory is opened once, through cap-std, and
+    /// each file is read through that capability.
+    ///
+    /// # Errors
+    ///
+    /// The first file that fails, as [`Engine::load_file`].
+    pub fn load_dir(&self, path: impl AsRef<Path>) -> Result<Vec<Component>> {
+        crate::files::read_wasm_dir(path.as_ref(), self.inner.max_component_bytes)?
+            .into_iter()
+            .map(|(path, bytes)| self.load(&path.display().to_string(), &bytes))
+            .collect()
+    }
+
+    pub(crate) fn wasmtime(&self) -> &wasmtime::Engine {
+        &self.inner.wasmtime
+    }
+
+    pub(crate) fn linker(&self) -> &Linker<HostState> {
+        &self.inner.linker
+    }
+
+    /// The per-call epoch deadline, in ticks.
+    pub(crate) fn deadline_ticks(&self) -> u64 {
+        let tick = EPOCH_TICK.as_nanos().max(1);
+        let ticks = self.inner.limits.timeout.as_nanos().div_ceil(tick);
+        // One extra tick: the ticker may fire just after the call starts.
+        u64::try_from(ticks).unwrap_or(u64::MAX).saturating_add(1)
+    }
+}
+
+/// One thread per engine advances the epoch; it holds only a weak reference
+/// and exits once the engine is dropped.
+fn spawn_epoch_ticker(engine: &wasmtime::Engine) {
+    let weak = engine.weak();
+    let spawned = std::thread::Builder::new()
+        .name("wasmudf-epoch".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(EPOCH_TICK);
+                match weak.upgrade() {
+                    Some(engine) => engine.increment_epoch(),
+                    None => break,
+                }
+            }
+        });
+    if let Err(err) = spawned {
+        // Without a ticker deadlines never fire; calls still work.
+        tracing::error!("wasmudf: could not start the epoch ticker: {err}");
+    }
+}

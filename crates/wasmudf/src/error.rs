@@ -1,0 +1,108 @@
+//! The library's typed error.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong when loading components or registering
+/// their functions.
+///
+/// Errors raised *inside* SQL (a guest error, a trap, a limit hit while a
+/// query runs) reach the caller as [`rusqlite::Error`]s whose message names
+/// the function and the cause; see [`CallError`](crate::CallError).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The bytes are not WebAssembly at all.
+    #[error("{origin}: not a WebAssembly file ({detail})")]
+    NotWasm {
+        /// Where the bytes came from (a path, or `<bytes>`).
+        origin: String,
+        /// What was found instead.
+        detail: String,
+    },
+    /// The bytes are a core WebAssembly module, not a component.
+    #[error(
+        "{origin}: this is a core WebAssembly module, not a component; build the guest for \
+         wasm32-wasip2 (or with `cargo component build`)"
+    )]
+    CoreModule {
+        /// Where the bytes came from.
+        origin: String,
+    },
+    /// The file is larger than [`EngineBuilder::max_component_bytes`](crate::EngineBuilder::max_component_bytes).
+    #[error("{origin}: component is {size} bytes, over the {limit}-byte limit")]
+    TooLarge {
+        /// Where the bytes came from.
+        origin: String,
+        /// The size found.
+        size: u64,
+        /// The configured cap.
+        limit: u64,
+    },
+    /// The component is valid but failed to compile or validate.
+    #[error("{origin}: invalid component: {detail}")]
+    Invalid {
+        /// Where the bytes came from.
+        origin: String,
+        /// The validator's or compiler's message.
+        detail: String,
+    },
+    /// The component does not export the `wasmudf:udf/guest` interface at
+    /// the version this host speaks.
+    #[error("{origin}: {detail}")]
+    WrongWorld {
+        /// Where the bytes came from.
+        origin: String,
+        /// Which exports were expected and which were found.
+        detail: String,
+    },
+    /// The component imports something the sandbox does not provide.
+    #[error("{origin}: imports `{import}`, which the wasmudf sandbox does not provide")]
+    ForbiddenImport {
+        /// Where the bytes came from.
+        origin: String,
+        /// The import's name.
+        import: String,
+    },
+    /// The component's manifest is not acceptable.
+    #[error("{origin}: invalid manifest: {detail}")]
+    Manifest {
+        /// Where the bytes came from.
+        origin: String,
+        /// What is wrong, naming the function.
+        detail: String,
+    },
+    /// A function name is already registered on the connection.
+    #[error("function `{name}` (arity {arity}) is already registered on this connection")]
+    NameClash {
+        /// The clashing SQL name.
+        name: String,
+        /// Its arity (-1 for variadic).
+        arity: i16,
+    },
+    /// Instantiating the component, or running its manifest, failed.
+    #[error("{origin}: failed to instantiate: {detail}")]
+    Instantiate {
+        /// Where the bytes came from.
+        origin: String,
+        /// The cause.
+        detail: String,
+    },
+    /// Reading a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path that was read.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Engine configuration was rejected by wasmtime.
+    #[error("invalid engine configuration: {0}")]
+    Config(String),
+    /// SQLite refused a registration.
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+/// Shorthand for results of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,164 @@
+//! The functions a component declares, and the rules they must follow.
+
+use std::collections::HashSet;
+use std::fmt;
+
+use crate::bindings::{WitKind, WitSpec};
+
+/// SQLite's default `SQLITE_MAX_FUNCTION_ARG`: the most arguments a function
+/// may declare.
+pub const MAX_ARITY: i16 = 127;
+
+/// SQLite rejects function names longer than this many bytes.
+pub const MAX_NAME_BYTES: usize = 255;
+
+/// How SQLite calls a function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum FunctionKind {
+    /// Once per row.
+    Scalar,
+    /// Over a group, with `step` and `finalize`.
+    Aggregate,
+    /// An aggregate that also has `inverse` and `value`, usable with `OVER`.
+    Window,
+}
+
+impl fmt::Display for FunctionKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            FunctionKind::Scalar => "scalar",
+            FunctionKind::Aggregate => "aggregate",
+            FunctionKind::Window => "window",
+        })
+    }
+}
+
+/// How many arguments a function takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Arity {
+    /// Exactly this many.
+    Exactly(u8),
+    /// Any number.
+    Variadic,
+}
+
+impl Arity {
+    /// The `nArg` value SQLite expects: the count, or `-1` for variadic.
+    pub fn as_sqlite(self) -> i32 {
+        match self {
+            Arity::Exactly(n) => i32::from(n),
+            Arity::Variadic => -1,
+        }
+    }
+}
+
+impl fmt::Display for Arity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Arity::Exactly(n) => write!(f, "{n}"),
+            Arity::Variadic => f.write_str("variadic"),
+        }
+    }
+}
+
+/// The SQLite flags a function asks for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct FunctionFlags {
+    /// Same inputs, same output (`SQLITE_DETERMINISTIC`).
+    pub deterministic: bool,
+    /// Harmless even when called from an untrusted schema
+    /// (`SQLITE_INNOCUOUS`); honoured only for trusted components.
+    pub innocuous: bool,
+    /// Callable only from top-level SQL (`SQLITE_DIRECTONLY`).
+    pub direct_only: bool,
+}
+
+impl fmt::Display for FunctionFlags {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = [
+            (self.deterministic, "deterministic"),
+            (self.innocuous, "innocuous"),
+            (self.direct_only, "direct-only"),
+        ]
+        .into_iter()
+        .filter_map(|(on, name)| on.then_some(name))
+        .collect();
+        if names.is_empty() {
+            f.write_str("-")
+        } else {
+            f.write_str(&names.join(","))
+        }
+    }
+}
+
+/// One function a component provides, as its manifest declares it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct FunctionSpec {
+    /// The SQL name.
+    pub name: String,
+    /// The number of arguments.
+    pub arity: Arity,
+    /// Scalar, aggregate or window.
+    pub kind: FunctionKind,
+    /// Requested SQLite flags.
+    pub flags: FunctionFlags,
+}
+
+/// Checks a manifest as the guest returned it and converts it to the
+/// public types. `Err` carries a message naming the offending function.
+pub(crate) fn validate(raw: Vec<WitSpec>) -> Result<Vec<FunctionSpec>, String> {
+    if raw.len() > u32::MAX as usize {
+        return Err("too many functions".into());
+    }
+    let mut seen = HashSet::new();
+    let mut specs = Vec::with_capacity(raw.len());
+    for (index, spec) in raw.into_iter().enumerate() {
+        let name = spec.name;
+        if name.is_empty() {
+            return Err(format!("function #{index} has an empty name"));
+        }
+        if name.len() > MAX_NAME_BYTES {
+            return Err(format!(
+                "function #{index} has a {}-byte name; SQLite allows at most {MAX_NAME_BYTES}",
+                name.len()
+            ));
+        }
+        if name.contains('\0') {
+            return Err(format!("function #{index} has a name containing NUL"));
+        }
+        let arity = match spec.arity {
+            -1 => Arity::Variadic,
+            n @ 0..=MAX_ARITY => Arity::Exactly(n as u8),
+            n => {
+                return Err(format!(
+                    "`{name}` declares arity {n}; it must be -1 (variadic) or 0..={MAX_ARITY}"
+                ));
+            }
+        };
+        let key = (name.to_ascii_lowercase(), arity);
+        if !seen.insert(key) {
+            return Err(format!("`{name}` (arity {arity}) is declared twice"));
+        }
+        let kind = match spec.kind {
+            WitKind::Scalar => FunctionKind::Scalar,
+            WitKind::Aggregate => FunctionKind::Aggregate,
+            WitKind::Window => FunctionKind::Window,
+        };
+        let flags = FunctionFlags {
+            deterministic: spec.flags.contains(crate::bindings::WitFlags::DETERMINISTIC),
+            innocuous: spec.flags.contains(crate::bindings::WitFlags::INNOCUOUS),
+            direct_only: spec.flags.contains(crate::bindings::WitFlags::DIRECT_ONLY),
+        };
+        if flags.innocuous && flags.direct_only {
+            return Err(format!("`{name}` is declared both innocuous and direct-only"));
+        }
+        specs.push(FunctionSpec {
+            name,
+            arity,
+            kind,
+            flags,
+        });
+    }
+    Ok(specs)
+}

@@ -1,0 +1,315 @@
+//! Registering a component's functions on a `rusqlite::Connection`, and the
+//! callbacks SQLite runs from inside `sqlite3_step`.
+//!
+//! Each registration shares one [`InstanceSlot`] per (component,
+//! connection). The slot travels with the connection's function table, so
+//! whichever thread steps a statement reaches the same instance and the
+//! same aggregate state; nothing is kept in thread-local storage.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use rusqlite::functions::{Aggregate, Context, FunctionFlags as SqlFlags, WindowAggregate};
+use rusqlite::types::Value as SqlValue;
+use rusqlite::Connection;
+use wasmtime::component::ResourceAny;
+
+use crate::bindings::ValueParam;
+use crate::call::{CallError, CallErrorKind, InstanceSlot};
+use crate::component::Component;
+use crate::error::{Error, Result};
+use crate::manifest::{FunctionKind, FunctionSpec};
+use crate::value::{from_guest, owned_to_guest, to_guest};
+
+/// Rows of aggregate arguments buffered on the host before one `step` call
+/// hands them to the guest.
+const STEP_BATCH_ROWS: u32 = 256;
+
+type Slot = Arc<Mutex<InstanceSlot>>;
+
+/// The slot's lock is never contended: a connection is used by one thread
+/// at a time. It is a `Mutex` only so that the callbacks are `Send`.
+fn lock(slot: &Slot) -> MutexGuard<'_, InstanceSlot> {
+    slot.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+pub(crate) fn register(component: &Component, conn: &Connection) -> Result<()> {
+    check_clashes(component.functions(), conn)?;
+    let slot: Slot = Arc::new(Mutex::new(InstanceSlot::new(component.clone())));
+    let max_result = component.engine().limits().max_result_bytes;
+    for (id, spec) in component.functions().iter().enumerate() {
+        let id = u32::try_from(id).map_err(|_| Error::Manifest {
+            origin: component.origin().to_string(),
+            detail: "too many functions".into(),
+        })?;
+        let flags = sqlite_flags(spec, component.is_trusted());
+        let arity = spec.arity.as_sqlite();
+        let target = Target {
+            slot: slot.clone(),
+            id,
+            name: spec.name.clone().into(),
+            max_result,
+        };
+        match spec.kind {
+            FunctionKind::Scalar => conn.create_scalar_function(
+                spec.name.as_str(),
+                arity,
+                flags,
+                move |ctx: &mut Context<'_>| target.scalar(ctx),
+            )?,
+            FunctionKind::Aggregate => {
+                conn.create_aggregate_function(spec.name.as_str(), arity, flags, target)?
+            }
+            FunctionKind::Window => {
+                conn.create_window_function(spec.name.as_str(), arity, flags, target)?
+            }
+        }
+    }
+    Ok(())
+}
+
+/// SQLite flags for a function: untrusted components are always
+/// `DIRECTONLY`, and only trusted ones may be `INNOCUOUS`.
+fn sqlite_flags(spec: &FunctionSpec, trusted: bool) -> SqlFlags {
+    let mut flags = SqlFlags::SQLITE_UTF8;
+    if spec.flags.deterministic {
+        flags |= SqlFlags::SQLITE_DETERMINISTIC;
+    }
+    if spec.flags.direct_only || !trusted {
+        flags |= SqlFlags::SQLITE_DIRECTONLY;
+    } else if spec.flags.innocuous {
+        flags |= SqlFlags::SQLITE_INNOCUOUS;
+    }
+    flags
+}
+
+/// Refuses to replace a function SQLite already knows with the same name
+/// and an overlapping arity, be it a builtin, an application function or
+/// another component's.
+fn check_clashes(functions: &[FunctionSpec], conn: &Connection) -> Result<()> {
+    let mut stmt = conn.prepare("SELECT name, narg FROM pragma_function_list")?;
+    let existing = stmt
+        .query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?)))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    for spec in functions {
+        let arity = spec.arity.as_sqlite() as i64;
+        let clash = existing.iter().any(|(name, narg)| {
+            name.eq_ignore_ascii_case(&spec.name) && (*narg == arity)
+        });
+        if clash {
+            return Err(Error::NameClash {
+                name: spec.name.clone(),
+                arity: arity as i16,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// One registered function: which slot and which manifest index.
+struct Target {
+    slot: Slot,
+    id: u32,
+    name: Arc<str>,
+    max_result: usize,
+}
+
+impl Target {
+    fn error(&self, cause: CallErrorKind) -> rusqlite::Error {
+        rusqlite::Error::UserFunctionError(Box::new(CallError {
+            function: self.name.to_string(),
+            cause,
+        }))
+    }
+
+    fn result(&self, r: std::result::Result<crate::bindings::ValueResult, CallErrorKind>) -> rusqlite::Result<SqlValue> {
+        let value = r.map_err(|cause| self.error(cause))?;
+        from_guest(value, self.max_result).map_err(|size| {
+            self.error(CallErrorKind::TooBig {
+                size,
+                limit: self.max_result,
+            })
+        })
+    }
+
+    /// A scalar call. One to three arguments use the fixed-arity exports,
+    /// which lower no list.
+    fn scalar(&self, ctx: &Context<'_>) -> rusqlite::Result<SqlValue> {
+        let id = self.id;
+        let arg = |i| to_guest(ctx.get_raw(i));
+        let mut slot = lock(&self.slot);
+        let r = match ctx.len() {
+            0 => slot.call(|s, u| u.wasmudf_udf_guest().call_call0(s, id)),
+            1 => {
+                let a = arg(0);
+                slot.call(|s, u| u.wasmudf_udf_guest().call_call1(s, id, a))
+            }
+            2 => {
+                let (a, b) = (arg(0), arg(1));
+                slot.call(|s, u| u.wasmudf_udf_guest().call_call2(s, id, a, b))
+            }
+            3 => {
+                let (a, b, c) = (arg(0), arg(1), arg(2));
+                slot.call(|s, u| u.wasmudf_udf_guest().call_call3(s, id, a, b, c))
+            }
+            n => {
+                let args: Vec<ValueParam<'_>> = (0..n).map(arg).collect();
+                slot.call(|s, u| u.wasmudf_udf_guest().call_call(s, id, &args))
+            }
+        };
+        drop(slot);
+        self.result(r)
+    }
+
+    /// Hands buffered rows to the guest, creating the accumulator first if
+    /// this is the group's first flush.
+    fn flush(&self, acc: &mut AccState) -> rusqlite::Result<()> {
+        if acc.pending_rows == 0 {
+            return Ok(());
+        }
+        let handle = self.handle(acc)?;
+        let rows = std::mem::take(&mut acc.pending_rows);
+        let op = acc.pending_op;
+        let args: Vec<ValueParam<'_>> = acc.pending.iter().map(owned_to_guest).collect();
+        let r = lock(&self.slot).call(|s, u| {
+            let accs = u.wasmudf_udf_guest().accumulator();
+            match op {
+                Op::Step => accs.call_step(s, handle, &args, rows),
+                Op::Inverse => accs.call_inverse(s, handle, &args, rows),
+            }
+        });
+        drop(args);
+        acc.pending.clear();
+        r.map_err(|cause| self.error(cause))
+    }
+
+    /// The group's accumulator handle, created on first use and checked
+    /// against the instance generation.
+    fn handle(&self, acc: &mut AccState) -> rusqlite::Result<ResourceAny> {
+        let mut slot = lock(&self.slot);
+        if let Some(handle) = acc.handle {
+            return if acc.generation == slot.generation() {
+                Ok(handle)
+            } else {
+                Err(self.error(CallErrorKind::StateLost))
+            };
+        }
+        let id = self.id;
+        let handle = slot
+            .call(|s, u| u.wasmudf_udf_guest().accumulator().call_create(s, id))
+            .map_err(|cause| self.error(cause))?;
+        acc.generation = slot.generation();
+        acc.handle = Some(handle);
+        Ok(handle)
+    }
+
+    fn push(&self, ctx: &Context<'_>, acc: &mut AccState, op: Op) -> rusqlite::Result<()> {
+        if acc.pending_op != op {
+            self.flush(acc)?;
+            acc.pending_op = op;
+        }
+        acc.pending.extend((0..ctx.len()).map(|i| crate::value::to_owned(ctx.get_raw(i))));
+        acc.pending_rows += 1;
+        // Inverse rows and window steps are interleaved with `value` calls
+        // anyway; only plain aggregate steps gain from a long batch.
+        if acc.pending_rows >= STEP_BATCH_ROWS || op == Op::Inverse {
+            self.flush(acc)?;
+        }
+        Ok(())
+    }
+
+    fn finish(&self, acc: Option<Acc>) -> rusqlite::Result<SqlValue> {
+        let mut acc = acc.map(|a| a.0).unwrap_or_default();
+        self.flush(&mut acc)?;
+        let handle = self.handle(&mut acc)?;
+        acc.handle = None;
+        let r = lock(&self.slot)
+            .call(|s, u| u.wasmudf_udf_guest().accumulator().call_finish(s, handle));
+        self.result(r)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum Op {
+    #[default]
+    Step,
+    Inverse,
+}
+
+/// One group's state while SQLite steps it: the guest accumulator (created
+/// lazily) and the rows not yet handed to it. SQLite keeps this in the
+/// statement's aggregate context, so it moves with the statement.
+#[derive(Default)]
+struct AccState {
+    handle: Option<ResourceAny>,
+    generation: u64,
+    pending: Vec<SqlValue>,
+    pending_rows: u32,
+    pending_op: Op,
+}
+
+/// `ResourceAny` is a plain handle; nothing is left half-updated by an
+/// unwind, and SQLite callbacks never unwind anyway (rusqlite catches).
+struct Acc(AccState);
+type AccCell = AssertUnwindSafe<Acc>;
+
+impl Aggregate<AccCell, SqlValue> for Target {
+    fn init(&self, _ctx: &mut Context<'_>) -> rusqlite::Result<AccCell> {
+        Ok(AssertUnwindSafe(Acc(AccState::default())))
+    }
+
+    fn step(&self, ctx: &mut Context<'_>, acc: &mut AccCell) -> rusqlite::Result<()> {
+        self.push(ctx, &mut acc.0 .0, Op::Step)
+    }
+
+    fn finalize(&self, _ctx: &mut Context<'_>, acc: Option<AccCell>) -> rusqlite::Result<SqlValue> {
+        self.finish(acc.map(|a| a.0))
+    }
+}
+
+impl WindowAggregate<AccCell, SqlValue> for Target {
+    fn value(&self, acc: Option<&mut AccCell>) -> rusqlite::Result<SqlValue> {
+        let mut empty = AccState::default();
+        let acc = match acc {
+            Some(acc) => &mut acc.0 .0,
+            None => &mut empty,
+        };
+        self.flush(acc)?;
+        let handle = self.handle(acc)?;
+        let r = lock(&self.slot).call(|s, u| {
+            u.wasmudf_udf_guest().accumulator().call_value(s, handle)
+        });
+        self.result(r)
+    }
+
+    fn inverse(&self, ctx: &mut Context<'_>, acc: &mut AccCell) -> rusqlite::Result<()> {
+        self.push(ctx, &mut acc.0 .0, Op::Inverse)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::Arity;
+
+    #[test]
+    fn untrusted_functions_are_direct_only_and_never_innocuous() {
+        let spec = FunctionSpec {
+            name: "f".into(),
+            arity: Arity::Exactly(1),
+            kind: FunctionKind::Scalar,
+            flags: crate::FunctionFlags {
+                deterministic: true,
+                innocuous: true,
+                direct_only: false,
+            },
+        };
+        let untrusted = sqlite_flags(&spec, false);
+        assert!(untrusted.contains(SqlFlags::SQLITE_DIRECTONLY));
+        assert!(!untrusted.contains(SqlFlags::SQLITE_INNOCUOUS));
+        let trusted = sqlite_flags(&spec, true);
+        assert!(!trusted.contains(SqlFlags::SQLITE_DIRECTONLY));
+        assert!(trusted.contains(SqlFlags::SQLITE_INNOCUOUS));
+        assert!(trusted.contains(SqlFlags::SQLITE_DETERMINISTIC));
+    }
+}

@@ -1,0 +1,137 @@
+//! What a guest can reach: the per-store host state and the WASI subset
+//! linked into every component.
+//!
+//! Nothing is granted by default: no preopened directories, no environment,
+//! no arguments, empty stdin, no sockets (the socket interfaces are not even
+//! linked, so a component importing them fails to load). stdout and stderr
+//! go to a bounded in-memory buffer that the host reads to explain traps.
+
+use wasmtime::component::{Linker, ResourceTable};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use crate::limits::Limiter;
+
+/// Bytes of guest stdout+stderr kept per instance; later output is an
+/// error for the guest's write, not for the host.
+const CAPTURE_BYTES: usize = 64 << 10;
+
+/// The data every guest `Store` carries.
+pub(crate) struct HostState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    pub(crate) limiter: Limiter,
+    stderr: MemoryOutputPipe,
+}
+
+impl std::fmt::Debug for HostState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HostState").finish_non_exhaustive()
+    }
+}
+
+impl HostState {
+    pub(crate) fn new(limiter: Limiter) -> Self {
+        let stderr = MemoryOutputPipe::new(CAPTURE_BYTES);
+        let wasi = WasiCtx::builder()
+            .stdout(MemoryOutputPipe::new(CAPTURE_BYTES))
+            .stderr(stderr.clone())
+            .build();
+        HostState {
+            wasi,
+            table: ResourceTable::new(),
+            limiter,
+            stderr,
+        }
+    }
+
+    /// The last non-empty line the guest wrote to stderr, such as a Rust
+    /// panic message, to explain a trap.
+    pub(crate) fn last_stderr_line(&self) -> Option<String> {
+        let bytes = self.stderr.contents();
+        let text = String::from_utf8_lossy(&bytes);
+        text.lines()
+            .rev()
+            .map(str::trim)
+            .find(|line| !line.is_empty())
+            .map(|line| line.chars().take(500).collect())
+    }
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// WASI interfaces (without their `@version`) a component may import.
+pub(crate) const ALLOWED_IMPORTS: &[&str] = &[
+    "wasi:io/error",
+    "wasi:io/poll",
+    "wasi:io/streams",
+    "wasi:clocks/monotonic-clock",
+    "wasi:clocks/wall-clock",
+    "wasi:random/random",
+    "wasi:random/insecure",
+    "wasi:random/insecure-seed",
+    "wasi:cli/environment",
+    "wasi:cli/exit",
+    "wasi:cli/stdin",
+    "wasi:cli/stdout",
+    "wasi:cli/stderr",
+    "wasi:cli/terminal-input",
+    "wasi:cli/terminal-output",
+    "wasi:cli/terminal-stdin",
+    "wasi:cli/terminal-stdout",
+    "wasi:cli/terminal-stderr",
+    "wasi:filesystem/types",
+    "wasi:filesystem/preopens",
+];
+
+/// Whether an import name (`ns:pkg/iface@x.y.z`) is one the sandbox links.
+pub(crate) fn import_allowed(name: &str) -> bool {
+    let unversioned = name.split('@').next().unwrap_or(name);
+    ALLOWED_IMPORTS.contains(&unversioned)
+}
+
+/// Builds the linker holding exactly [`ALLOWED_IMPORTS`].
+pub(crate) fn linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<HostState>> {
+    use wasmtime_wasi::cli::{WasiCli, WasiCliView};
+    use wasmtime_wasi::clocks::{WasiClocks, WasiClocksView};
+    use wasmtime_wasi::filesystem::{WasiFilesystem, WasiFilesystemView};
+    use wasmtime_wasi::p2::bindings::{cli, clocks, filesystem, random, sync};
+    use wasmtime_wasi::random::{WasiRandom, WasiRandomView};
+
+    struct Io;
+    impl wasmtime::component::HasData for Io {
+        type Data<'a> = &'a mut ResourceTable;
+    }
+
+    type T = HostState;
+    let mut linker = Linker::new(engine);
+    let l = &mut linker;
+    wasmtime_wasi_io::bindings::wasi::io::error::add_to_linker::<T, Io>(l, |t| &mut t.table)?;
+    sync::io::poll::add_to_linker::<T, Io>(l, |t| &mut t.table)?;
+    sync::io::streams::add_to_linker::<T, Io>(l, |t| &mut t.table)?;
+    clocks::wall_clock::add_to_linker::<T, WasiClocks>(l, T::clocks)?;
+    clocks::monotonic_clock::add_to_linker::<T, WasiClocks>(l, T::clocks)?;
+    random::random::add_to_linker::<T, WasiRandom>(l, T::random)?;
+    random::insecure::add_to_linker::<T, WasiRandom>(l, T::random)?;
+    random::insecure_seed::add_to_linker::<T, WasiRandom>(l, T::random)?;
+    cli::exit::add_to_linker::<T, WasiCli>(l, T::cli)?;
+    cli::environment::add_to_linker::<T, WasiCli>(l, T::cli)?;
+    cli::stdin::add_to_linker::<T, WasiCli>(l, T::cli)?;
+    cli::stdout::add_to_linker::<T, WasiCli>(l, T::cli)?;
+    cli::stderr::add_to_linker::<T, WasiCli>(l, T::cli)?;
+    cli::terminal_input::add_to_linker::<T, WasiCli>(l, T::cli)?;
+    cli::terminal_output::add_to_linker::<T, WasiCli>(l, T::cli)?;
+    cli::terminal_stdin::add_to_linker::<T, WasiCli>(l, T::cli)?;
+    cli::terminal_stdout::add_to_linker::<T, WasiCli>(l, T::cli)?;
+    cli::terminal_stderr::add_to_linker::<T, WasiCli>(l, T::cli)?;
+    filesystem::preopens::add_to_linker::<T, WasiFilesystem>(l, T::filesystem)?;
+    sync::filesystem::types::add_to_linker::<T, WasiFilesystem>(l, T::filesystem)?;
+    Ok(linker)
+}

@@ -1,0 +1,57 @@
+//! Converting values between SQLite and the guest, without loss.
+
+use rusqlite::types::{Value as SqlValue, ValueRef};
+
+use crate::bindings::{ValueParam, ValueResult};
+
+/// Borrows a SQLite argument as a guest argument. TEXT that is not valid
+/// UTF-8 (SQLite does not enforce encoding) is passed as a BLOB of the same
+/// bytes rather than altered.
+#[inline]
+pub(crate) fn to_guest(value: ValueRef<'_>) -> ValueParam<'_> {
+    match value {
+        ValueRef::Null => ValueParam::Null,
+        ValueRef::Integer(i) => ValueParam::Integer(i),
+        ValueRef::Real(r) => ValueParam::Real(r),
+        ValueRef::Text(bytes) => match std::str::from_utf8(bytes) {
+            Ok(text) => ValueParam::Text(text),
+            Err(_) => ValueParam::Blob(bytes),
+        },
+        ValueRef::Blob(bytes) => ValueParam::Blob(bytes),
+    }
+}
+
+/// Borrows an owned SQLite value as a guest argument.
+#[inline]
+pub(crate) fn owned_to_guest(value: &SqlValue) -> ValueParam<'_> {
+    to_guest(ValueRef::from(value))
+}
+
+/// Converts a guest result to a SQLite value. `Err` carries the size of a
+/// TEXT or BLOB longer than `max_bytes`.
+#[inline]
+pub(crate) fn from_guest(value: ValueResult, max_bytes: usize) -> Result<SqlValue, usize> {
+    Ok(match value {
+        ValueResult::Null => SqlValue::Null,
+        ValueResult::Integer(i) => SqlValue::Integer(i),
+        ValueResult::Real(r) => SqlValue::Real(r),
+        ValueResult::Text(s) if s.len() > max_bytes => return Err(s.len()),
+        ValueResult::Text(s) => SqlValue::Text(s),
+        ValueResult::Blob(b) if b.len() > max_bytes => return Err(b.len()),
+        ValueResult::Blob(b) => SqlValue::Blob(b),
+    })
+}
+
+/// Copies a SQLite argument, for rows buffered across calls.
+pub(crate) fn to_owned(value: ValueRef<'_>) -> SqlValue {
+    match value {
+        ValueRef::Null => SqlValue::Null,
+        ValueRef::Integer(i) => SqlValue::Integer(i),
+        ValueRef::Real(r) => SqlValue::Real(r),
+        ValueRef::Text(bytes) => match std::str::from_utf8(bytes) {
+            Ok(text) => SqlValue::Text(text.to_owned()),
+            Err(_) => SqlValue::Blob(bytes.to_vec()),
+        },
+        ValueRef::Blob(bytes) => SqlValue::Blob(bytes.to_vec()),
+    }
+}
