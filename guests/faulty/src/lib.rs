@@ -1,0 +1,24 @@
+//! A test guest that fails on demand: `trap_if(x)` and `add1(x)`.
+
+use wasmudf_guest::Error;
+
+/// `trap_if(x INTEGER)`: traps (a Rust panic) when `x` = 1, returns the
+/// guest error `asked to fail` when `x` = 2, otherwise returns `x`.
+#[wasmudf_guest::scalar]
+pub fn trap_if(x: i64) -> Result<i64, Error> {
+    match x {
+        1 => panic!("trap_if asked to trap"),
+        2 => Err(Error::new("asked to fail")),
+        _ => Ok(x),
+    }
+}
+
+/// `add1(x INTEGER) -> INTEGER`: `x + 1`, wrapping.
+#[wasmudf_guest::scalar(deterministic)]
+pub fn add1(x: i64) -> i64 {
+    x.wrapping_add(1)
+}
+
+wasmudf_guest::export! {
+    scalars: [trap_if, add1],
+}
