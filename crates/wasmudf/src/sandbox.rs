@@ -45,16 +45,22 @@ impl HostState {
         }
     }
 
-    /// The last non-empty line the guest wrote to stderr, such as a Rust
-    /// panic message, to explain a trap.
+    /// What the guest last said on stderr, to explain a trap: a Rust panic
+    /// message with its location when there is one, otherwise the last
+    /// non-empty line. Rust's "run with RUST_BACKTRACE" hint is skipped.
     pub(crate) fn last_stderr_line(&self) -> Option<String> {
         let bytes = self.stderr.contents();
         let text = String::from_utf8_lossy(&bytes);
-        text.lines()
-            .rev()
+        let lines: Vec<&str> = text
+            .lines()
             .map(str::trim)
-            .find(|line| !line.is_empty())
-            .map(|line| line.chars().take(500).collect())
+            .filter(|line| !line.is_empty() && !line.starts_with("note: run with"))
+            .collect();
+        let said = match lines.iter().rposition(|line| line.contains("panicked at")) {
+            Some(at) => lines[at..].iter().take(2).copied().collect::<Vec<_>>().join(" "),
+            None => lines.last()?.to_string(),
+        };
+        Some(said.chars().take(500).collect())
     }
 }
 

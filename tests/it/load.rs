@@ -1,0 +1,122 @@
+//! Each typed load error, from real files.
+
+use anyhow::Result;
+use wasmudf::Error;
+use wasmudf_tests::{component, engine};
+
+fn load(bytes: &[u8]) -> wasmudf::Result<wasmudf::Component> {
+    engine().load("test-bytes", bytes)
+}
+
+#[test]
+fn empty_file_is_not_wasm() {
+    let err = load(&[]).expect_err("empty");
+    assert!(matches!(err, Error::NotWasm { .. }), "{err}");
+    assert!(err.to_string().contains("empty"), "{err}");
+}
+
+#[test]
+fn random_bytes_are_not_wasm() {
+    let bytes: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let err = load(&bytes).expect_err("random");
+    assert!(matches!(err, Error::NotWasm { .. }), "{err}");
+}
+
+#[test]
+fn core_module_is_named_as_such() {
+    // The smallest valid core module: magic and version 1.
+    let err = load(b"\0asm\x01\0\0\0").expect_err("core module");
+    assert!(matches!(err, Error::CoreModule { .. }), "{err}");
+    assert!(err.to_string().contains("core WebAssembly module"), "{err}");
+}
+
+#[test]
+fn truncated_component_is_invalid() -> Result<()> {
+    let bytes = std::fs::read(wasmudf_test_guests::IDENTITY)?;
+    let err = load(&bytes[..bytes.len() / 2]).expect_err("truncated");
+    assert!(matches!(err, Error::Invalid { .. }), "{err}");
+    Ok(())
+}
+
+#[test]
+fn component_of_another_world_is_refused() {
+    // An empty component: valid, but it exports nothing.
+    let err = load(b"\0asm\x0d\0\x01\0").expect_err("empty component");
+    assert!(matches!(err, Error::WrongWorld { .. }), "{err}");
+    assert!(err.to_string().contains("wasmudf:udf/guest@0.1.0"), "{err}");
+}
+
+#[test]
+fn component_of_another_version_is_refused_naming_both() {
+    let err = engine()
+        .load_file(wasmudf_test_guests::OTHER_VERSION)
+        .expect_err("wrong version");
+    assert!(matches!(err, Error::WrongWorld { .. }), "{err}");
+    let msg = err.to_string();
+    assert!(msg.contains("@0.2.0") && msg.contains("@0.1.0"), "{msg}");
+}
+
+#[test]
+fn manifest_naming_a_function_twice_is_refused() {
+    let err = engine()
+        .load_file(wasmudf_test_guests::DUP_MANIFEST)
+        .expect_err("duplicate");
+    assert!(matches!(err, Error::Manifest { .. }), "{err}");
+    assert!(err.to_string().contains("declared twice"), "{err}");
+}
+
+#[test]
+fn registering_a_name_twice_on_one_connection_clashes() -> Result<()> {
+    let conn = rusqlite::Connection::open_in_memory()?;
+    component("identity").register(&conn)?;
+    let err = component("identity").register(&conn).expect_err("clash");
+    assert!(matches!(err, Error::NameClash { ref name, arity: 1 } if name == "identity"), "{err}");
+    Ok(())
+}
+
+#[test]
+fn clash_with_an_application_function_is_detected() -> Result<()> {
+    let conn = rusqlite::Connection::open_in_memory()?;
+    conn.create_scalar_function(
+        "unicode_upper",
+        1,
+        rusqlite::functions::FunctionFlags::SQLITE_UTF8,
+        |_| Ok(0),
+    )?;
+    let err = component("text").register(&conn).expect_err("clash");
+    assert!(matches!(err, Error::NameClash { .. }), "{err}");
+    Ok(())
+}
+
+#[test]
+fn missing_file_is_an_io_error_naming_the_path() {
+    let err = engine().load_file("/nonexistent/udf.wasm").expect_err("missing");
+    assert!(matches!(err, Error::Io { .. }), "{err}");
+    assert!(err.to_string().contains("/nonexistent/udf.wasm"), "{err}");
+}
+
+#[test]
+fn oversized_file_is_refused_before_reading() -> Result<()> {
+    let small = wasmudf::Engine::builder().max_component_bytes(1024).build()?;
+    let err = small
+        .load_file(wasmudf_test_guests::IDENTITY)
+        .expect_err("too large");
+    assert!(matches!(err, Error::TooLarge { limit: 1024, .. }), "{err}");
+    Ok(())
+}
+
+#[test]
+fn manifest_is_read_with_kinds_arities_and_flags() {
+    use wasmudf::{Arity, FunctionKind};
+    let stats = component("stats");
+    let median = stats.functions().iter().find(|f| f.name == "median").expect("median");
+    assert_eq!(median.kind, FunctionKind::Aggregate);
+    assert_eq!(median.arity, Arity::Exactly(1));
+    assert!(median.flags.deterministic);
+    let sumsq = stats.functions().iter().find(|f| f.name == "sumsq").expect("sumsq");
+    assert_eq!(sumsq.kind, FunctionKind::Window);
+    let greatest = component("greatest");
+    assert_eq!(greatest.functions()[0].arity, Arity::Variadic);
+    let sleep = component("sleep");
+    assert!(!sleep.functions()[0].flags.deterministic);
+}

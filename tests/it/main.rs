@@ -1,0 +1,30 @@
+//! Integration tests: real components compiled from `guests/`, real SQLite.
+
+mod aggregates;
+mod errors;
+mod examples;
+mod load;
+mod roundtrip;
+
+/// Every guest is loaded by at least this test, which makes "every guest
+/// builds and is covered" a compile-time list rather than a convention.
+mod every_guest {
+    macro_rules! guest_test {
+        ($name:ident, $path:expr) => {
+            #[test]
+            fn $name() {
+                let engine = wasmudf_tests::engine();
+                let loaded = engine.load_file($path);
+                match stringify!($name) {
+                    // Test guests whose whole point is to be rejected.
+                    "dup_manifest" | "other_version" => assert!(loaded.is_err()),
+                    _ => {
+                        let c = loaded.expect("guest loads");
+                        assert!(!c.functions().is_empty(), "guest exports no function");
+                    }
+                }
+            }
+        };
+    }
+    wasmudf_test_guests::foreach_guest!(guest_test);
+}
