@@ -50,9 +50,17 @@ fn is_value_slice(ty: &Type) -> bool {
     if r.mutability.is_some() {
         return false;
     }
-    let Type::Slice(s) = &*r.elem else { return false };
-    let Type::Path(p) = &*s.elem else { return false };
-    p.qself.is_none() && p.path.segments.last().is_some_and(|seg| seg.ident == "Value")
+    let Type::Slice(s) = &*r.elem else {
+        return false;
+    };
+    let Type::Path(p) = &*s.elem else {
+        return false;
+    };
+    p.qself.is_none()
+        && p.path
+            .segments
+            .last()
+            .is_some_and(|seg| seg.ident == "Value")
 }
 
 fn expand(
@@ -85,7 +93,10 @@ fn expand(
         }
     }
     if let Some(v) = &sig.variadic {
-        return Err(syn::Error::new(v.span(), "C variadics are not supported; take `&[Value]`"));
+        return Err(syn::Error::new(
+            v.span(),
+            "C variadics are not supported; take `&[Value]`",
+        ));
     }
     let mut types = Vec::new();
     for input in &sig.inputs {
@@ -106,7 +117,10 @@ fn expand(
     let call_ident = format_ident!("__wasmudf_call_{}", ident);
     let unsafety = sig.unsafety.is_some();
     if unsafety {
-        return Err(syn::Error::new(sig.span(), "a scalar UDF cannot be `unsafe`"));
+        return Err(syn::Error::new(
+            sig.span(),
+            "a scalar UDF cannot be `unsafe`",
+        ));
     }
 
     let variadic = types.len() == 1 && is_value_slice(types[0]);

@@ -205,7 +205,11 @@ impl Entry {
             Entry::Accumulator(a) => FunctionSpec {
                 name: a.name.to_owned(),
                 arity: a.arity,
-                kind: if a.window { FunctionKind::Window } else { FunctionKind::Aggregate },
+                kind: if a.window {
+                    FunctionKind::Window
+                } else {
+                    FunctionKind::Aggregate
+                },
                 flags: a.flags.to_wit(),
             },
         }
@@ -247,7 +251,11 @@ pub fn check_arity(args: &[Value], n: usize) -> Result<(), Error> {
     if args.len() == n {
         Ok(())
     } else {
-        Err(Error::new(format!("expected {n} argument{}, got {}", if n == 1 { "" } else { "s" }, args.len())))
+        Err(Error::new(format!(
+            "expected {n} argument{}, got {}",
+            if n == 1 { "" } else { "s" },
+            args.len()
+        )))
     }
 }
 
@@ -289,7 +297,10 @@ impl<T: IntoValue, E: Display> IntoResult for Result<T, E> {
 pub fn call<C: Component>(id: u32, args: &[Value]) -> Result<Value, String> {
     match C::ENTRIES.get(id as usize) {
         Some(Entry::Scalar(s)) => (s.call)(args).map_err(|e| e.to_string()),
-        Some(Entry::Accumulator(a)) => Err(format!("function {id} ({}) is not a scalar function", a.name)),
+        Some(Entry::Accumulator(a)) => Err(format!(
+            "function {id} ({}) is not a scalar function",
+            a.name
+        )),
         None => Err(format!("no function with id {id}")),
     }
 }
@@ -343,8 +354,13 @@ impl<C> Acc<C> {
         rows: u32,
         f: impl Fn(&mut dyn AccState, &[Value]) -> Result<(), Error>,
     ) -> Result<(), String> {
-        let mut guard = self.state.try_borrow_mut().map_err(|_| "accumulator is busy".to_owned())?;
-        let state = guard.as_mut().ok_or_else(|| "accumulator already finished".to_owned())?;
+        let mut guard = self
+            .state
+            .try_borrow_mut()
+            .map_err(|_| "accumulator is busy".to_owned())?;
+        let state = guard
+            .as_mut()
+            .ok_or_else(|| "accumulator already finished".to_owned())?;
         let rows = rows as usize;
         if rows == 0 {
             return if args.is_empty() {
@@ -354,7 +370,10 @@ impl<C> Acc<C> {
             };
         }
         if args.len() % rows != 0 {
-            return Err(format!("{} arguments do not split into {rows} rows", args.len()));
+            return Err(format!(
+                "{} arguments do not split into {rows} rows",
+                args.len()
+            ));
         }
         let width = args.len() / rows;
         for r in 0..rows {
@@ -366,8 +385,14 @@ impl<C> Acc<C> {
     /// Creates the state for entry `id` of `entries`.
     pub fn new(entries: &[Entry], id: u32) -> Result<Self, String> {
         match entries.get(id as usize) {
-            Some(Entry::Accumulator(a)) => Ok(Acc { state: RefCell::new(Some((a.create)())), _component: PhantomData }),
-            Some(Entry::Scalar(s)) => Err(format!("function {id} ({}) is not an aggregate or window function", s.name)),
+            Some(Entry::Accumulator(a)) => Ok(Acc {
+                state: RefCell::new(Some((a.create)())),
+                _component: PhantomData,
+            }),
+            Some(Entry::Scalar(s)) => Err(format!(
+                "function {id} ({}) is not an aggregate or window function",
+                s.name
+            )),
             None => Err(format!("no function with id {id}")),
         }
     }
@@ -384,14 +409,22 @@ impl<C> Acc<C> {
 
     /// The current window value.
     pub fn current(&self) -> Result<Value, String> {
-        let guard = self.state.try_borrow().map_err(|_| "accumulator is busy".to_owned())?;
-        let state = guard.as_ref().ok_or_else(|| "accumulator already finished".to_owned())?;
+        let guard = self
+            .state
+            .try_borrow()
+            .map_err(|_| "accumulator is busy".to_owned())?;
+        let state = guard
+            .as_ref()
+            .ok_or_else(|| "accumulator already finished".to_owned())?;
         state.value().map_err(|e| e.to_string())
     }
 
     /// The final value.
     pub fn finish_state(self) -> Result<Value, String> {
-        let state = self.state.into_inner().ok_or_else(|| "accumulator already finished".to_owned())?;
+        let state = self
+            .state
+            .into_inner()
+            .ok_or_else(|| "accumulator already finished".to_owned())?;
         state.finish().map_err(|e| e.to_string())
     }
 }

@@ -22,7 +22,9 @@ enum Repr {
 impl Error {
     /// An error with this message.
     pub fn new(message: impl Into<String>) -> Self {
-        Error { repr: Repr::Message(message.into()) }
+        Error {
+            repr: Repr::Message(message.into()),
+        }
     }
 
     /// A type mismatch: the value `got` is not of the `expected` kind (for
@@ -33,7 +35,11 @@ impl Error {
     /// the parameters of scalar, aggregate and window functions.
     pub fn mismatch(expected: impl Into<String>, got: &crate::Value) -> Self {
         Error {
-            repr: Repr::Mismatch { expected: expected.into(), got: got.type_name(), arg: None },
+            repr: Repr::Mismatch {
+                expected: expected.into(),
+                got: got.type_name(),
+                arg: None,
+            },
         }
     }
 
@@ -42,9 +48,17 @@ impl Error {
     #[must_use]
     pub fn at_arg(self, position: usize) -> Self {
         match self.repr {
-            Repr::Mismatch { expected, got, arg: None } => {
-                Error { repr: Repr::Mismatch { expected, got, arg: Some(position) } }
-            }
+            Repr::Mismatch {
+                expected,
+                got,
+                arg: None,
+            } => Error {
+                repr: Repr::Mismatch {
+                    expected,
+                    got,
+                    arg: Some(position),
+                },
+            },
             repr => Error { repr },
         }
     }
@@ -59,10 +73,18 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.repr {
             Repr::Message(m) => f.write_str(m),
-            Repr::Mismatch { expected, got, arg: Some(n) } => {
+            Repr::Mismatch {
+                expected,
+                got,
+                arg: Some(n),
+            } => {
                 write!(f, "argument {n} must be {expected}, got {got}")
             }
-            Repr::Mismatch { expected, got, arg: None } => {
+            Repr::Mismatch {
+                expected,
+                got,
+                arg: None,
+            } => {
                 write!(f, "value must be {expected}, got {got}")
             }
         }

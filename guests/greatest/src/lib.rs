@@ -85,7 +85,12 @@ mod tests {
 
     #[test]
     fn picks_largest_with_type() {
-        let args = [Value::Integer(3), Value::Null, Value::Real(2.5), Value::Integer(7)];
+        let args = [
+            Value::Integer(3),
+            Value::Null,
+            Value::Real(2.5),
+            Value::Integer(7),
+        ];
         assert_eq!(greatest(&args).unwrap(), Value::Integer(7));
         let args = [Value::Integer(3), Value::Real(3.5)];
         assert_eq!(greatest(&args).unwrap(), Value::Real(3.5));
@@ -107,6 +112,9 @@ mod tests {
     #[test]
     fn text_is_an_error() {
         let args = [Value::Integer(1), Value::Text("x".into())];
-        assert_eq!(greatest(&args).unwrap_err().to_string(), "argument 2 must be numeric, got TEXT");
+        assert_eq!(
+            greatest(&args).unwrap_err().to_string(),
+            "argument 2 must be numeric, got TEXT"
+        );
     }
 }

@@ -94,8 +94,12 @@ impl SumSq {
         match x {
             Num::Int(i) => {
                 let sq = i128::from(i) * i128::from(i);
-                self.int_sum = if add { self.int_sum.checked_add(sq) } else { self.int_sum.checked_sub(sq) }
-                    .ok_or_else(overflow)?;
+                self.int_sum = if add {
+                    self.int_sum.checked_add(sq)
+                } else {
+                    self.int_sum.checked_sub(sq)
+                }
+                .ok_or_else(overflow)?;
             }
             Num::Real(r) => {
                 if add {
@@ -126,7 +130,9 @@ impl SumSq {
         } else if self.reals > 0 {
             Ok(Value::Real(self.int_sum as f64 + self.real_sum))
         } else {
-            i64::try_from(self.int_sum).map(Value::Integer).map_err(|_| overflow())
+            i64::try_from(self.int_sum)
+                .map(Value::Integer)
+                .map_err(|_| overflow())
         }
     }
 }

@@ -97,6 +97,9 @@ mod tests {
         assert!(!regexp("^a+b$", "aaac").unwrap());
         assert!(regexp("b", "abc").unwrap());
         let e = regexp("(", "x").unwrap_err();
-        assert!(e.to_string().starts_with("invalid regular expression: "), "{e}");
+        assert!(
+            e.to_string().starts_with("invalid regular expression: "),
+            "{e}"
+        );
     }
 }
