@@ -21,7 +21,6 @@ use std::time::Duration;
 /// assert_eq!(limits.max_memory_bytes, 16 * 1024 * 1024);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct Limits {
     /// Wall-clock budget for one guest call, enforced with epoch
     /// interruption: the guest traps at its next loop back-edge or function

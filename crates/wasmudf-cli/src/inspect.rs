@@ -1,0 +1,25 @@
+//! `wasmudf inspect FILE`.
+
+use std::path::Path;
+
+use anyhow::Result;
+use comfy_table::Table;
+
+pub(crate) fn run(file: &Path) -> Result<()> {
+    let engine = wasmudf::Engine::new()?;
+    let component = engine.load_file(file)?;
+    let mut table = Table::new();
+    table.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
+    table.set_header(["function", "kind", "arity", "flags"]);
+    for f in component.functions() {
+        table.add_row([
+            f.name.clone(),
+            f.kind.to_string(),
+            f.arity.to_string(),
+            f.flags.to_string(),
+        ]);
+    }
+    println!("{}", component.origin());
+    println!("{table}");
+    Ok(())
+}

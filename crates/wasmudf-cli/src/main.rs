@@ -1,0 +1,113 @@
+//! `wasmudf`: run SQL with sandboxed WebAssembly UDFs loaded, inspect
+//! components, and measure what the sandbox costs.
+
+mod inspect;
+mod output;
+mod query;
+mod shell;
+mod udfs;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Sandboxed WebAssembly user-defined functions for SQLite.
+#[derive(Debug, Parser)]
+#[command(name = "wasmudf", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run SQL statements and print their rows.
+    Query(QueryArgs),
+    /// An interactive SQL shell with line editing and history.
+    Shell(SessionArgs),
+    /// List a component's functions with kind, arity and flags.
+    Inspect {
+        /// A component file (.wasm).
+        file: PathBuf,
+    },
+}
+
+/// What every SQL-running command shares: the database, the components and
+/// the sandbox limits.
+#[derive(Debug, Args)]
+struct SessionArgs {
+    /// Database file; an in-memory database when omitted.
+    #[arg(long)]
+    db: Option<PathBuf>,
+    /// A component file, or a folder of them; repeatable. The example guests
+    /// are loaded when none is given.
+    #[arg(long = "udf", value_name = "PATH")]
+    udfs: Vec<PathBuf>,
+    /// Treat the components as trusted: their functions may be called from
+    /// views, triggers, indexes and other schema objects.
+    #[arg(long)]
+    trusted: bool,
+    /// Deadline for one UDF call, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 5000)]
+    timeout_ms: u64,
+    /// Fuel budget for one UDF call (roughly wasm instructions); unmetered
+    /// when omitted.
+    #[arg(long)]
+    fuel: Option<u64>,
+    /// Linear memory cap per instance, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 64)]
+    memory_mib: usize,
+    /// Largest TEXT or BLOB a UDF may return, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 64)]
+    max_result_mib: usize,
+    /// Largest wasm stack, in KiB.
+    #[arg(long, value_name = "KIB", default_value_t = 512)]
+    stack_kib: usize,
+    /// Most live instances across all components.
+    #[arg(long, default_value_t = 1000)]
+    max_instances: u32,
+}
+
+impl SessionArgs {
+    fn limits(&self) -> wasmudf::Limits {
+        wasmudf::Limits {
+            timeout: Duration::from_millis(self.timeout_ms),
+            fuel: self.fuel,
+            max_memory_bytes: self.memory_mib.saturating_mul(1 << 20),
+            max_result_bytes: self.max_result_mib.saturating_mul(1 << 20),
+            max_wasm_stack: self.stack_kib.saturating_mul(1 << 10),
+            max_instances: self.max_instances,
+            ..wasmudf::Limits::default()
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+struct QueryArgs {
+    #[command(flatten)]
+    session: SessionArgs,
+    /// Print one JSON array of row objects per statement instead of tables.
+    #[arg(long)]
+    json: bool,
+    /// SQL to run; each argument may hold several `;`-separated statements.
+    #[arg(required = true, value_name = "SQL")]
+    sql: Vec<String>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Query(args) => query::run(&args),
+        Command::Shell(args) => shell::run(&args),
+        Command::Inspect { file } => inspect::run(&file),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

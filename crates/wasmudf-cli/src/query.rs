@@ -1,0 +1,51 @@
+//! `wasmudf query`: run statements and print their rows.
+
+use anyhow::{Context, Result};
+use rusqlite::fallible_iterator::FallibleIterator;
+use rusqlite::{Batch, Connection};
+
+use crate::QueryArgs;
+use crate::output::ResultSet;
+use crate::udfs;
+
+pub(crate) fn run(args: &QueryArgs) -> Result<()> {
+    let engine = udfs::engine(&args.session)?;
+    let components = udfs::load(&engine, &args.session)?;
+    let conn = udfs::open(&args.session, &components)?;
+    for sql in &args.sql {
+        for set in execute(&conn, sql)? {
+            print(&set, args.json);
+        }
+    }
+    Ok(())
+}
+
+fn print(set: &ResultSet, json: bool) {
+    if json {
+        println!("{}", set.to_json());
+    } else if let Some(table) = set.to_table() {
+        println!("{table}");
+    }
+}
+
+/// Runs every statement in `sql`, in order, returning each one's rows.
+/// Stops at the first failing statement.
+pub(crate) fn execute(conn: &Connection, sql: &str) -> Result<Vec<ResultSet>> {
+    let mut sets = Vec::new();
+    let mut batch = Batch::new(conn, sql);
+    while let Some(mut stmt) = batch.next().context("preparing SQL")? {
+        let columns: Vec<String> = stmt.column_names().into_iter().map(String::from).collect();
+        let width = columns.len();
+        let mut rows = Vec::new();
+        let mut cursor = stmt.raw_query();
+        while let Some(row) = cursor.next().context("running SQL")? {
+            rows.push(
+                (0..width)
+                    .map(|i| row.get::<_, rusqlite::types::Value>(i))
+                    .collect::<rusqlite::Result<Vec<_>>>()?,
+            );
+        }
+        sets.push(ResultSet { columns, rows });
+    }
+    Ok(sets)
+}
