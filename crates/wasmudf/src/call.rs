@@ -6,12 +6,16 @@
 //! trap: wasmtime refuses to re-enter a component instance that trapped, so
 //! the next call gets a fresh one.
 
+use std::cell::Cell;
 use std::fmt;
+use std::sync::atomic::Ordering;
 
 use wasmtime::Store;
 
 use crate::bindings::Udf;
 use crate::component::Component;
+use crate::engine::{CallPhase, Engine};
+use crate::interrupt::{Interrupt, Interrupted};
 use crate::limits::LimitHit;
 use crate::sandbox::HostState;
 
@@ -60,6 +64,9 @@ pub enum CallErrorKind {
         /// The limit.
         limit: usize,
     },
+    /// The call was stopped through an [`Interrupt`](crate::Interrupt): the
+    /// query was cancelled or timed out.
+    Interrupted,
     /// Aggregate state was lost because its instance was replaced after a
     /// trap in another call.
     StateLost,
@@ -81,6 +88,7 @@ impl fmt::Display for CallError {
                 f,
                 "{name}: result too big: {size} bytes, limit is {limit}"
             ),
+            CallErrorKind::Interrupted => write!(f, "{name}: interrupted"),
             CallErrorKind::StateLost => write!(
                 f,
                 "{name}: aggregate state lost: the instance was replaced after a trap"
@@ -94,6 +102,9 @@ impl std::error::Error for CallError {}
 
 /// Classifies a wasmtime error from a guest call.
 pub(crate) fn classify(err: &wasmtime::Error, stderr: Option<String>) -> CallErrorKind {
+    if err.downcast_ref::<Interrupted>().is_some() {
+        return CallErrorKind::Interrupted;
+    }
     if let Some(hit) = err.downcast_ref::<LimitHit>() {
         return CallErrorKind::Resource(hit.to_string());
     }
@@ -121,29 +132,63 @@ pub(crate) fn describe_trap(err: &wasmtime::Error, stderr: Option<String>) -> St
     }
 }
 
-/// A live store and instance.
+thread_local! {
+    /// Set on threads where a blocking WASI call may run a tokio
+    /// `block_on`: the async [`Database`](crate::Database)'s blocking-pool
+    /// closures.
+    static BLOCKING_OK: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Marks the current thread as one where guest calls may block: it is not a
+/// tokio worker, so wasmtime-wasi's blocking adapters can `block_on` here.
+pub(crate) fn mark_blocking_thread() {
+    BLOCKING_OK.with(|ok| ok.set(true));
+}
+
+/// Whether [`mark_blocking_thread`] was called on this thread.
+pub(crate) fn is_blocking_thread() -> bool {
+    BLOCKING_OK.with(Cell::get)
+}
+
+/// Whether a guest call must leave this thread. wasmtime-wasi's synchronous
+/// WASI adapters run a tokio `block_on` when a guest blocks (a sleep, a
+/// stream flush); on a tokio worker thread that panics ("Cannot start a
+/// runtime from within a runtime"). When the synchronous API is called from
+/// such a thread, the call runs on a short-lived scoped thread instead.
+#[inline]
+fn must_leave_thread() -> bool {
+    !BLOCKING_OK.with(Cell::get) && tokio::runtime::Handle::try_current().is_ok()
+}
+
+/// A live store and instance; counted while it lives.
 pub(crate) struct Live {
     pub(crate) store: Store<HostState>,
     pub(crate) udf: Udf,
+    engine: Engine,
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        self.engine.counters().dropped();
+    }
 }
 
 /// The instance a connection uses for one component.
 pub(crate) struct InstanceSlot {
     component: Component,
+    interrupt: Interrupt,
     live: Option<Live>,
-    deadline_ticks: u64,
     /// Bumped whenever the instance is replaced, so aggregate handles from
     /// an earlier instance are recognised as stale.
     generation: u64,
 }
 
 impl InstanceSlot {
-    pub(crate) fn new(component: Component) -> Self {
-        let deadline_ticks = component.engine().deadline_ticks();
+    pub(crate) fn new(component: Component, interrupt: Interrupt) -> Self {
         InstanceSlot {
             component,
+            interrupt,
             live: None,
-            deadline_ticks,
             generation: 0,
         }
     }
@@ -156,40 +201,89 @@ impl InstanceSlot {
     ///
     /// The outer `Err` of `f` is a trap: the instance is discarded. The
     /// inner `Err` is the guest's own error: the instance stays.
-    pub(crate) fn call<R>(
+    pub(crate) fn call<R: Send>(
         &mut self,
-        f: impl FnOnce(&mut Store<HostState>, &Udf) -> wasmtime::Result<Result<R, String>>,
+        f: impl FnOnce(&mut Store<HostState>, &Udf) -> wasmtime::Result<Result<R, String>> + Send,
     ) -> Result<R, CallErrorKind> {
+        if self.interrupt.is_interrupted() {
+            return Err(CallErrorKind::Interrupted);
+        }
         if self.live.is_none() {
+            let engine = self.component.engine();
             let (store, udf) = self
                 .component
-                .instantiate()
+                .instantiate(&self.interrupt)
                 .map_err(|e| CallErrorKind::Instantiate(describe_trap(&e, None)))?;
-            self.live = Some(Live { store, udf });
+            engine.counters().created();
+            self.live = Some(Live {
+                store,
+                udf,
+                engine: engine.clone(),
+            });
         }
         let Some(live) = self.live.as_mut() else {
             return Err(CallErrorKind::Instantiate("instance missing".into()));
         };
-        live.store.set_epoch_deadline(self.deadline_ticks);
-        if let Some(fuel) = self.component.engine().limits().fuel {
+        let engine = self.component.engine();
+        let limits = engine.limits();
+        live.store.data_mut().call_start_ms = engine.clock().now_ms();
+        live.store.set_epoch_deadline(1);
+        if let Some(fuel) = limits.fuel {
             // Fuel is a per-call budget; refilling cannot fail once fuel
             // metering is enabled on the engine, which `fuel` implies.
             let _ = live.store.set_fuel(fuel);
         }
-        match f(&mut live.store, &live.udf) {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(message)) => Err(CallErrorKind::Guest(message)),
-            Err(trap) => {
+        let hook = engine.on_call();
+        if let Some(hook) = hook {
+            hook(CallPhase::Enter);
+        }
+        let outcome = if must_leave_thread() {
+            let Live { store, udf, .. } = live;
+            std::thread::scope(|scope| {
+                scope
+                    .spawn(move || {
+                        mark_blocking_thread();
+                        f(store, udf)
+                    })
+                    .join()
+            })
+            .unwrap_or_else(|_| Err(wasmtime::Error::msg("host panic during a guest call")))
+        } else {
+            f(&mut live.store, &live.udf)
+        };
+        if let Some(hook) = hook {
+            hook(CallPhase::Exit)
+        }
+        let state = live.store.data();
+        let late = if state.interrupt.is_interrupted() {
+            Some(CallErrorKind::Interrupted)
+        } else if state.cut_short.swap(false, Ordering::SeqCst) {
+            Some(CallErrorKind::Deadline)
+        } else {
+            None
+        };
+        match (outcome, late) {
+            (Err(trap), _) => {
                 let stderr = live.store.data().last_stderr_line();
                 self.discard();
                 Err(classify(&trap, stderr))
             }
+            // A guest woken early from a sleep may return before the next
+            // epoch check; the call still failed.
+            (Ok(_), Some(cause)) => {
+                self.discard();
+                Err(cause)
+            }
+            (Ok(Ok(value)), None) => Ok(value),
+            (Ok(Err(message)), None) => Err(CallErrorKind::Guest(message)),
         }
     }
 
     /// Drops the current instance; the next call creates a fresh one.
     pub(crate) fn discard(&mut self) {
-        self.live = None;
+        if self.live.take().is_some() {
+            self.component.engine().counters().replaced();
+        }
         self.generation += 1;
     }
 }

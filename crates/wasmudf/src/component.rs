@@ -6,6 +6,7 @@ use wasmtime::Store;
 
 use crate::bindings::{Udf, UdfPre};
 use crate::engine::Engine;
+use crate::interrupt::{Interrupt, Interrupted};
 use crate::error::{Error, Result};
 use crate::manifest::{self, FunctionSpec};
 use crate::sandbox::HostState;
@@ -157,25 +158,60 @@ impl Component {
     /// already registered on `conn` (by SQLite itself, by wasmudf or by the
     /// application), and [`Error::Sqlite`] if SQLite refuses a registration.
     pub fn register(&self, conn: &rusqlite::Connection) -> Result<()> {
-        crate::register::register(self, conn)
+        crate::register::register(self, conn, Interrupt::new())
+    }
+
+    /// Like [`Component::register`], with guest calls on this connection
+    /// stoppable through `interrupt`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Component::register`].
+    pub fn register_with(&self, conn: &rusqlite::Connection, interrupt: &Interrupt) -> Result<()> {
+        crate::register::register(self, conn, interrupt.clone())
     }
 
     /// A fresh store and instance of this component.
-    pub(crate) fn instantiate(&self) -> wasmtime::Result<(Store<HostState>, Udf)> {
-        instantiate(&self.inner)
+    pub(crate) fn instantiate(
+        &self,
+        interrupt: &Interrupt,
+    ) -> wasmtime::Result<(Store<HostState>, Udf)> {
+        instantiate(&self.inner, interrupt)
     }
 }
 
-fn instantiate(inner: &ComponentInner) -> wasmtime::Result<(Store<HostState>, Udf)> {
+fn instantiate(
+    inner: &ComponentInner,
+    interrupt: &Interrupt,
+) -> wasmtime::Result<(Store<HostState>, Udf)> {
     let engine = &inner.engine;
     let limits = engine.limits();
-    let state = HostState::new(crate::limits::Limiter {
-        max_memory_bytes: limits.max_memory_bytes,
-        max_table_elements: limits.max_table_elements,
-    });
+    let timeout_ms = u64::try_from(limits.timeout.as_millis()).unwrap_or(u64::MAX);
+    let state = HostState::new(
+        crate::limits::Limiter {
+            max_memory_bytes: limits.max_memory_bytes,
+            max_table_elements: limits.max_table_elements,
+        },
+        interrupt.clone(),
+        engine.clock().clone(),
+        timeout_ms,
+    );
     let mut store = Store::new(engine.wasmtime(), state);
     store.limiter(|state| &mut state.limiter);
-    store.set_epoch_deadline(engine.deadline_ticks());
+    // Checked at every epoch tick while wasm runs: an interrupt or a passed
+    // deadline traps; otherwise the guest runs on for another tick.
+    store.epoch_deadline_callback(|ctx| {
+        let state = ctx.data();
+        if state.interrupt.is_interrupted() {
+            return Err(Interrupted.into());
+        }
+        if state.clock.now_ms().saturating_sub(state.call_start_ms) >= state.timeout_ms {
+            return Err(wasmtime::Trap::Interrupt.into());
+        }
+        Ok(wasmtime::UpdateDeadline::Continue(1))
+    });
+    store.data_mut().call_start_ms = engine.clock().now_ms();
+    store.set_epoch_deadline(1);
     if let Some(fuel) = limits.fuel {
         store.set_fuel(fuel)?;
     }
@@ -188,7 +224,7 @@ fn read_manifest(inner: &ComponentInner) -> Result<Vec<FunctionSpec>> {
         origin: inner.origin.clone(),
         detail: crate::call::describe_trap(&e, None),
     };
-    let (mut store, udf) = instantiate(inner).map_err(failed)?;
+    let (mut store, udf) = instantiate(inner, &Interrupt::new()).map_err(failed)?;
     let raw = udf
         .wasmudf_udf_guest()
         .call_manifest(&mut store)

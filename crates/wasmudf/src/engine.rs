@@ -3,10 +3,12 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use wasmtime::component::Linker;
 
+use crate::clock::CoarseClock;
 use crate::component::Component;
 use crate::error::{Error, Result};
 use crate::limits::Limits;
@@ -32,11 +34,23 @@ pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(5);
 /// # Ok(())
 /// # }
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct EngineBuilder {
     limits: Limits,
     pooling: bool,
     max_component_bytes: u64,
+    on_call: Option<CallHook>,
+}
+
+impl std::fmt::Debug for EngineBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineBuilder")
+            .field("limits", &self.limits)
+            .field("pooling", &self.pooling)
+            .field("max_component_bytes", &self.max_component_bytes)
+            .field("on_call", &self.on_call.is_some())
+            .finish()
+    }
 }
 
 impl Default for EngineBuilder {
@@ -45,7 +59,50 @@ impl Default for EngineBuilder {
             limits: Limits::default(),
             pooling: true,
             max_component_bytes: 64 << 20,
+            on_call: None,
         }
+    }
+}
+
+/// Whether a [`EngineBuilder::on_call`] hook sees a guest call start or end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallPhase {
+    /// The call is about to enter the guest.
+    Enter,
+    /// The call has returned (or trapped).
+    Exit,
+}
+
+/// A hook run on the calling thread around every guest call.
+pub(crate) type CallHook = Arc<dyn Fn(CallPhase) + Send + Sync>;
+
+/// Counts of component instances over an engine's life.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct InstanceStats {
+    /// Instances created, including those made to replace trapped ones.
+    pub created: u64,
+    /// Instances alive now.
+    pub live: u64,
+    /// Instances thrown away after a trap, a limit or an interrupt.
+    pub replaced: u64,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct InstanceCounters {
+    created: AtomicU64,
+    dropped: AtomicU64,
+    replaced: AtomicU64,
+}
+
+impl InstanceCounters {
+    pub(crate) fn created(&self) {
+        self.created.fetch_add(1, Ordering::Relaxed);
+    }
+    pub(crate) fn dropped(&self) {
+        self.dropped.fetch_add(1, Ordering::Relaxed);
+    }
+    pub(crate) fn replaced(&self) {
+        self.replaced.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -62,6 +119,14 @@ impl EngineBuilder {
     /// microseconds. `false` allocates each instance on demand.
     pub fn pooling(mut self, enabled: bool) -> Self {
         self.pooling = enabled;
+        self
+    }
+
+    /// Runs `hook` on the calling thread just before and just after every
+    /// guest call. Meant for instrumentation (which threads run guests, how
+    /// many calls overlap); keep it cheap, it is on the per-row path.
+    pub fn on_call(mut self, hook: impl Fn(CallPhase) + Send + Sync + 'static) -> Self {
+        self.on_call = Some(Arc::new(hook));
         self
     }
 
@@ -100,13 +165,17 @@ impl EngineBuilder {
         let engine =
             wasmtime::Engine::new(&config).map_err(|e| Error::Config(format!("{e:#}")))?;
         let linker = sandbox::linker(&engine).map_err(|e| Error::Config(format!("{e:#}")))?;
-        spawn_epoch_ticker(&engine);
+        let clock = Arc::new(CoarseClock::new());
+        spawn_epoch_ticker(&engine, &clock);
         Ok(Engine {
             inner: Arc::new(EngineInner {
                 wasmtime: engine,
                 linker,
                 limits: self.limits,
                 max_component_bytes: self.max_component_bytes,
+                clock,
+                counters: InstanceCounters::default(),
+                on_call: self.on_call,
             }),
         })
     }
@@ -139,6 +208,9 @@ struct EngineInner {
     linker: Linker<HostState>,
     limits: Limits,
     max_component_bytes: u64,
+    clock: Arc<CoarseClock>,
+    counters: InstanceCounters,
+    on_call: Option<CallHook>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -220,27 +292,47 @@ impl Engine {
         &self.inner.linker
     }
 
-    /// The per-call epoch deadline, in ticks.
-    pub(crate) fn deadline_ticks(&self) -> u64 {
-        let tick = EPOCH_TICK.as_nanos().max(1);
-        let ticks = self.inner.limits.timeout.as_nanos().div_ceil(tick);
-        // One extra tick: the ticker may fire just after the call starts.
-        u64::try_from(ticks).unwrap_or(u64::MAX).saturating_add(1)
+    /// Instance counts since the engine was built.
+    pub fn instance_stats(&self) -> InstanceStats {
+        let c = &self.inner.counters;
+        let created = c.created.load(Ordering::Relaxed);
+        let dropped = c.dropped.load(Ordering::Relaxed);
+        InstanceStats {
+            created,
+            live: created.saturating_sub(dropped),
+            replaced: c.replaced.load(Ordering::Relaxed),
+        }
+    }
+
+    pub(crate) fn clock(&self) -> &Arc<CoarseClock> {
+        &self.inner.clock
+    }
+
+    pub(crate) fn counters(&self) -> &InstanceCounters {
+        &self.inner.counters
+    }
+
+    pub(crate) fn on_call(&self) -> Option<&CallHook> {
+        self.inner.on_call.as_ref()
     }
 }
 
-/// One thread per engine advances the epoch; it holds only a weak reference
-/// and exits once the engine is dropped.
-fn spawn_epoch_ticker(engine: &wasmtime::Engine) {
+/// One thread per engine advances the epoch and the coarse clock; it holds
+/// only a weak reference and exits once the engine is dropped.
+fn spawn_epoch_ticker(engine: &wasmtime::Engine, clock: &Arc<CoarseClock>) {
     let weak = engine.weak();
+    let clock = Arc::downgrade(clock);
     let spawned = std::thread::Builder::new()
         .name("wasmudf-epoch".into())
         .spawn(move || {
             loop {
                 std::thread::sleep(EPOCH_TICK);
-                match weak.upgrade() {
-                    Some(engine) => engine.increment_epoch(),
-                    None => break,
+                match (weak.upgrade(), clock.upgrade()) {
+                    (Some(engine), Some(clock)) => {
+                        clock.tick();
+                        engine.increment_epoch();
+                    }
+                    _ => break,
                 }
             }
         });

@@ -99,9 +99,24 @@ pub enum Error {
     /// Engine configuration was rejected by wasmtime.
     #[error("invalid engine configuration: {0}")]
     Config(String),
-    /// SQLite refused a registration.
+    /// SQLite reported an error, including a UDF's error or trap raised
+    /// inside a statement (see [`CallError`](crate::CallError)).
     #[error(transparent)]
     Sqlite(#[from] rusqlite::Error),
+    /// The query was cancelled: its future or stream was dropped, or it was
+    /// interrupted, before it finished.
+    #[error("query interrupted")]
+    Interrupted,
+    /// The query ran past the database's query timeout.
+    #[error("query timed out after {0:?}")]
+    Timeout(std::time::Duration),
+    /// The database (or a transaction) is closed.
+    #[error("database closed")]
+    Closed,
+    /// A blocking task panicked. This is a bug in wasmudf or in a callback
+    /// the application registered; the connection it used was discarded.
+    #[error("a blocking database task panicked: {0}")]
+    Panic(String),
 }
 
 /// Shorthand for results of this crate.

@@ -34,10 +34,13 @@
 
 mod bindings;
 mod call;
+mod clock;
 mod component;
+mod database;
 mod engine;
 mod error;
 mod files;
+mod interrupt;
 mod limits;
 mod manifest;
 mod register;
@@ -46,8 +49,10 @@ mod value;
 
 pub use call::{CallError, CallErrorKind};
 pub use component::Component;
-pub use engine::{Engine, EngineBuilder};
+pub use database::{Database, DatabaseBuilder, PoolStats, Row, RowStream, ToParams, Transaction};
+pub use engine::{CallPhase, Engine, EngineBuilder, InstanceStats};
 pub use error::{Error, Result};
+pub use interrupt::Interrupt;
 pub use limits::Limits;
 pub use manifest::{Arity, FunctionFlags, FunctionKind, FunctionSpec, MAX_ARITY};
 

@@ -18,6 +18,7 @@ use crate::bindings::ValueParam;
 use crate::call::{CallError, CallErrorKind, InstanceSlot};
 use crate::component::Component;
 use crate::error::{Error, Result};
+use crate::interrupt::Interrupt;
 use crate::manifest::{FunctionKind, FunctionSpec};
 use crate::value::{from_guest, owned_to_guest, to_guest};
 
@@ -33,9 +34,9 @@ fn lock(slot: &Slot) -> MutexGuard<'_, InstanceSlot> {
     slot.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-pub(crate) fn register(component: &Component, conn: &Connection) -> Result<()> {
+pub(crate) fn register(component: &Component, conn: &Connection, interrupt: Interrupt) -> Result<()> {
     check_clashes(component.functions(), conn)?;
-    let slot: Slot = Arc::new(Mutex::new(InstanceSlot::new(component.clone())));
+    let slot: Slot = Arc::new(Mutex::new(InstanceSlot::new(component.clone(), interrupt)));
     let max_result = component.engine().limits().max_result_bytes;
     for (id, spec) in component.functions().iter().enumerate() {
         let id = u32::try_from(id).map_err(|_| Error::Manifest {

@@ -10,6 +10,12 @@ use wasmtime::component::{Linker, ResourceTable};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+use crate::clock::CoarseClock;
+use crate::interrupt::Interrupt;
 use crate::limits::Limiter;
 
 /// Bytes of guest stdout+stderr kept per instance; later output is an
@@ -22,6 +28,16 @@ pub(crate) struct HostState {
     table: ResourceTable,
     pub(crate) limiter: Limiter,
     stderr: MemoryOutputPipe,
+    /// Raised to stop this store's guest from another thread.
+    pub(crate) interrupt: Interrupt,
+    pub(crate) clock: Arc<CoarseClock>,
+    /// When the current call started, on `clock`.
+    pub(crate) call_start_ms: u64,
+    /// The per-call deadline, in milliseconds.
+    pub(crate) timeout_ms: u64,
+    /// Set when a guest sleep was cut short by the call's deadline, so the
+    /// call fails even if the guest returns before the next epoch check.
+    pub(crate) cut_short: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for HostState {
@@ -31,7 +47,12 @@ impl std::fmt::Debug for HostState {
 }
 
 impl HostState {
-    pub(crate) fn new(limiter: Limiter) -> Self {
+    pub(crate) fn new(
+        limiter: Limiter,
+        interrupt: Interrupt,
+        clock: Arc<CoarseClock>,
+        timeout_ms: u64,
+    ) -> Self {
         let stderr = MemoryOutputPipe::new(CAPTURE_BYTES);
         let wasi = WasiCtx::builder()
             .stdout(MemoryOutputPipe::new(CAPTURE_BYTES))
@@ -42,7 +63,22 @@ impl HostState {
             table: ResourceTable::new(),
             limiter,
             stderr,
+            interrupt,
+            clock,
+            call_start_ms: 0,
+            timeout_ms,
+            cut_short: Arc::default(),
         }
+    }
+
+    /// When the current call's deadline passes.
+    pub(crate) fn call_deadline(&self) -> Instant {
+        self.clock
+            .instant_at(self.call_start_ms.saturating_add(self.timeout_ms))
+    }
+
+    pub(crate) fn table(&mut self) -> &mut ResourceTable {
+        &mut self.table
     }
 
     /// What the guest last said on stderr, to explain a trap: a Rust panic
@@ -123,7 +159,8 @@ pub(crate) fn linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<HostS
     sync::io::poll::add_to_linker::<T, Io>(l, |t| &mut t.table)?;
     sync::io::streams::add_to_linker::<T, Io>(l, |t| &mut t.table)?;
     clocks::wall_clock::add_to_linker::<T, WasiClocks>(l, T::clocks)?;
-    clocks::monotonic_clock::add_to_linker::<T, WasiClocks>(l, T::clocks)?;
+    // Ours, not wasmtime-wasi's: its sleeps must be interruptible.
+    crate::clock::add_monotonic_clock(l)?;
     random::random::add_to_linker::<T, WasiRandom>(l, T::random)?;
     random::insecure::add_to_linker::<T, WasiRandom>(l, T::random)?;
     random::insecure_seed::add_to_linker::<T, WasiRandom>(l, T::random)?;

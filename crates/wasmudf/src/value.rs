@@ -55,3 +55,12 @@ pub(crate) fn to_owned(value: ValueRef<'_>) -> SqlValue {
         ValueRef::Blob(bytes) => SqlValue::Blob(bytes.to_vec()),
     }
 }
+
+/// Copies a value exactly, keeping TEXT as TEXT even if it is not UTF-8
+/// (lossily repaired), for parameters and result rows.
+pub(crate) fn to_owned_exact(value: ValueRef<'_>) -> SqlValue {
+    match value {
+        ValueRef::Text(bytes) => SqlValue::Text(String::from_utf8_lossy(bytes).into_owned()),
+        other => to_owned(other),
+    }
+}

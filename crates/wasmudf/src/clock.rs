@@ -1,0 +1,126 @@
+//! Time as guests and deadlines see it.
+//!
+//! A [`CoarseClock`] is advanced by the engine's epoch ticker, so arming a
+//! per-call deadline is one relaxed atomic load rather than a clock read.
+//!
+//! `wasi:clocks/monotonic-clock` is implemented here instead of by
+//! wasmtime-wasi so that a guest blocked in a sleep (`std::thread::sleep`
+//! on wasip2) can be woken by an [`Interrupt`] or cut short at the call's
+//! deadline; epoch interruption alone only reaches a guest while it runs
+//! wasm code.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use wasmtime::StoreContextMut;
+use wasmtime::component::{Linker, Resource};
+use wasmtime_wasi_io::poll::{DynPollable, Pollable, subscribe};
+
+use crate::interrupt::Interrupt;
+use crate::sandbox::HostState;
+
+/// Milliseconds since the engine started, advanced by the epoch ticker.
+#[derive(Debug)]
+pub(crate) struct CoarseClock {
+    base: Instant,
+    now_ms: AtomicU64,
+}
+
+impl CoarseClock {
+    pub(crate) fn new() -> Self {
+        CoarseClock {
+            base: Instant::now(),
+            now_ms: AtomicU64::new(0),
+        }
+    }
+
+    /// Called by the ticker.
+    pub(crate) fn tick(&self) {
+        let ms = u64::try_from(self.base.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.now_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// The time of the last tick.
+    #[inline]
+    pub(crate) fn now_ms(&self) -> u64 {
+        self.now_ms.load(Ordering::Relaxed)
+    }
+
+    /// The instant `ms` milliseconds after the clock's base.
+    pub(crate) fn instant_at(&self, ms: u64) -> Instant {
+        self.base + Duration::from_millis(ms)
+    }
+
+    /// Nanoseconds since the base, precisely, for the guest's `now()`.
+    fn monotonic_nanos(&self) -> u64 {
+        u64::try_from(self.base.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+}
+
+/// A guest sleep: ready at `until`, at the call's deadline, or when the
+/// connection is interrupted, whichever comes first.
+struct GuestSleep {
+    until: Instant,
+    deadline: Instant,
+    interrupt: Interrupt,
+    cut_short: Arc<AtomicBool>,
+}
+
+#[wasmtime_wasi::async_trait]
+impl Pollable for GuestSleep {
+    async fn ready(&mut self) {
+        let limit = self.until.min(self.deadline);
+        tokio::select! {
+            () = tokio::time::sleep_until(limit.into()) => {
+                if limit < self.until {
+                    self.cut_short.store(true, Ordering::SeqCst);
+                }
+            }
+            () = self.interrupt.raised() => {}
+        }
+    }
+}
+
+fn sleep_until(
+    mut store: StoreContextMut<'_, HostState>,
+    until: Instant,
+) -> wasmtime::Result<(Resource<DynPollable>,)> {
+    let state = store.data_mut();
+    let sleep = GuestSleep {
+        until,
+        deadline: state.call_deadline(),
+        interrupt: state.interrupt.clone(),
+        cut_short: state.cut_short.clone(),
+    };
+    let table = state.table();
+    let resource = table.push(sleep)?;
+    Ok((subscribe(table, resource)?,))
+}
+
+/// Defines `wasi:clocks/monotonic-clock` on the linker.
+pub(crate) fn add_monotonic_clock(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+    let mut clock = linker.instance("wasi:clocks/monotonic-clock@0.2.12")?;
+    clock.func_wrap("now", |store: StoreContextMut<'_, HostState>, (): ()| {
+        Ok((store.data().clock.monotonic_nanos(),))
+    })?;
+    clock.func_wrap("resolution", |_: StoreContextMut<'_, HostState>, (): ()| Ok((1u64,)))?;
+    clock.func_wrap(
+        "subscribe-instant",
+        |store: StoreContextMut<'_, HostState>, (when,): (u64,)| {
+            let until = store.data().clock.base + Duration::from_nanos(when);
+            sleep_until(store, until)
+        },
+    )?;
+    clock.func_wrap(
+        "subscribe-duration",
+        |store: StoreContextMut<'_, HostState>, (nanos,): (u64,)| {
+            let now = Instant::now();
+            let until = now
+                .checked_add(Duration::from_nanos(nanos))
+                .unwrap_or(now + Duration::from_secs(86_400 * 365));
+            sleep_until(store, until)
+        },
+    )?;
+    Ok(())
+}

@@ -1,0 +1,655 @@
+//! The async facade: a pool of connections stepped on tokio's blocking
+//! pool, with no thread affinity anywhere.
+//!
+//! Every call takes a connection from the pool and runs its blocking work
+//! in `spawn_blocking`; a row stream runs each batch of steps as a separate
+//! blocking task, so one statement's steps (and the UDF calls inside them)
+//! land on whichever blocking thread is free. Dropping a future or stream
+//! stops SQLite (`sqlite3_interrupt`) and the guest (an `Interrupt`); the
+//! connection goes back to the pool once the blocking work has returned,
+//! with any open transaction rolled back.
+
+mod cursor;
+mod pool;
+mod row;
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures::Stream;
+use rusqlite::OpenFlags;
+use rusqlite::types::Value;
+
+use crate::component::Component;
+use crate::error::{Error, Result};
+
+use cursor::Cursor;
+use pool::{CancelOnDrop, Lease, Pool, Target, blocking};
+pub use pool::PoolStats;
+pub use row::{Row, ToParams};
+
+/// Configures and opens a [`Database`].
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn f(components: Vec<wasmudf::Component>) -> wasmudf::Result<()> {
+/// let db = wasmudf::Database::builder()
+///     .path("app.db")
+///     .components(components)
+///     .pool_size(4)
+///     .query_timeout(std::time::Duration::from_secs(10))
+///     .open()
+///     .await?;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct DatabaseBuilder {
+    path: Option<PathBuf>,
+    components: Vec<Component>,
+    pool_size: Option<usize>,
+    query_timeout: Option<Duration>,
+    busy_timeout: Option<Duration>,
+}
+
+impl DatabaseBuilder {
+    /// A database file (created if missing). Without one the database is
+    /// in memory, shared by the pool's connections and gone when the
+    /// `Database` is dropped.
+    pub fn path(mut self, path: impl AsRef<Path>) -> Self {
+        self.path = Some(path.as_ref().to_path_buf());
+        self
+    }
+
+    /// Components whose functions every connection has.
+    pub fn components(mut self, components: impl IntoIterator<Item = Component>) -> Self {
+        self.components.extend(components);
+        self
+    }
+
+    /// The most connections, and so the most queries running at once.
+    /// Defaults to the number of CPUs.
+    pub fn pool_size(mut self, size: usize) -> Self {
+        self.pool_size = Some(size.max(1));
+        self
+    }
+
+    /// A deadline for each query (for a row stream, for each batch of
+    /// steps). A query past it is interrupted and fails with
+    /// [`Error::Timeout`].
+    pub fn query_timeout(mut self, timeout: Duration) -> Self {
+        self.query_timeout = Some(timeout);
+        self
+    }
+
+    /// How long a connection waits for a lock held by another (default 5 s).
+    pub fn busy_timeout(mut self, timeout: Duration) -> Self {
+        self.busy_timeout = Some(timeout);
+        self
+    }
+
+    /// Opens the first connection (which checks the path and registers every
+    /// component) and returns the database.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Sqlite`] if the database cannot be opened, or any
+    /// registration error such as [`Error::NameClash`].
+    pub async fn open(self) -> Result<Database> {
+        static MEMORY_DBS: AtomicU64 = AtomicU64::new(0);
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let target = match &self.path {
+            Some(path) => Target {
+                uri: path.to_string_lossy().into_owned(),
+                flags: flags & !OpenFlags::SQLITE_OPEN_URI,
+                is_file: true,
+            },
+            // The `memdb` VFS with a name starting in `/` is one database
+            // shared by every connection of this process that opens it,
+            // with real locking, unlike `:memory:` (one database per
+            // connection) or shared-cache mode (table-level lock errors).
+            None => Target {
+                uri: format!(
+                    "file:/wasmudf-{}-{}?vfs=memdb",
+                    std::process::id(),
+                    MEMORY_DBS.fetch_add(1, Ordering::Relaxed)
+                ),
+                flags,
+                is_file: false,
+            },
+        };
+        let size = self.pool_size.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
+        });
+        let pool = Arc::new(Pool::new(
+            target,
+            self.components,
+            size,
+            self.busy_timeout.unwrap_or(Duration::from_secs(5)),
+        ));
+        // Open one connection now, so a bad path or a clashing component
+        // fails here; it also keeps an in-memory database alive.
+        drop(pool.acquire().await?);
+        Ok(Database {
+            shared: Arc::new(Shared {
+                pool,
+                query_timeout: self.query_timeout,
+            }),
+        })
+    }
+}
+
+struct Shared {
+    pool: Arc<Pool>,
+    query_timeout: Option<Duration>,
+}
+
+/// An async SQLite database whose connections carry wasmudf components.
+///
+/// Cheap to clone; every method returns a `Send + 'static` future, and may
+/// be called from any task. Statements run on tokio's blocking pool; any
+/// step of any statement may run on any blocking thread.
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn f() -> wasmudf::Result<()> {
+/// let engine = wasmudf::Engine::new()?;
+/// let sleep = engine.load_file("sleep.wasm")?;
+/// let db = wasmudf::Database::builder().components([sleep]).open().await?;
+/// let row = db.query_row("SELECT sleep(200)", ()).await?;
+/// assert_eq!(row.get::<i64>(0)?, 200);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Database {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Database")
+            .field("pool", &self.shared.pool.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Database {
+    /// Starts configuring a database.
+    pub fn builder() -> DatabaseBuilder {
+        DatabaseBuilder::default()
+    }
+
+    /// Opens a database file with the given components and default settings.
+    ///
+    /// # Errors
+    ///
+    /// As [`DatabaseBuilder::open`].
+    pub async fn open(
+        path: impl AsRef<Path>,
+        components: impl IntoIterator<Item = Component>,
+    ) -> Result<Database> {
+        Database::builder()
+            .path(path)
+            .components(components)
+            .open()
+            .await
+    }
+
+    /// Runs one statement and returns the number of rows it changed.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Sqlite`] for SQL errors (a UDF's error or trap included),
+    /// [`Error::Timeout`], [`Error::Closed`].
+    pub fn execute(
+        &self,
+        sql: &str,
+        params: impl ToParams,
+    ) -> impl Future<Output = Result<usize>> + Send + 'static {
+        let sql = sql.to_owned();
+        let params = params.to_params();
+        self.run(move |conn| {
+            let mut stmt = conn.prepare(&sql)?;
+            bind(&mut stmt, &params?)?;
+            Ok(stmt.raw_execute()?)
+        })
+    }
+
+    /// Runs several `;`-separated statements with no parameters.
+    ///
+    /// # Errors
+    ///
+    /// As [`Database::execute`].
+    pub fn execute_batch(&self, sql: &str) -> impl Future<Output = Result<()>> + Send + 'static {
+        let sql = sql.to_owned();
+        self.run(move |conn| Ok(conn.execute_batch(&sql)?))
+    }
+
+    /// Runs a query and collects every row.
+    ///
+    /// # Errors
+    ///
+    /// As [`Database::execute`].
+    pub fn query(
+        &self,
+        sql: &str,
+        params: impl ToParams,
+    ) -> impl Future<Output = Result<Vec<Row>>> + Send + 'static {
+        let sql = sql.to_owned();
+        let params = params.to_params();
+        self.run(move |conn| collect(conn, &sql, &params?, usize::MAX))
+    }
+
+    /// Runs a query and returns its first row.
+    ///
+    /// # Errors
+    ///
+    /// `Error::Sqlite(rusqlite::Error::QueryReturnedNoRows)` when there is
+    /// none; otherwise as [`Database::execute`].
+    pub fn query_row(
+        &self,
+        sql: &str,
+        params: impl ToParams,
+    ) -> impl Future<Output = Result<Row>> + Send + 'static {
+        let sql = sql.to_owned();
+        let params = params.to_params();
+        self.run(move |conn| {
+            collect(conn, &sql, &params?, 1)?
+                .pop()
+                .ok_or(Error::Sqlite(rusqlite::Error::QueryReturnedNoRows))
+        })
+    }
+
+    /// Streams a query's rows as they are stepped.
+    ///
+    /// Rows are fetched in batches that start at one row and double up to
+    /// 256, each batch a separate blocking task; the next batch is fetched
+    /// only when the consumer asks for it (backpressure). Dropping the
+    /// stream stops the statement and returns the connection.
+    pub fn stream(&self, sql: &str, params: impl ToParams) -> RowStream {
+        RowStream::new(self.shared.clone(), sql.to_owned(), params.to_params())
+    }
+
+    /// Begins a transaction on a connection of its own.
+    ///
+    /// # Errors
+    ///
+    /// As [`Database::execute`].
+    pub async fn transaction(&self) -> Result<Transaction> {
+        let lease = self.shared.pool.acquire().await?;
+        let (lease, begun) = on_lease(&self.shared, Some(lease), |conn| {
+            Ok(conn.execute_batch("BEGIN IMMEDIATE")?)
+        })
+        .await;
+        begun?;
+        Ok(Transaction {
+            shared: self.shared.clone(),
+            lease,
+        })
+    }
+
+    /// Pool and instance counters.
+    pub fn stats(&self) -> PoolStats {
+        self.shared.pool.stats()
+    }
+
+    /// Stops handing out connections; idle ones are closed now, busy ones
+    /// when their work ends. Later calls fail with [`Error::Closed`].
+    pub fn close(&self) {
+        self.shared.pool.close();
+    }
+
+    /// Takes a connection and runs `work` on the blocking pool.
+    fn run<R: Send + 'static>(
+        &self,
+        work: impl FnOnce(&rusqlite::Connection) -> Result<R> + Send + 'static,
+    ) -> impl Future<Output = Result<R>> + Send + 'static {
+        let shared = self.shared.clone();
+        async move {
+            let lease = shared.pool.acquire().await?;
+            on_lease(&shared, Some(lease), work).await.1
+        }
+    }
+}
+
+fn bind(stmt: &mut rusqlite::Statement<'_>, params: &[Value]) -> rusqlite::Result<()> {
+    for (i, value) in params.iter().enumerate() {
+        stmt.raw_bind_parameter(i + 1, value)?;
+    }
+    Ok(())
+}
+
+fn collect(conn: &rusqlite::Connection, sql: &str, params: &[Value], max: usize) -> Result<Vec<Row>> {
+    let mut stmt = conn.prepare(sql)?;
+    bind(&mut stmt, params)?;
+    let columns: Arc<[String]> = stmt.column_names().into_iter().map(String::from).collect();
+    let mut rows = stmt.raw_query();
+    let mut out = Vec::new();
+    while out.len() < max {
+        let Some(row) = rows.next()? else { break };
+        let values = (0..columns.len())
+            .map(|i| row.get_ref(i).map(crate::value::to_owned_exact))
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        out.push(Row::new(columns.clone(), values));
+    }
+    Ok(out)
+}
+
+/// Runs `work` on `lease`'s connection on the blocking pool and hands the
+/// lease back. If this future is dropped first, or the query timeout
+/// passes, the work is interrupted and the lease goes back to the pool from
+/// the blocking thread once the work returns.
+async fn on_lease<R: Send + 'static>(
+    shared: &Shared,
+    lease: Option<Lease>,
+    work: impl FnOnce(&rusqlite::Connection) -> Result<R> + Send + 'static,
+) -> (Option<Lease>, Result<R>) {
+    let Some(lease) = lease else {
+        return (None, Err(Error::Closed));
+    };
+    let ticket = lease.ticket();
+    let guard = CancelOnDrop(Some(ticket.clone()));
+    let finished = ticket.clone();
+    let task = blocking(move || {
+        let result = work(lease.conn());
+        finished.finish();
+        Ok((lease, result))
+    });
+    let joined = match shared.query_timeout {
+        Some(limit) => match tokio::time::timeout(limit, task).await {
+            Ok(joined) => joined,
+            Err(_) => {
+                // `guard` cancels the work as it drops.
+                return (None, Err(Error::Timeout(limit)));
+            }
+        },
+        None => task.await,
+    };
+    guard.disarm();
+    match joined {
+        Ok((lease, result)) => (Some(lease), result.map_err(interrupted)),
+        Err(err) => (None, Err(err)),
+    }
+}
+
+/// SQLite's "interrupted" and a guest's interrupted call both mean the query
+/// was cancelled.
+fn interrupted(err: Error) -> Error {
+    match &err {
+        Error::Sqlite(rusqlite::Error::SqliteFailure(e, _))
+            if e.code == rusqlite::ErrorCode::OperationInterrupted =>
+        {
+            Error::Interrupted
+        }
+        _ => err,
+    }
+}
+
+/// A transaction on one pooled connection. Statements on it run in order.
+///
+/// Dropping it without [`Transaction::commit`] rolls back, on the blocking
+/// pool; so does dropping one of its futures mid-statement (the statement
+/// is interrupted first).
+pub struct Transaction {
+    shared: Arc<Shared>,
+    lease: Option<Lease>,
+}
+
+impl std::fmt::Debug for Transaction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transaction")
+            .field("open", &self.lease.is_some())
+            .finish()
+    }
+}
+
+impl Transaction {
+    async fn run<R: Send + 'static>(
+        &mut self,
+        work: impl FnOnce(&rusqlite::Connection) -> Result<R> + Send + 'static,
+    ) -> Result<R> {
+        let (lease, result) = on_lease(&self.shared, self.lease.take(), work).await;
+        self.lease = lease;
+        result
+    }
+
+    /// As [`Database::execute`], inside the transaction.
+    ///
+    /// # Errors
+    ///
+    /// As [`Database::execute`]; [`Error::Closed`] if an earlier call on
+    /// this transaction was cancelled (which rolled it back).
+    pub async fn execute(&mut self, sql: &str, params: impl ToParams) -> Result<usize> {
+        let sql = sql.to_owned();
+        let params = params.to_params();
+        self.run(move |conn| {
+            let mut stmt = conn.prepare(&sql)?;
+            bind(&mut stmt, &params?)?;
+            Ok(stmt.raw_execute()?)
+        })
+        .await
+    }
+
+    /// As [`Database::query`], inside the transaction.
+    ///
+    /// # Errors
+    ///
+    /// As [`Transaction::execute`].
+    pub async fn query(&mut self, sql: &str, params: impl ToParams) -> Result<Vec<Row>> {
+        let sql = sql.to_owned();
+        let params = params.to_params();
+        self.run(move |conn| collect(conn, &sql, &params?, usize::MAX))
+            .await
+    }
+
+    /// As [`Database::query_row`], inside the transaction.
+    ///
+    /// # Errors
+    ///
+    /// As [`Database::query_row`].
+    pub async fn query_row(&mut self, sql: &str, params: impl ToParams) -> Result<Row> {
+        self.query(sql, params)
+            .await?
+            .into_iter()
+            .next()
+            .ok_or(Error::Sqlite(rusqlite::Error::QueryReturnedNoRows))
+    }
+
+    /// Commits.
+    ///
+    /// # Errors
+    ///
+    /// As [`Transaction::execute`]; on error the transaction is rolled back.
+    pub async fn commit(mut self) -> Result<()> {
+        self.run(|conn| Ok(conn.execute_batch("COMMIT")?)).await
+    }
+
+    /// Rolls back.
+    ///
+    /// # Errors
+    ///
+    /// As [`Transaction::execute`].
+    pub async fn rollback(mut self) -> Result<()> {
+        self.run(|conn| Ok(conn.execute_batch("ROLLBACK")?)).await
+    }
+}
+
+type Fetch = Pin<Box<dyn Future<Output = (Option<Box<Cursor>>, Result<(Vec<Row>, bool)>)> + Send>>;
+type Start = Pin<Box<dyn Future<Output = Result<Box<Cursor>>> + Send>>;
+
+enum StreamState {
+    Starting(Start),
+    Idle(Box<Cursor>),
+    Fetching(Fetch),
+    Done,
+}
+
+/// Rows of a query, yielded as they are stepped; see [`Database::stream`].
+pub struct RowStream {
+    shared: Arc<Shared>,
+    state: StreamState,
+    buffer: VecDeque<Row>,
+    batch: usize,
+}
+
+impl std::fmt::Debug for RowStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RowStream")
+            .field("buffered", &self.buffer.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The largest batch of rows one blocking task steps.
+const MAX_BATCH: usize = 256;
+
+impl RowStream {
+    fn new(shared: Arc<Shared>, sql: String, params: rusqlite::Result<Vec<Value>>) -> RowStream {
+        let starter = shared.clone();
+        let start: Start = Box::pin(async move {
+            let params = params?;
+            let lease = starter.pool.acquire().await?;
+            on_lease_owned(&starter, lease, move |lease| {
+                Cursor::start(lease, &sql, &params)
+                    .map(Box::new)
+                    .map_err(Error::from)
+            })
+            .await
+        });
+        RowStream {
+            shared,
+            state: StreamState::Starting(start),
+            buffer: VecDeque::new(),
+            batch: 1,
+        }
+    }
+
+    fn fetch(&mut self, cursor: Box<Cursor>) -> Fetch {
+        let shared = self.shared.clone();
+        let max = self.batch;
+        self.batch = (self.batch * 2).min(MAX_BATCH);
+        Box::pin(async move {
+            let ticket = cursor_ticket(&cursor);
+            let guard = CancelOnDrop(Some(ticket.clone()));
+            let task = blocking(move || {
+                let mut cursor = cursor;
+                let fetched = cursor.fetch(max);
+                ticket.finish();
+                Ok((cursor, fetched))
+            });
+            let joined = match shared.query_timeout {
+                Some(limit) => match tokio::time::timeout(limit, task).await {
+                    Ok(joined) => joined,
+                    Err(_) => return (None, Err(Error::Timeout(limit))),
+                },
+                None => task.await,
+            };
+            guard.disarm();
+            match joined {
+                Ok((cursor, fetched)) => (
+                    Some(cursor),
+                    fetched.map_err(|e| interrupted(Error::from(e))),
+                ),
+                Err(err) => (None, Err(err)),
+            }
+        })
+    }
+}
+
+fn cursor_ticket(cursor: &Cursor) -> Arc<pool::Ticket> {
+    cursor.lease().ticket()
+}
+
+/// Like [`on_lease`] for work that consumes the lease (starting a cursor).
+async fn on_lease_owned<R: Send + 'static>(
+    shared: &Shared,
+    lease: Lease,
+    work: impl FnOnce(Lease) -> Result<R> + Send + 'static,
+) -> Result<R> {
+    let ticket = lease.ticket();
+    let guard = CancelOnDrop(Some(ticket.clone()));
+    let task = blocking(move || {
+        let result = work(lease);
+        ticket.finish();
+        result
+    });
+    let result = match shared.query_timeout {
+        Some(limit) => match tokio::time::timeout(limit, task).await {
+            Ok(result) => result,
+            Err(_) => return Err(Error::Timeout(limit)),
+        },
+        None => task.await,
+    };
+    guard.disarm();
+    result.map_err(interrupted)
+}
+
+impl Stream for RowStream {
+    type Item = Result<Row>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        loop {
+            if let Some(row) = this.buffer.pop_front() {
+                return Poll::Ready(Some(Ok(row)));
+            }
+            match std::mem::replace(&mut this.state, StreamState::Done) {
+                StreamState::Done => return Poll::Ready(None),
+                StreamState::Starting(mut start) => match start.as_mut().poll(cx) {
+                    Poll::Pending => {
+                        this.state = StreamState::Starting(start);
+                        return Poll::Pending;
+                    }
+                    Poll::Ready(Ok(cursor)) => this.state = StreamState::Idle(cursor),
+                    Poll::Ready(Err(err)) => return Poll::Ready(Some(Err(err))),
+                },
+                StreamState::Idle(cursor) => {
+                    this.state = StreamState::Fetching(this.fetch(cursor));
+                }
+                StreamState::Fetching(mut fetch) => match fetch.as_mut().poll(cx) {
+                    Poll::Pending => {
+                        this.state = StreamState::Fetching(fetch);
+                        return Poll::Pending;
+                    }
+                    Poll::Ready((cursor, Ok((rows, done)))) => {
+                        this.buffer.extend(rows);
+                        if let (Some(cursor), false) = (cursor, done) {
+                            this.state = StreamState::Idle(cursor);
+                        }
+                        // A finished cursor is dropped here: its statement
+                        // was already reset, and its lease returns to the
+                        // pool from the blocking pool (see `Lease::drop`).
+                    }
+                    Poll::Ready((_, Err(err))) => return Poll::Ready(Some(Err(err))),
+                },
+            }
+        }
+    }
+}
+
+impl Drop for RowStream {
+    fn drop(&mut self) {
+        // A fetch in flight is cancelled by its own guard as it drops. An
+        // idle cursor's statement is finalized wherever the cursor drops;
+        // move that to the blocking pool when on an async thread.
+        if let StreamState::Idle(cursor) = std::mem::replace(&mut self.state, StreamState::Done) {
+            if tokio::runtime::Handle::try_current().is_ok() && !crate::call::is_blocking_thread()
+            {
+                drop(tokio::task::spawn_blocking(move || drop(cursor)));
+            }
+        }
+    }
+}
+
+impl Unpin for RowStream {}

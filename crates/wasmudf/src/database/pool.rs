@@ -1,0 +1,268 @@
+//! The connection pool: every connection has every component registered,
+//! and a connection may be used from any thread, one user at a time.
+
+use std::mem::ManuallyDrop;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use rusqlite::{Connection, InterruptHandle, OpenFlags};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::component::Component;
+use crate::error::{Error, Result};
+use crate::interrupt::Interrupt;
+
+/// Where connections point.
+#[derive(Debug, Clone)]
+pub(crate) struct Target {
+    pub(crate) uri: String,
+    pub(crate) flags: OpenFlags,
+    pub(crate) is_file: bool,
+}
+
+/// A connection and the two handles that stop work on it.
+pub(crate) struct PooledConn {
+    pub(crate) conn: Connection,
+    interrupt: Interrupt,
+    sqlite: Arc<InterruptHandle>,
+}
+
+pub(crate) struct Pool {
+    target: Target,
+    components: Vec<Component>,
+    busy_timeout: Duration,
+    idle: Mutex<Vec<PooledConn>>,
+    permits: Arc<Semaphore>,
+    pub(crate) size: usize,
+    opened: AtomicU64,
+    closed: AtomicBool,
+}
+
+/// Pool counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStats {
+    /// The most connections the pool holds.
+    pub size: usize,
+    /// Connections opened so far.
+    pub opened: u64,
+    /// Connections waiting in the pool now.
+    pub idle: usize,
+    /// Component instances on the components' engine.
+    pub instances: crate::InstanceStats,
+}
+
+impl Pool {
+    pub(crate) fn new(
+        target: Target,
+        components: Vec<Component>,
+        size: usize,
+        busy_timeout: Duration,
+    ) -> Pool {
+        Pool {
+            target,
+            components,
+            busy_timeout,
+            idle: Mutex::new(Vec::new()),
+            permits: Arc::new(Semaphore::new(size)),
+            size,
+            opened: AtomicU64::new(0),
+            closed: AtomicBool::new(false),
+        }
+    }
+
+    /// Opens a connection with every component registered. Blocking.
+    pub(crate) fn open(&self) -> Result<PooledConn> {
+        let conn = Connection::open_with_flags(&self.target.uri, self.target.flags)?;
+        conn.busy_timeout(self.busy_timeout)?;
+        // A schema (view, trigger) must not call functions that were not
+        // meant for it, whatever the database file says.
+        conn.pragma_update(None, "trusted_schema", "OFF")?;
+        if self.target.is_file && self.opened.load(Ordering::Relaxed) == 0 {
+            // Readers and one writer proceed in parallel under WAL.
+            let _mode: String =
+                conn.query_row("PRAGMA journal_mode=WAL", [], |row| row.get(0))?;
+        }
+        let interrupt = Interrupt::new();
+        for component in &self.components {
+            component.register_with(&conn, &interrupt)?;
+        }
+        self.opened.fetch_add(1, Ordering::Relaxed);
+        Ok(PooledConn {
+            sqlite: Arc::new(conn.get_interrupt_handle()),
+            conn,
+            interrupt,
+        })
+    }
+
+    /// Waits for a free slot, then hands out an idle connection or opens
+    /// a new one on the blocking pool.
+    pub(crate) async fn acquire(self: &Arc<Pool>) -> Result<Lease> {
+        let permit = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| Error::Closed)?;
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(Error::Closed);
+        }
+        let idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        let conn = match idle {
+            Some(conn) => conn,
+            None => {
+                let pool = self.clone();
+                blocking(move || pool.open()).await?
+            }
+        };
+        conn.interrupt.reset();
+        Ok(Lease(ManuallyDrop::new(Leased {
+            conn,
+            pool: self.clone(),
+            _permit: permit,
+        })))
+    }
+
+    pub(crate) fn stats(&self) -> PoolStats {
+        PoolStats {
+            size: self.size,
+            opened: self.opened.load(Ordering::Relaxed),
+            idle: self.idle.lock().unwrap_or_else(PoisonError::into_inner).len(),
+            instances: self
+                .components
+                .first()
+                .map(|c| c.engine().instance_stats())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Stops handing out connections and closes the idle ones.
+    pub(crate) fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+        self.permits.close();
+        self.idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+}
+
+/// Runs blocking work on tokio's blocking pool, on a thread marked as safe
+/// for blocking guest calls.
+pub(crate) async fn blocking<R: Send + 'static>(
+    f: impl FnOnce() -> Result<R> + Send + 'static,
+) -> Result<R> {
+    tokio::task::spawn_blocking(move || {
+        crate::call::mark_blocking_thread();
+        f()
+    })
+    .await
+    .map_err(|e| Error::Panic(e.to_string()))?
+}
+
+/// Exclusive use of one pooled connection. Dropping it rolls back an open
+/// transaction and returns the connection to the pool.
+pub(crate) struct Lease(ManuallyDrop<Leased>);
+
+struct Leased {
+    conn: PooledConn,
+    pool: Arc<Pool>,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Lease {
+    pub(crate) fn conn(&self) -> &Connection {
+        &self.0.conn.conn
+    }
+
+    /// A ticket for one piece of blocking work on this connection.
+    pub(crate) fn ticket(&self) -> Arc<Ticket> {
+        Arc::new(Ticket {
+            done: Mutex::new(false),
+            interrupt: self.0.conn.interrupt.clone(),
+            sqlite: self.0.conn.sqlite.clone(),
+        })
+    }
+}
+
+impl Leased {
+    /// Returns the connection to the pool. Blocking: it may roll back.
+    fn release(self) {
+        let Leased { conn, pool, _permit } = self;
+        if !conn.conn.is_autocommit() {
+            // An abandoned transaction never leaks into the next user.
+            if let Err(err) = conn.conn.execute_batch("ROLLBACK") {
+                tracing::warn!("wasmudf: rollback of an abandoned transaction failed: {err}");
+                return;
+            }
+        }
+        if !pool.closed.load(Ordering::SeqCst) {
+            pool.idle
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(conn);
+        }
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        // SAFETY: `self.0` is taken exactly once, here, and never touched
+        // again: the lease is being dropped.
+        let leased = unsafe { ManuallyDrop::take(&mut self.0) };
+        let on_async_thread = tokio::runtime::Handle::try_current().is_ok()
+            && !crate::call::is_blocking_thread();
+        if on_async_thread {
+            // Rolling back touches the disk; never do it on an async worker.
+            drop(tokio::task::spawn_blocking(move || leased.release()));
+        } else {
+            leased.release();
+        }
+    }
+}
+
+/// One piece of blocking work on a leased connection. If the caller goes
+/// away before the work is `finish`ed, `cancel` stops SQLite and the guest;
+/// once finished, cancelling does nothing, so an interrupt can never reach
+/// the connection's next user.
+pub(crate) struct Ticket {
+    done: Mutex<bool>,
+    interrupt: Interrupt,
+    sqlite: Arc<InterruptHandle>,
+}
+
+impl Ticket {
+    pub(crate) fn cancel(&self) {
+        let done = self.done.lock().unwrap_or_else(PoisonError::into_inner);
+        if !*done {
+            self.interrupt.interrupt();
+            self.sqlite.interrupt();
+        }
+    }
+
+    pub(crate) fn finish(&self) {
+        *self.done.lock().unwrap_or_else(PoisonError::into_inner) = true;
+    }
+}
+
+/// Cancels its ticket when dropped unless disarmed: this is what turns
+/// "the future was dropped" into "the query stops".
+pub(crate) struct CancelOnDrop(pub(crate) Option<Arc<Ticket>>);
+
+impl CancelOnDrop {
+    pub(crate) fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if let Some(ticket) = self.0.take() {
+            ticket.cancel();
+        }
+    }
+}
