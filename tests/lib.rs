@@ -47,3 +47,67 @@ pub fn conn_with(guests: &[&str]) -> anyhow::Result<Connection> {
 pub fn scalar(conn: &Connection, sql: &str) -> rusqlite::Result<rusqlite::types::Value> {
     conn.query_row(sql, [], |row| row.get(0))
 }
+
+/// Records which OS threads ran guest calls and how many calls overlapped,
+/// through [`wasmudf::EngineBuilder::on_call`].
+#[derive(Debug, Default)]
+pub struct CallLog {
+    threads: Mutex<std::collections::HashSet<std::thread::ThreadId>>,
+    in_flight: std::sync::atomic::AtomicUsize,
+    high_water: std::sync::atomic::AtomicUsize,
+    calls: std::sync::atomic::AtomicUsize,
+}
+
+impl CallLog {
+    /// An engine whose every guest call is recorded in the returned log.
+    pub fn engine() -> (Engine, std::sync::Arc<CallLog>) {
+        use std::sync::atomic::Ordering::SeqCst;
+        let log = std::sync::Arc::new(CallLog::default());
+        let hook = log.clone();
+        let engine = Engine::builder()
+            .on_call(move |phase| match phase {
+                wasmudf::CallPhase::Enter => {
+                    hook.threads
+                        .lock()
+                        .expect("log lock")
+                        .insert(std::thread::current().id());
+                    hook.calls.fetch_add(1, SeqCst);
+                    let now = hook.in_flight.fetch_add(1, SeqCst) + 1;
+                    hook.high_water.fetch_max(now, SeqCst);
+                }
+                wasmudf::CallPhase::Exit => {
+                    hook.in_flight.fetch_sub(1, SeqCst);
+                }
+            })
+            .build()
+            .expect("engine builds");
+        (engine, log)
+    }
+
+    /// Distinct threads that ran at least one guest call.
+    pub fn thread_count(&self) -> usize {
+        self.threads.lock().expect("log lock").len()
+    }
+
+    /// The most guest calls that were running at the same moment.
+    pub fn high_water(&self) -> usize {
+        self.high_water.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Guest calls so far.
+    pub fn calls(&self) -> usize {
+        self.calls.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// Loads a guest by crate name on a given engine.
+pub fn load_on(engine: &Engine, name: &str) -> Component {
+    let path = wasmudf_test_guests::ALL
+        .iter()
+        .find(|(n, _)| *n == name)
+        .unwrap_or_else(|| panic!("no guest named {name}"))
+        .1;
+    engine
+        .load_file(path)
+        .unwrap_or_else(|e| panic!("loading {name}: {e}"))
+}

@@ -1,6 +1,7 @@
 //! Integration tests: real components compiled from `guests/`, real SQLite.
 
 mod aggregates;
+mod asyncdb;
 mod errors;
 mod examples;
 mod load;

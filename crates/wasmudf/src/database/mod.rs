@@ -206,7 +206,9 @@ impl Database {
             .await
     }
 
-    /// Runs one statement and returns the number of rows it changed.
+    /// Runs one statement to completion and returns the number of rows it
+    /// changed (0 for a statement that only reads). Rows it returns are
+    /// discarded.
     ///
     /// # Errors
     ///
@@ -219,11 +221,7 @@ impl Database {
     ) -> impl Future<Output = Result<usize>> + Send + 'static {
         let sql = sql.to_owned();
         let params = params.to_params();
-        self.run(move |conn| {
-            let mut stmt = conn.prepare(&sql)?;
-            bind(&mut stmt, &params?)?;
-            Ok(stmt.raw_execute()?)
-        })
+        self.run(move |conn| execute(conn, &sql, &params?))
     }
 
     /// Runs several `;`-separated statements with no parameters.
@@ -330,6 +328,18 @@ fn bind(stmt: &mut rusqlite::Statement<'_>, params: &[Value]) -> rusqlite::Resul
     Ok(())
 }
 
+/// Runs a statement to completion, discarding any rows (so that
+/// `SELECT sleep(200)` or `INSERT ... RETURNING` work here too), and
+/// returns the rows it changed.
+fn execute(conn: &rusqlite::Connection, sql: &str, params: &[Value]) -> Result<usize> {
+    let mut stmt = conn.prepare(sql)?;
+    bind(&mut stmt, params)?;
+    let readonly = stmt.readonly();
+    let mut rows = stmt.raw_query();
+    while rows.next()?.is_some() {}
+    Ok(if readonly { 0 } else { conn.changes() as usize })
+}
+
 fn collect(conn: &rusqlite::Connection, sql: &str, params: &[Value], max: usize) -> Result<Vec<Row>> {
     let mut stmt = conn.prepare(sql)?;
     bind(&mut stmt, params)?;
@@ -433,12 +443,7 @@ impl Transaction {
     pub async fn execute(&mut self, sql: &str, params: impl ToParams) -> Result<usize> {
         let sql = sql.to_owned();
         let params = params.to_params();
-        self.run(move |conn| {
-            let mut stmt = conn.prepare(&sql)?;
-            bind(&mut stmt, &params?)?;
-            Ok(stmt.raw_execute()?)
-        })
-        .await
+        self.run(move |conn| execute(conn, &sql, &params?)).await
     }
 
     /// As [`Database::query`], inside the transaction.
