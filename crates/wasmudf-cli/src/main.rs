@@ -68,6 +68,10 @@ struct SessionArgs {
     /// Most live instances across all components.
     #[arg(long, default_value_t = 1000)]
     max_instances: u32,
+    /// Connections in the pool, and so blocking threads stepping statements
+    /// at once.
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    threads: usize,
 }
 
 impl SessionArgs {

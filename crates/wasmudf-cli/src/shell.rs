@@ -18,7 +18,8 @@ SQL statements end with ';' and may span lines.";
 pub(crate) fn run(args: &SessionArgs) -> Result<()> {
     let engine = udfs::engine(args)?;
     let mut components = udfs::load(&engine, args)?;
-    let conn = udfs::open(args, &components)?;
+    let runtime = udfs::runtime()?;
+    let db = runtime.block_on(udfs::open(args, &components))?;
     let mut editor = DefaultEditor::new()?;
     let history = std::env::var_os("HOME")
         .map(|home| std::path::PathBuf::from(home).join(".wasmudf_history"));
@@ -48,10 +49,10 @@ pub(crate) fn run(args: &SessionArgs) -> Result<()> {
                 (".help", _) => println!("{HELP}"),
                 (".functions", _) => print_functions(&components),
                 (".load", Some(path)) if !path.is_empty() => {
-                    match load_more(&engine, args, &conn, path) {
-                        Ok(mut added) => {
+                    match load_more(&engine, args, &runtime, &db, path) {
+                        Ok(added) => {
                             println!("loaded {} component(s)", added.len());
-                            components.append(&mut added);
+                            components.extend(added);
                         }
                         Err(err) => eprintln!("error: {err:#}"),
                     }
@@ -68,7 +69,7 @@ pub(crate) fn run(args: &SessionArgs) -> Result<()> {
         }
         let sql = std::mem::take(&mut pending);
         let _ = editor.add_history_entry(sql.trim());
-        match execute(&conn, &sql) {
+        match runtime.block_on(execute(&db, &sql)) {
             Ok(sets) => {
                 for set in sets {
                     if let Some(table) = set.to_table() {
@@ -85,23 +86,20 @@ pub(crate) fn run(args: &SessionArgs) -> Result<()> {
     Ok(())
 }
 
+/// Loads more components and adds them to every pooled connection.
 fn load_more(
     engine: &wasmudf::Engine,
     args: &SessionArgs,
-    conn: &rusqlite::Connection,
+    runtime: &tokio::runtime::Runtime,
+    db: &wasmudf::Database,
     path: &str,
 ) -> Result<Vec<wasmudf::Component>> {
-    let path = std::path::Path::new(path);
-    let loaded = if path.is_dir() {
-        engine.load_dir(path)?
-    } else {
-        vec![engine.load_file(path)?]
-    };
-    let loaded: Vec<_> = loaded.into_iter().map(|c| c.trusted(args.trusted)).collect();
-    for c in &loaded {
-        c.register(conn)?;
-    }
-    Ok(loaded)
+    let added: Vec<_> = udfs::load_path(engine, std::path::Path::new(path))?
+        .into_iter()
+        .map(|c| c.trusted(args.trusted))
+        .collect();
+    runtime.block_on(db.add_components(added.clone()))?;
+    Ok(added)
 }
 
 fn print_functions(components: &[wasmudf::Component]) {

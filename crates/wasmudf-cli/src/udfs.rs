@@ -1,9 +1,8 @@
-//! Which components a session loads, and the connection they are
+//! Which components a session loads, and the async database they are
 //! registered on.
 
 use anyhow::{Context, Result};
-use rusqlite::Connection;
-use wasmudf::{Component, Engine};
+use wasmudf::{Component, Database, Engine};
 
 use crate::SessionArgs;
 
@@ -17,11 +16,7 @@ pub(crate) fn load(engine: &Engine, args: &SessionArgs) -> Result<Vec<Component>
         }
     }
     for path in &args.udfs {
-        if path.is_dir() {
-            components.extend(engine.load_dir(path)?);
-        } else {
-            components.push(engine.load_file(path)?);
-        }
+        components.extend(load_path(engine, path)?);
     }
     Ok(components
         .into_iter()
@@ -29,23 +24,42 @@ pub(crate) fn load(engine: &Engine, args: &SessionArgs) -> Result<Vec<Component>
         .collect())
 }
 
+/// A component file, or every component in a folder.
+pub(crate) fn load_path(engine: &Engine, path: &std::path::Path) -> Result<Vec<Component>> {
+    Ok(if path.is_dir() {
+        engine.load_dir(path)?
+    } else {
+        vec![engine.load_file(path)?]
+    })
+}
+
 /// The engine for a session's limits.
 pub(crate) fn engine(args: &SessionArgs) -> Result<Engine> {
     Ok(Engine::builder().limits(args.limits()).build()?)
 }
 
-/// Opens the session's database with every component registered.
-pub(crate) fn open(args: &SessionArgs, components: &[Component]) -> Result<Connection> {
-    let conn = match &args.db {
-        Some(path) => Connection::open(path)
-            .with_context(|| format!("opening database {}", path.display()))?,
-        None => Connection::open_in_memory()?,
-    };
-    // A schema must not call functions it was not given explicitly.
-    conn.pragma_update(None, "trusted_schema", "OFF")?;
-    for c in components {
-        c.register(&conn)
-            .with_context(|| format!("registering {}", c.origin()))?;
+/// Opens the session's database, a pool of `--threads` connections, each
+/// with every component registered.
+pub(crate) async fn open(args: &SessionArgs, components: &[Component]) -> Result<Database> {
+    let mut builder = Database::builder()
+        .components(components.iter().cloned())
+        .pool_size(args.threads);
+    if let Some(path) = &args.db {
+        builder = builder.path(path);
     }
-    Ok(conn)
+    builder
+        .open()
+        .await
+        .with_context(|| match &args.db {
+            Some(path) => format!("opening database {}", path.display()),
+            None => "opening the in-memory database".to_string(),
+        })
+}
+
+/// A multi-thread runtime whose blocking pool steps the statements.
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
 }

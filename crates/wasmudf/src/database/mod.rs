@@ -297,6 +297,28 @@ impl Database {
         })
     }
 
+    /// Adds components to every connection of the pool. They are
+    /// registered on one connection at once, so a name clash is reported
+    /// here; the other connections get them before their next use.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NameClash`] and other registration errors.
+    pub async fn add_components(
+        &self,
+        components: impl IntoIterator<Item = Component>,
+    ) -> Result<()> {
+        let added: Vec<Component> = components.into_iter().collect();
+        let shared = self.shared.clone();
+        let lease = shared.pool.acquire().await?;
+        let pool = shared.pool.clone();
+        blocking(move || {
+            let mut lease = lease;
+            pool.add_components(&mut lease, added)
+        })
+        .await
+    }
+
     /// Pool and instance counters.
     pub fn stats(&self) -> PoolStats {
         self.shared.pool.stats()
@@ -306,6 +328,33 @@ impl Database {
     /// when their work ends. Later calls fail with [`Error::Closed`].
     pub fn close(&self) {
         self.shared.pool.close();
+    }
+
+    /// Runs `work` with a pooled connection on the blocking pool: the
+    /// escape hatch for anything the other methods do not cover (batches of
+    /// statements, `rusqlite` APIs). The same cancellation rules apply: if
+    /// the future is dropped or times out, SQLite and the guest are
+    /// interrupted and the connection returns once `work` returns.
+    ///
+    /// # Errors
+    ///
+    /// Whatever `work` returns, or [`Error::Timeout`] / [`Error::Closed`].
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn f(db: wasmudf::Database) -> wasmudf::Result<()> {
+    /// let n = db
+    ///     .interact(|conn| Ok(conn.query_row("SELECT count(*) FROM pragma_function_list", [], |r| r.get::<_, i64>(0))?))
+    ///     .await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn interact<R: Send + 'static>(
+        &self,
+        work: impl FnOnce(&rusqlite::Connection) -> Result<R> + Send + 'static,
+    ) -> impl Future<Output = Result<R>> + Send + 'static {
+        self.run(work)
     }
 
     /// Takes a connection and runs `work` on the blocking pool.

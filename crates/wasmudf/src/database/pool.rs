@@ -3,7 +3,7 @@
 
 use std::mem::ManuallyDrop;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 use rusqlite::{Connection, InterruptHandle, OpenFlags};
@@ -26,11 +26,15 @@ pub(crate) struct PooledConn {
     pub(crate) conn: Connection,
     interrupt: Interrupt,
     sqlite: Arc<InterruptHandle>,
+    /// How many of the pool's components are registered on `conn`.
+    registered: usize,
 }
 
 pub(crate) struct Pool {
     target: Target,
-    components: Vec<Component>,
+    /// Grows through [`Pool::add_components`]; connections catch up when
+    /// they are next handed out.
+    components: RwLock<Vec<Component>>,
     busy_timeout: Duration,
     idle: Mutex<Vec<PooledConn>>,
     permits: Arc<Semaphore>,
@@ -61,7 +65,7 @@ impl Pool {
     ) -> Pool {
         Pool {
             target,
-            components,
+            components: RwLock::new(components),
             busy_timeout,
             idle: Mutex::new(Vec::new()),
             permits: Arc::new(Semaphore::new(size)),
@@ -83,16 +87,40 @@ impl Pool {
             let _mode: String =
                 conn.query_row("PRAGMA journal_mode=WAL", [], |row| row.get(0))?;
         }
-        let interrupt = Interrupt::new();
-        for component in &self.components {
-            component.register_with(&conn, &interrupt)?;
-        }
-        self.opened.fetch_add(1, Ordering::Relaxed);
-        Ok(PooledConn {
+        let mut pooled = PooledConn {
             sqlite: Arc::new(conn.get_interrupt_handle()),
             conn,
-            interrupt,
-        })
+            interrupt: Interrupt::new(),
+            registered: 0,
+        };
+        self.catch_up(&mut pooled)?;
+        self.opened.fetch_add(1, Ordering::Relaxed);
+        Ok(pooled)
+    }
+
+    /// Registers the components `conn` does not have yet.
+    fn catch_up(&self, conn: &mut PooledConn) -> Result<()> {
+        let components = self.components.read().unwrap_or_else(PoisonError::into_inner);
+        for component in &components[conn.registered.min(components.len())..] {
+            component.register_with(&conn.conn, &conn.interrupt)?;
+            conn.registered += 1;
+        }
+        Ok(())
+    }
+
+    /// Adds components to every connection: registered on `lease`'s
+    /// connection now (so a clash is reported here), and on the others when
+    /// they are next handed out. Blocking.
+    pub(crate) fn add_components(&self, lease: &mut Lease, added: Vec<Component>) -> Result<()> {
+        let conn = &mut lease.0.conn;
+        self.catch_up(conn)?;
+        let mut components = self.components.write().unwrap_or_else(PoisonError::into_inner);
+        for component in added {
+            component.register_with(&conn.conn, &conn.interrupt)?;
+            conn.registered += 1;
+            components.push(component);
+        }
+        Ok(())
     }
 
     /// Waits for a free slot, then hands out an idle connection or opens
@@ -113,7 +141,16 @@ impl Pool {
             .unwrap_or_else(PoisonError::into_inner)
             .pop();
         let conn = match idle {
-            Some(conn) => conn,
+            Some(mut conn) => {
+                let behind = conn.registered
+                    < self.components.read().unwrap_or_else(PoisonError::into_inner).len();
+                if behind {
+                    let pool = self.clone();
+                    blocking(move || pool.catch_up(&mut conn).map(|()| conn)).await?
+                } else {
+                    conn
+                }
+            }
             None => {
                 let pool = self.clone();
                 blocking(move || pool.open()).await?
@@ -134,6 +171,8 @@ impl Pool {
             idle: self.idle.lock().unwrap_or_else(PoisonError::into_inner).len(),
             instances: self
                 .components
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
                 .first()
                 .map(|c| c.engine().instance_stats())
                 .unwrap_or_default(),

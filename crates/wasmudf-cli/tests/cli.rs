@@ -1,0 +1,155 @@
+//! The `wasmudf` binary, run as a user would.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn wasmudf(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_wasmudf"))
+        .args(args)
+        .output()
+        .expect("wasmudf runs")
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn query_json_answers_with_the_example_functions() {
+    for threads in ["1", "4"] {
+        let out = wasmudf(&[
+            "query",
+            "--threads",
+            threads,
+            "--json",
+            "SELECT unicode_upper('straße') AS u, levenshtein('kitten', 'sitting') AS d",
+            "SELECT median(value) AS m, sumsq(value) AS s FROM json_each('[1,2,3,4]')",
+            "SELECT 'abc' REGEXP '^a' AS r, greatest(1, 2.5) AS g, hex(sha256('abc')) AS h",
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let text = stdout(&out);
+        let lines: Vec<&str> = text.lines().map(str::trim).collect();
+        assert_eq!(
+            lines,
+            [
+                r#"[{"u":"STRASSE","d":3}]"#,
+                r#"[{"m":2.5,"s":30}]"#,
+                r#"[{"r":1,"g":2.5,"h":"BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD"}]"#,
+            ]
+        );
+    }
+}
+
+#[test]
+fn statements_in_one_argument_and_across_arguments_share_the_database() {
+    let out = wasmudf(&[
+        "query",
+        "--json",
+        "CREATE TABLE t(x); INSERT INTO t VALUES (3), (1), (2);",
+        "SELECT median(x) AS m FROM t",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out).lines().last(), Some(r#"[{"m":2.0}]"#));
+}
+
+#[test]
+fn query_prints_a_table_by_default() {
+    let out = wasmudf(&["query", "SELECT identity(42) AS answer"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("answer") && text.contains("42"), "{text}");
+}
+
+#[test]
+fn a_database_file_persists_between_runs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("x.db");
+    let db = db.to_str().expect("utf-8 path");
+    let out = wasmudf(&["query", "--db", db, "CREATE TABLE t(x); INSERT INTO t VALUES (sha256('a'))"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = wasmudf(&["query", "--db", db, "--json", "SELECT length(x) AS n FROM t"]);
+    assert_eq!(stdout(&out).trim(), r#"[{"n":32}]"#);
+}
+
+#[test]
+fn inspect_lists_kind_arity_and_flags() {
+    let out = wasmudf(&["inspect", wasmudf_test_guests::STATS]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    for needle in ["median", "aggregate", "sumsq", "window", "deterministic"] {
+        assert!(text.contains(needle), "{needle} missing from {text}");
+    }
+    let out = wasmudf(&["inspect", wasmudf_test_guests::GREATEST]);
+    assert!(stdout(&out).contains("variadic"));
+}
+
+#[test]
+fn udf_flag_takes_a_file_or_a_folder() {
+    let out = wasmudf(&["query", "--udf", wasmudf_test_guests::BENCH, "--json", "SELECT add1(1) AS x"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), r#"[{"x":2}]"#);
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (name, path) in [("a.wasm", wasmudf_test_guests::IDENTITY), ("b.wasm", wasmudf_test_guests::TEXT)] {
+        std::fs::copy(path, dir.path().join(name)).expect("copy");
+    }
+    std::fs::write(dir.path().join("notes.txt"), "not a component").expect("write");
+    let folder = dir.path().to_str().expect("utf-8 path");
+    let out = wasmudf(&["query", "--udf", folder, "--json", "SELECT identity(unicode_upper('a')) AS x"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), r#"[{"x":"A"}]"#);
+}
+
+#[test]
+fn errors_go_to_stderr_with_a_nonzero_exit_and_no_panic() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let junk = dir.path().join("junk.wasm");
+    std::fs::write(&junk, b"definitely not wasm").expect("write");
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["query", "--udf", junk.to_str().expect("utf-8"), "SELECT 1"],
+        vec!["query", "SELECT no_such_function(1)"],
+        vec!["query", "SELECT levenshtein(1, 2)"],
+        vec!["query", "--timeout-ms", "100", "SELECT sleep(5000)"],
+        vec!["inspect", "/nonexistent.wasm"],
+    ];
+    for args in cases {
+        let out = wasmudf(&args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let err = stderr(&out);
+        assert!(err.starts_with("error:"), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+    let out = wasmudf(&["query", "--timeout-ms", "100", "SELECT sleep(5000)"]);
+    assert!(stderr(&out).contains("deadline"), "{}", stderr(&out));
+}
+
+#[test]
+fn shell_runs_statements_and_dot_commands_from_stdin() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wasmudf"))
+        .arg("shell")
+        .env("HOME", tempfile::tempdir().expect("tempdir").path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("shell starts");
+    let script = format!(
+        ".functions\nSELECT unicode_upper('shell')\n  AS up;\n.load {}\nSELECT add1(41) AS a;\n.quit\n",
+        wasmudf_test_guests::BENCH
+    );
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(script.as_bytes())
+        .expect("write script");
+    let out = child.wait_with_output().expect("shell exits");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    for needle in ["levenshtein", "SHELL", "loaded 1 component", "42"] {
+        assert!(text.contains(needle), "{needle} missing from {text}");
+    }
+}
