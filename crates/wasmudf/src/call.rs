@@ -177,6 +177,9 @@ impl Drop for Live {
 pub(crate) struct InstanceSlot {
     component: Component,
     interrupt: Interrupt,
+    /// Whether this slot serves only deterministic functions, and so gets
+    /// deterministic capabilities.
+    deterministic: bool,
     live: Option<Live>,
     /// Bumped whenever the instance is replaced, so aggregate handles from
     /// an earlier instance are recognised as stale.
@@ -184,10 +187,11 @@ pub(crate) struct InstanceSlot {
 }
 
 impl InstanceSlot {
-    pub(crate) fn new(component: Component, interrupt: Interrupt) -> Self {
+    pub(crate) fn new(component: Component, interrupt: Interrupt, deterministic: bool) -> Self {
         InstanceSlot {
             component,
             interrupt,
+            deterministic,
             live: None,
             generation: 0,
         }
@@ -210,9 +214,15 @@ impl InstanceSlot {
         }
         if self.live.is_none() {
             let engine = self.component.engine();
+            let max = u64::from(engine.limits().max_instances);
+            if engine.instance_stats().live >= max {
+                return Err(CallErrorKind::Resource(format!(
+                    "instance limit reached: {max} instances are live"
+                )));
+            }
             let (store, udf) = self
                 .component
-                .instantiate(&self.interrupt)
+                .instantiate(&self.interrupt, self.deterministic)
                 .map_err(|e| CallErrorKind::Instantiate(describe_trap(&e, None)))?;
             engine.counters().created();
             self.live = Some(Live {

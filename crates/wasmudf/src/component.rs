@@ -9,7 +9,7 @@ use crate::engine::Engine;
 use crate::interrupt::{Interrupt, Interrupted};
 use crate::error::{Error, Result};
 use crate::manifest::{self, FunctionSpec};
-use crate::sandbox::HostState;
+use crate::sandbox::{Capabilities, DirGrant, HostState};
 
 /// The export every wasmudf component must provide.
 pub(crate) const GUEST_INTERFACE: &str = "wasmudf:udf/guest";
@@ -40,6 +40,7 @@ pub(crate) const GUEST_VERSION: &str = "0.1.0";
 pub struct Component {
     inner: Arc<ComponentInner>,
     trusted: bool,
+    grants: Arc<[DirGrant]>,
 }
 
 struct ComponentInner {
@@ -55,6 +56,7 @@ impl std::fmt::Debug for Component {
             .field("origin", &self.inner.origin)
             .field("functions", &self.inner.functions)
             .field("trusted", &self.trusted)
+            .field("grants", &self.grants)
             .finish_non_exhaustive()
     }
 }
@@ -113,6 +115,7 @@ impl Component {
         Ok(Component {
             inner: Arc::new(inner),
             trusted: false,
+            grants: Arc::new([]),
         })
     }
 
@@ -139,6 +142,31 @@ impl Component {
     pub fn trusted(mut self, trusted: bool) -> Component {
         self.trusted = trusted;
         self
+    }
+
+    /// Lets the component's instances use a host directory. Nothing is
+    /// granted by default. The directory is checked now, and opened with
+    /// cap-std for each new instance.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if the directory cannot be opened.
+    pub fn grant_dir(mut self, grant: DirGrant) -> Result<Component> {
+        cap_std::fs::Dir::open_ambient_dir(&grant.host, cap_std::ambient_authority()).map_err(
+            |source| Error::Io {
+                path: grant.host.clone(),
+                source,
+            },
+        )?;
+        let mut grants = self.grants.to_vec();
+        grants.push(grant);
+        self.grants = grants.into();
+        Ok(self)
+    }
+
+    /// The directories granted with [`Component::grant_dir`].
+    pub fn granted_dirs(&self) -> &[DirGrant] {
+        &self.grants
     }
 
     /// Whether the component is trusted; see [`Component::trusted`].
@@ -175,14 +203,20 @@ impl Component {
     pub(crate) fn instantiate(
         &self,
         interrupt: &Interrupt,
+        deterministic: bool,
     ) -> wasmtime::Result<(Store<HostState>, Udf)> {
-        instantiate(&self.inner, interrupt)
+        let caps = Capabilities {
+            grants: self.grants.clone(),
+            deterministic,
+        };
+        instantiate(&self.inner, interrupt, &caps)
     }
 }
 
 fn instantiate(
     inner: &ComponentInner,
     interrupt: &Interrupt,
+    caps: &Capabilities,
 ) -> wasmtime::Result<(Store<HostState>, Udf)> {
     let engine = &inner.engine;
     let limits = engine.limits();
@@ -195,7 +229,8 @@ fn instantiate(
         interrupt.clone(),
         engine.clock().clone(),
         timeout_ms,
-    );
+        caps,
+    )?;
     let mut store = Store::new(engine.wasmtime(), state);
     store.limiter(|state| &mut state.limiter);
     // Checked at every epoch tick while wasm runs: an interrupt or a passed
@@ -224,7 +259,12 @@ fn read_manifest(inner: &ComponentInner) -> Result<Vec<FunctionSpec>> {
         origin: inner.origin.clone(),
         detail: crate::call::describe_trap(&e, None),
     };
-    let (mut store, udf) = instantiate(inner, &Interrupt::new()).map_err(failed)?;
+    // The manifest is read with no capabilities at all.
+    let caps = Capabilities {
+        grants: Arc::new([]),
+        deterministic: true,
+    };
+    let (mut store, udf) = instantiate(inner, &Interrupt::new(), &caps).map_err(failed)?;
     let raw = udf
         .wasmudf_udf_guest()
         .call_manifest(&mut store)

@@ -34,6 +34,7 @@
 
 mod bindings;
 mod call;
+mod capture;
 mod clock;
 mod component;
 mod database;
@@ -54,6 +55,7 @@ pub use engine::{CallPhase, Engine, EngineBuilder, InstanceStats};
 pub use error::{Error, Result};
 pub use interrupt::Interrupt;
 pub use limits::Limits;
+pub use sandbox::DirGrant;
 pub use manifest::{Arity, FunctionFlags, FunctionKind, FunctionSpec, MAX_ARITY};
 
 // Re-exported so embedders use the same rusqlite as the library.

@@ -36,7 +36,17 @@ fn lock(slot: &Slot) -> MutexGuard<'_, InstanceSlot> {
 
 pub(crate) fn register(component: &Component, conn: &Connection, interrupt: Interrupt) -> Result<()> {
     check_clashes(component.functions(), conn)?;
-    let slot: Slot = Arc::new(Mutex::new(InstanceSlot::new(component.clone(), interrupt)));
+    // Deterministic functions run in an instance of their own with
+    // deterministic capabilities; the rest share another. Each is created
+    // on first use, so a component of one kind costs one instance.
+    let slot_for = |deterministic| -> Slot {
+        Arc::new(Mutex::new(InstanceSlot::new(
+            component.clone(),
+            interrupt.clone(),
+            deterministic,
+        )))
+    };
+    let (det_slot, other_slot) = (slot_for(true), slot_for(false));
     let max_result = component.engine().limits().max_result_bytes;
     for (id, spec) in component.functions().iter().enumerate() {
         let id = u32::try_from(id).map_err(|_| Error::Manifest {
@@ -45,6 +55,7 @@ pub(crate) fn register(component: &Component, conn: &Connection, interrupt: Inte
         })?;
         let flags = sqlite_flags(spec, component.is_trusted());
         let arity = spec.arity.as_sqlite();
+        let slot = if spec.flags.deterministic { &det_slot } else { &other_slot };
         let target = Target {
             slot: slot.clone(),
             id,

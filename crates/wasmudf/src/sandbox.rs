@@ -7,27 +7,86 @@
 //! go to a bounded in-memory buffer that the host reads to explain traps.
 
 use wasmtime::component::{Linker, ResourceTable};
-use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
+use crate::capture::Captured;
 use crate::clock::CoarseClock;
 use crate::interrupt::Interrupt;
 use crate::limits::Limiter;
 
-/// Bytes of guest stdout+stderr kept per instance; later output is an
-/// error for the guest's write, not for the host.
-const CAPTURE_BYTES: usize = 64 << 10;
+/// A host directory a component may use, mapped to a path in the guest.
+///
+/// The directory is opened with cap-std: the guest reaches only what is
+/// below it, and neither `..` nor a symlink that points outside lets it out.
+///
+/// # Examples
+///
+/// ```no_run
+/// # fn f(component: wasmudf::Component) -> wasmudf::Result<()> {
+/// let component = component.grant_dir(wasmudf::DirGrant::read_only("./data", "/data"))?;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirGrant {
+    pub(crate) host: std::path::PathBuf,
+    pub(crate) guest: String,
+    pub(crate) writable: bool,
+}
+
+impl DirGrant {
+    /// `host`, readable by the guest at `guest`.
+    pub fn read_only(host: impl AsRef<std::path::Path>, guest: impl Into<String>) -> DirGrant {
+        DirGrant {
+            host: host.as_ref().to_path_buf(),
+            guest: guest.into(),
+            writable: false,
+        }
+    }
+
+    /// `host`, readable and writable by the guest at `guest`.
+    pub fn read_write(host: impl AsRef<std::path::Path>, guest: impl Into<String>) -> DirGrant {
+        DirGrant {
+            writable: true,
+            ..DirGrant::read_only(host, guest)
+        }
+    }
+}
+
+/// What one instance may reach beyond computing.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Capabilities {
+    pub(crate) grants: Arc<[DirGrant]>,
+    /// For an instance that runs only deterministic functions: clocks read
+    /// as zero and "random" bytes are a fixed sequence, so the functions
+    /// cannot observe anything that varies.
+    pub(crate) deterministic: bool,
+}
+
+/// A wall clock stopped at the Unix epoch, for deterministic instances.
+struct FrozenWallClock;
+
+impl wasmtime_wasi::HostWallClock for FrozenWallClock {
+    fn resolution(&self) -> std::time::Duration {
+        std::time::Duration::from_nanos(1)
+    }
+    fn now(&self) -> std::time::Duration {
+        std::time::Duration::ZERO
+    }
+}
 
 /// The data every guest `Store` carries.
 pub(crate) struct HostState {
     wasi: WasiCtx,
     table: ResourceTable,
     pub(crate) limiter: Limiter,
-    stderr: MemoryOutputPipe,
+    stderr: Captured,
+    /// Whether this instance runs only deterministic functions.
+    pub(crate) deterministic: bool,
     /// Raised to stop this store's guest from another thread.
     pub(crate) interrupt: Interrupt,
     pub(crate) clock: Arc<CoarseClock>,
@@ -52,13 +111,32 @@ impl HostState {
         interrupt: Interrupt,
         clock: Arc<CoarseClock>,
         timeout_ms: u64,
-    ) -> Self {
-        let stderr = MemoryOutputPipe::new(CAPTURE_BYTES);
-        let wasi = WasiCtx::builder()
-            .stdout(MemoryOutputPipe::new(CAPTURE_BYTES))
+        caps: &Capabilities,
+    ) -> std::io::Result<Self> {
+        let stderr = Captured::default();
+        let mut wasi = WasiCtx::builder();
+        wasi.stdout(Captured::default())
             .stderr(stderr.clone())
-            .build();
-        HostState {
+            // File I/O on a granted directory runs inline: guest calls
+            // already run on a thread that may block.
+            .allow_blocking_current_thread(true);
+        for grant in caps.grants.iter() {
+            let perms = if grant.writable {
+                wasmtime_wasi::FsPerms::ReadWrite
+            } else {
+                wasmtime_wasi::FsPerms::ReadOnly
+            };
+            wasi.preopened_dir(&grant.host, &grant.guest, perms)
+                .map_err(|e| std::io::Error::other(format!("{}: {e:#}", grant.host.display())))?;
+        }
+        if caps.deterministic {
+            wasi.wall_clock(FrozenWallClock)
+                .secure_random(wasmtime_wasi::Deterministic::new(vec![4, 2]))
+                .insecure_random(wasmtime_wasi::Deterministic::new(vec![4, 2]))
+                .insecure_random_seed(42);
+        }
+        let wasi = wasi.build();
+        Ok(HostState {
             wasi,
             table: ResourceTable::new(),
             limiter,
@@ -68,7 +146,8 @@ impl HostState {
             call_start_ms: 0,
             timeout_ms,
             cut_short: Arc::default(),
-        }
+            deterministic: caps.deterministic,
+        })
     }
 
     /// When the current call's deadline passes.
