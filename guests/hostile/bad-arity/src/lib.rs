@@ -1,0 +1,91 @@
+//! Hostile test guest: a manifest with impossible arities, written against
+//! the real `wasmudf:udf` WIT without the SDK (whose `#[scalar]` derives the
+//! arity from the parameters and so cannot lie about it).
+
+wit_bindgen::generate!({
+    path: "../../../wit",
+    world: "udf",
+});
+
+use exports::wasmudf::udf::guest::{
+    Accumulator, FunctionFlags, FunctionKind, FunctionSpec, Guest, GuestAccumulator, Value,
+};
+
+#[cfg_attr(not(target_family = "wasm"), allow(dead_code))]
+struct Component;
+
+/// An accumulator that can never be created.
+#[cfg_attr(not(target_family = "wasm"), allow(dead_code))]
+struct NoAccumulator;
+
+const REFUSED: &str = "bad-arity: no callable functions";
+
+impl Guest for Component {
+    type Accumulator = NoAccumulator;
+
+    /// `too_many` with 5000 arguments (SQLite allows at most 127, and its
+    /// compile-time limit is 1000), and `negative_arity` with -7 (only -1,
+    /// variadic, is meaningful).
+    fn manifest() -> Vec<FunctionSpec> {
+        vec![
+            FunctionSpec {
+                name: "too_many".into(),
+                arity: 5000,
+                kind: FunctionKind::Scalar,
+                flags: FunctionFlags::DETERMINISTIC,
+            },
+            FunctionSpec {
+                name: "negative_arity".into(),
+                arity: -7,
+                kind: FunctionKind::Scalar,
+                flags: FunctionFlags::DETERMINISTIC,
+            },
+        ]
+    }
+
+    fn call0(_id: u32) -> Result<Value, String> {
+        Err(REFUSED.into())
+    }
+
+    fn call1(_id: u32, _a: Value) -> Result<Value, String> {
+        Err(REFUSED.into())
+    }
+
+    fn call2(_id: u32, _a: Value, _b: Value) -> Result<Value, String> {
+        Err(REFUSED.into())
+    }
+
+    fn call3(_id: u32, _a: Value, _b: Value, _c: Value) -> Result<Value, String> {
+        Err(REFUSED.into())
+    }
+
+    fn call(_id: u32, _args: Vec<Value>) -> Result<Value, String> {
+        Err(REFUSED.into())
+    }
+}
+
+impl GuestAccumulator for NoAccumulator {
+    fn create(_id: u32) -> Result<Accumulator, String> {
+        Err(REFUSED.into())
+    }
+
+    fn step(&self, _args: Vec<Value>, _rows: u32) -> Result<(), String> {
+        Err(REFUSED.into())
+    }
+
+    fn inverse(&self, _args: Vec<Value>, _rows: u32) -> Result<(), String> {
+        Err(REFUSED.into())
+    }
+
+    fn value(&self) -> Result<Value, String> {
+        Err(REFUSED.into())
+    }
+
+    fn finish(_acc: Accumulator) -> Result<Value, String> {
+        Err(REFUSED.into())
+    }
+}
+
+// Only on wasm: on a native target the export names would not link.
+#[cfg(target_family = "wasm")]
+export!(Component);
