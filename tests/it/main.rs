@@ -4,6 +4,7 @@ mod aggregates;
 mod asyncdb;
 mod errors;
 mod examples;
+mod hostile;
 mod load;
 mod roundtrip;
 
