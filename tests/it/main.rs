@@ -7,6 +7,7 @@ mod examples;
 mod hostile;
 mod load;
 mod roundtrip;
+mod sandbox;
 
 /// Every guest is loaded by at least this test, which makes "every guest
 /// builds and is covered" a compile-time list rather than a convention.

@@ -76,3 +76,43 @@ fn storage_class_is_preserved() -> Result<()> {
     assert_eq!(types, ["null", "integer", "real", "text", "blob"]);
     Ok(())
 }
+
+mod fuzz {
+    use proptest::prelude::*;
+    use rusqlite::types::Value;
+
+    fn arb_value() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            Just(Value::Null),
+            any::<i64>().prop_map(Value::Integer),
+            // Every bit pattern but NaN, which SQLite itself stores as NULL.
+            any::<f64>().prop_filter("NaN", |r| !r.is_nan()).prop_map(Value::Real),
+            ".*".prop_map(Value::Text),
+            proptest::collection::vec(any::<u8>(), 0..4096).prop_map(Value::Blob),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+        /// Value conversion through the canonical ABI, both ways, on a
+        /// real component: anything SQLite can hold comes back identical.
+        #[test]
+        fn identity_returns_any_value_unchanged(values in proptest::collection::vec(arb_value(), 1..6)) {
+            let conn = wasmudf_tests::conn_with(&["identity", "greatest"]).expect("connection");
+            for value in &values {
+                let back: Value = conn.query_row("SELECT identity(?1)", [value], |r| r.get(0)).expect("identity");
+                match (value, &back) {
+                    (Value::Real(a), Value::Real(b)) => prop_assert_eq!(a.to_bits(), b.to_bits()),
+                    _ => prop_assert_eq!(value, &back),
+                }
+            }
+            // Variadic calls lower a list<value>: the other conversion path.
+            let placeholders = vec!["identity(?)"; values.len()].join(", ");
+            let sql = format!("SELECT greatest({placeholders})");
+            let result = conn.query_row(&sql, rusqlite::params_from_iter(values.iter()), |r| r.get::<_, Value>(0));
+            let numeric_only = values.iter().all(|v| matches!(v, Value::Null | Value::Integer(_) | Value::Real(_)));
+            prop_assert_eq!(result.is_ok(), numeric_only);
+        }
+    }
+}

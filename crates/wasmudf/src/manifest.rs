@@ -162,3 +162,76 @@ pub(crate) fn validate(raw: Vec<WitSpec>) -> Result<Vec<FunctionSpec>, String> {
     }
     Ok(specs)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bindings::WitFlags;
+    use proptest::prelude::*;
+
+    fn spec(name: &str, arity: i16) -> WitSpec {
+        WitSpec {
+            name: name.into(),
+            arity,
+            kind: WitKind::Scalar,
+            flags: WitFlags::empty(),
+        }
+    }
+
+    #[test]
+    fn rules() {
+        let check = |specs: Vec<WitSpec>| validate(specs).map(|v| v.len());
+        assert_eq!(check(vec![spec("a", 1), spec("b", -1)]), Ok(2));
+        // Overloading by arity is SQLite's own rule, so it is allowed.
+        assert_eq!(check(vec![spec("f", 1), spec("F", 2)]), Ok(2));
+        assert!(check(vec![spec("f", 1), spec("F", 1)]).is_err());
+        assert!(check(vec![spec("", 0)]).is_err());
+        assert!(check(vec![spec("x", 128)]).is_err());
+        assert!(check(vec![spec("x", -2)]).is_err());
+        assert!(check(vec![spec(&"n".repeat(256), 0)]).is_err());
+        assert!(check(vec![spec("a\0b", 0)]).is_err());
+    }
+
+    fn arb_spec() -> impl Strategy<Value = WitSpec> {
+        (
+            prop_oneof![Just("f".to_string()), Just("F".to_string()), ".{0,300}"],
+            any::<i16>(),
+            0..3u8,
+            any::<u8>(),
+        )
+            .prop_map(|(name, arity, kind, flags)| WitSpec {
+                name,
+                arity,
+                kind: match kind {
+                    0 => WitKind::Scalar,
+                    1 => WitKind::Aggregate,
+                    _ => WitKind::Window,
+                },
+                flags: [WitFlags::DETERMINISTIC, WitFlags::INNOCUOUS, WitFlags::DIRECT_ONLY]
+                    .into_iter()
+                    .enumerate()
+                    .filter(|(bit, _)| flags & (1 << bit) != 0)
+                    .fold(WitFlags::empty(), |all, (_, f)| all | f),
+            })
+    }
+
+    proptest! {
+        /// The decoder never panics, and whatever it accepts obeys every
+        /// rule SQLite registration relies on.
+        #[test]
+        fn decoder_accepts_only_valid_manifests(raw in proptest::collection::vec(arb_spec(), 0..12)) {
+            if let Ok(specs) = validate(raw.clone()) {
+                prop_assert_eq!(specs.len(), raw.len());
+                let mut seen = std::collections::HashSet::new();
+                for s in &specs {
+                    prop_assert!(!s.name.is_empty() && s.name.len() <= MAX_NAME_BYTES);
+                    prop_assert!(!s.name.contains('\0'));
+                    let n = s.arity.as_sqlite();
+                    prop_assert!((-1..=i32::from(MAX_ARITY)).contains(&n));
+                    prop_assert!(!(s.flags.innocuous && s.flags.direct_only));
+                    prop_assert!(seen.insert((s.name.to_ascii_lowercase(), n)));
+                }
+            }
+        }
+    }
+}
