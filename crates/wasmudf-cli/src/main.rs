@@ -68,6 +68,9 @@ struct SessionArgs {
     /// Most live instances across all components.
     #[arg(long, default_value_t = 1000)]
     max_instances: u32,
+    /// Refuse component files larger than this, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 64)]
+    max_component_mib: u64,
     /// Connections in the pool, and so blocking threads stepping statements
     /// at once.
     #[arg(long, value_name = "N", default_value_t = 2)]

@@ -35,7 +35,10 @@ pub(crate) fn load_path(engine: &Engine, path: &std::path::Path) -> Result<Vec<C
 
 /// The engine for a session's limits.
 pub(crate) fn engine(args: &SessionArgs) -> Result<Engine> {
-    Ok(Engine::builder().limits(args.limits()).build()?)
+    Ok(Engine::builder()
+        .limits(args.limits())
+        .max_component_bytes(args.max_component_mib.saturating_mul(1 << 20))
+        .build()?)
 }
 
 /// Opens the session's database, a pool of `--threads` connections, each

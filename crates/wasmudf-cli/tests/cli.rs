@@ -153,3 +153,63 @@ fn shell_runs_statements_and_dot_commands_from_stdin() {
         assert!(text.contains(needle), "{needle} missing from {text}");
     }
 }
+
+/// Hostile components through the CLI with its limit flags: a clear error,
+/// exit code 1 (never a signal), nothing on stdout but results.
+#[test]
+fn hostile_components_end_in_clear_errors() {
+    use wasmudf_test_guests as g;
+    let cases: &[(&str, &str, &[&str], &str)] = &[
+        (g::INFINITE_LOOP, "SELECT spin()", &["--timeout-ms", "200"], "deadline"),
+        (g::INFINITE_LOOP, "SELECT spin()", &["--fuel", "1000000"], "fuel"),
+        (g::FINALIZE_LOOP, "SELECT spin_final(1)", &["--timeout-ms", "200"], "deadline"),
+        (g::MEMORY_BOMB, "SELECT bomb(500)", &["--memory-mib", "32"], "memory limit"),
+        (g::DEEP_RECURSION, "SELECT recurse(100000000)", &["--stack-kib", "256"], "stack overflow"),
+        (g::UNREACHABLE, "SELECT hit_unreachable()", &[], "trapped"),
+        (g::PANIC, "SELECT boom('cli boom')", &[], "cli boom"),
+        (g::HUGE_RESULT, "SELECT huge_text(100)", &["--memory-mib", "512", "--max-result-mib", "8"], "too big"),
+        (g::READ_PASSWD, "SELECT read_file('/etc/passwd')", &[], "read_file"),
+        (g::OPEN_SOCKET, "SELECT connect('127.0.0.1:9')", &[], "wasi:sockets"),
+        (g::BAD_ARITY, "SELECT 1", &[], "invalid manifest"),
+    ];
+    for (udf, sql, flags, needle) in cases {
+        let mut args = vec!["query", "--udf", udf];
+        args.extend_from_slice(flags);
+        args.push(sql);
+        let out = wasmudf(&args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{sql} {flags:?}: {err}");
+        assert!(err.contains(needle), "{sql} {flags:?}: {err:?} lacks {needle:?}");
+        // The guest may panic; the host must not.
+        assert!(!err.contains("thread 'main' panicked"), "{err}");
+        assert!(stdout(&out).is_empty(), "{sql}: stdout {:?}", stdout(&out));
+    }
+}
+
+#[test]
+fn hostile_output_never_reaches_the_terminal() {
+    let out = wasmudf(&[
+        "query",
+        "--udf",
+        wasmudf_test_guests::STDOUT_FLOOD,
+        "--timeout-ms",
+        "30000",
+        "--json",
+        "SELECT flood(8) AS n",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), r#"[{"n":8}]"#);
+    assert!(stderr(&out).len() < 1024, "guest stderr leaked: {} bytes", out.stderr.len());
+}
+
+#[test]
+fn the_environment_is_not_inherited() {
+    let out = Command::new(env!("CARGO_BIN_EXE_wasmudf"))
+        .args(["query", "--udf", wasmudf_test_guests::READ_ENV, "--json"])
+        .arg("SELECT env_count() AS n, env_var('HOME') AS home, arg_count() AS a")
+        .env("WASMUDF_SECRET", "x")
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), r#"[{"n":0,"home":null,"a":0}]"#);
+}

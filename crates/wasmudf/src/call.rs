@@ -120,7 +120,10 @@ pub(crate) fn classify(err: &wasmtime::Error, stderr: Option<String>) -> CallErr
 /// (a Rust panic message, say) when there is one.
 pub(crate) fn describe_trap(err: &wasmtime::Error, stderr: Option<String>) -> String {
     let base = match err.downcast_ref::<wasmtime::Trap>() {
-        Some(trap) => trap.to_string(),
+        Some(trap) => {
+            let text = trap.to_string();
+            text.strip_prefix("wasm trap: ").map(str::to_string).unwrap_or(text)
+        }
         // The root cause is the informative part of a host-side error chain;
         // the outer layers are wasm backtraces.
         None => err.root_cause().to_string(),
