@@ -199,6 +199,24 @@ impl Component {
         crate::register::register(self, conn, interrupt.clone())
     }
 
+    /// Creates one fresh instance of the component from its `InstancePre`,
+    /// with a new `Store`, and drops it. This is the work a connection does
+    /// on a component's first call, and after a trap; use it to check that
+    /// instantiation works under the engine's limits, or to measure it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Instantiate`] if instantiation fails, e.g. because the
+    /// engine's instance limit is reached.
+    pub fn probe_instance(&self) -> Result<()> {
+        self.instantiate(&Interrupt::new(), false)
+            .map(drop)
+            .map_err(|e| Error::Instantiate {
+                origin: self.inner.origin.clone(),
+                detail: format!("{e:#}"),
+            })
+    }
+
     /// A fresh store and instance of this component.
     pub(crate) fn instantiate(
         &self,

@@ -1,0 +1,11 @@
+//! What wasmudf costs, measured side by side with SQLite builtins and native
+//! rusqlite closures in the same process and run.
+//!
+//! The scenarios here are shared by the criterion benches
+//! (`cargo bench -p wasmudf-benches`) and the `wasmudf bench` harness, so
+//! both measure exactly the same queries.
+
+pub mod native;
+pub mod scenarios;
+
+pub use scenarios::{Flavor, PerRowCase, PER_ROW_CASES, Table};
