@@ -5,6 +5,7 @@
 //! (`cargo bench -p wasmudf-benches`) and the `wasmudf bench` harness, so
 //! both measure exactly the same queries.
 
+pub mod harness;
 pub mod native;
 pub mod scenarios;
 

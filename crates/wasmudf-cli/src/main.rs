@@ -1,6 +1,7 @@
 //! `wasmudf`: run SQL with sandboxed WebAssembly UDFs loaded, inspect
 //! components, and measure what the sandbox costs.
 
+mod bench;
 mod inspect;
 mod output;
 mod query;
@@ -32,6 +33,25 @@ enum Command {
         /// A component file (.wasm).
         file: PathBuf,
     },
+    /// Measure what the sandbox costs: per-row overhead against builtins and
+    /// native closures, instance creation, limits, memory and scaling.
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, Args)]
+struct BenchArgs {
+    /// Rows in the main table.
+    #[arg(long, default_value_t = 200_000)]
+    rows: usize,
+    /// Timed runs per query (the median is reported).
+    #[arg(long, default_value_t = 5)]
+    runs: usize,
+    /// Where to write `bench.json` and `bench.svg`.
+    #[arg(long, value_name = "DIR", default_value = "bench-results")]
+    out: PathBuf,
+    /// Skip the better-sqlite3 column even if Node.js is available.
+    #[arg(long)]
+    no_node: bool,
 }
 
 /// What every SQL-running command shares: the database, the components and
@@ -109,6 +129,7 @@ fn main() -> ExitCode {
         Command::Query(args) => query::run(&args),
         Command::Shell(args) => shell::run(&args),
         Command::Inspect { file } => inspect::run(&file),
+        Command::Bench(args) => bench::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

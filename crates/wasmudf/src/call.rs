@@ -240,7 +240,9 @@ impl InstanceSlot {
         let engine = self.component.engine();
         let limits = engine.limits();
         live.store.data_mut().call_start_ms = engine.clock().now_ms();
-        live.store.set_epoch_deadline(1);
+        if engine.epoch_interruption() {
+            live.store.set_epoch_deadline(1);
+        }
         if let Some(fuel) = limits.fuel {
             // Fuel is a per-call budget; refilling cannot fail once fuel
             // metering is enabled on the engine, which `fuel` implies.

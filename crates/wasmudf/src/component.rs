@@ -90,8 +90,18 @@ impl Component {
             origin: origin.to_string(),
             detail: format!("{e:#}"),
         };
-        let component =
-            wasmtime::component::Component::new(engine.wasmtime(), bytes).map_err(invalid)?;
+        let cached = engine.cache().and_then(|c| c.get(engine.wasmtime(), bytes));
+        let component = match cached {
+            Some(component) => component,
+            None => {
+                let compiled = wasmtime::component::Component::new(engine.wasmtime(), bytes)
+                    .map_err(invalid)?;
+                if let Some(cache) = engine.cache() {
+                    cache.put(bytes, &compiled);
+                }
+                compiled
+            }
+        };
         check_imports(origin, &engine, &component)?;
         check_world(origin, &engine, &component)?;
         let instance_pre = engine
@@ -264,7 +274,9 @@ fn instantiate(
         Ok(wasmtime::UpdateDeadline::Continue(1))
     });
     store.data_mut().call_start_ms = engine.clock().now_ms();
-    store.set_epoch_deadline(1);
+    if engine.epoch_interruption() {
+        store.set_epoch_deadline(1);
+    }
     if let Some(fuel) = limits.fuel {
         store.set_fuel(fuel)?;
     }

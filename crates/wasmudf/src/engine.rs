@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use wasmtime::component::Linker;
 
+use crate::cache::ComponentCache;
 use crate::clock::CoarseClock;
 use crate::component::Component;
 use crate::error::{Error, Result};
@@ -40,6 +41,8 @@ pub struct EngineBuilder {
     pooling: bool,
     max_component_bytes: u64,
     on_call: Option<CallHook>,
+    cache_dir: Option<std::path::PathBuf>,
+    epoch_interruption: bool,
 }
 
 impl std::fmt::Debug for EngineBuilder {
@@ -49,6 +52,8 @@ impl std::fmt::Debug for EngineBuilder {
             .field("pooling", &self.pooling)
             .field("max_component_bytes", &self.max_component_bytes)
             .field("on_call", &self.on_call.is_some())
+            .field("cache_dir", &self.cache_dir)
+            .field("epoch_interruption", &self.epoch_interruption)
             .finish()
     }
 }
@@ -60,6 +65,8 @@ impl Default for EngineBuilder {
             pooling: true,
             max_component_bytes: 64 << 20,
             on_call: None,
+            cache_dir: None,
+            epoch_interruption: true,
         }
     }
 }
@@ -130,6 +137,24 @@ impl EngineBuilder {
         self
     }
 
+    /// Keep compiled components in this directory, so that loading the same
+    /// component again (in this process or a later one) skips compilation.
+    /// Entries are keyed by the component's SHA-256 and the engine
+    /// configuration. Off by default; see [`default_cache_dir`](crate::default_cache_dir).
+    pub fn cache_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.cache_dir = Some(dir.into());
+        self
+    }
+
+    /// Turns epoch interruption off. Deadlines ([`Limits::timeout`]) and
+    /// [`Interrupt`](crate::Interrupt) then no longer stop a guest that is
+    /// running wasm code. Only for trusted components, or to measure what
+    /// deadlines cost; on by default.
+    pub fn epoch_interruption(mut self, enabled: bool) -> Self {
+        self.epoch_interruption = enabled;
+        self
+    }
+
     /// Refuse component files larger than this many bytes (default 64 MiB).
     pub fn max_component_bytes(mut self, bytes: u64) -> Self {
         self.max_component_bytes = bytes;
@@ -146,7 +171,7 @@ impl EngineBuilder {
         let mut config = wasmtime::Config::new();
         config
             .wasm_component_model(true)
-            .epoch_interruption(true)
+            .epoch_interruption(self.epoch_interruption)
             .consume_fuel(self.limits.fuel.is_some())
             .max_wasm_stack(self.limits.max_wasm_stack);
         if self.pooling {
@@ -165,6 +190,13 @@ impl EngineBuilder {
         let engine =
             wasmtime::Engine::new(&config).map_err(|e| Error::Config(format!("{e:#}")))?;
         let linker = sandbox::linker(&engine).map_err(|e| Error::Config(format!("{e:#}")))?;
+        let cache = match &self.cache_dir {
+            Some(dir) => Some(
+                ComponentCache::open(dir, &engine)
+                    .map_err(|e| Error::Config(format!("cache directory {}: {e}", dir.display())))?,
+            ),
+            None => None,
+        };
         let clock = Arc::new(CoarseClock::new());
         spawn_epoch_ticker(&engine, &clock);
         Ok(Engine {
@@ -176,6 +208,8 @@ impl EngineBuilder {
                 clock,
                 counters: InstanceCounters::default(),
                 on_call: self.on_call,
+                cache,
+                epoch_interruption: self.epoch_interruption,
             }),
         })
     }
@@ -211,6 +245,8 @@ struct EngineInner {
     clock: Arc<CoarseClock>,
     counters: InstanceCounters,
     on_call: Option<CallHook>,
+    cache: Option<ComponentCache>,
+    epoch_interruption: bool,
 }
 
 impl std::fmt::Debug for Engine {
@@ -302,6 +338,14 @@ impl Engine {
             live: created.saturating_sub(dropped),
             replaced: c.replaced.load(Ordering::Relaxed),
         }
+    }
+
+    pub(crate) fn cache(&self) -> Option<&ComponentCache> {
+        self.inner.cache.as_ref()
+    }
+
+    pub(crate) fn epoch_interruption(&self) -> bool {
+        self.inner.epoch_interruption
     }
 
     pub(crate) fn clock(&self) -> &Arc<CoarseClock> {

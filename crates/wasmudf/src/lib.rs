@@ -33,6 +33,7 @@
 #![deny(missing_docs)]
 
 mod bindings;
+mod cache;
 mod call;
 mod capture;
 mod clock;
@@ -48,6 +49,7 @@ mod register;
 mod sandbox;
 mod value;
 
+pub use cache::default_cache_dir;
 pub use call::{CallError, CallErrorKind};
 pub use component::Component;
 pub use database::{Database, DatabaseBuilder, PoolStats, Row, RowStream, ToParams, Transaction};

@@ -1,0 +1,146 @@
+//! `wasmudf bench`: the quick benchmark, as a table, JSON and an SVG chart.
+
+use anyhow::{Context, Result};
+use comfy_table::Table;
+use indicatif::{ProgressBar, ProgressStyle};
+use plotters::prelude::*;
+use wasmudf_benches::harness::{self, Options, Report};
+
+use crate::BenchArgs;
+
+pub(crate) fn run(args: &BenchArgs) -> Result<()> {
+    let opts = Options {
+        rows: args.rows,
+        long_rows: (args.rows / 4).max(1),
+        runs: args.runs,
+        node: !args.no_node,
+        ..Options::default()
+    };
+    let bar = ProgressBar::new(harness::step_count(&opts));
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let report = harness::run(&opts, &mut |label| {
+        bar.inc(1);
+        bar.set_message(label.to_string());
+    })?;
+    bar.finish_and_clear();
+    print(&report);
+    std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    let json = args.out.join("bench.json");
+    std::fs::write(&json, serde_json::to_string_pretty(&report)?)?;
+    let svg = args.out.join("bench.svg");
+    chart(&report, &svg)?;
+    println!("wrote {} and {}", json.display(), svg.display());
+    Ok(())
+}
+
+fn f1(x: f64) -> String {
+    format!("{x:.1}")
+}
+
+fn f2(x: f64) -> String {
+    format!("{x:.2}")
+}
+
+fn print(r: &Report) {
+    let mut t = Table::new();
+    t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
+    t.set_header([
+        "case", "scan ms", "builtin ms", "native ms", "wasm ms", "native ns/row", "wasm ns/row",
+        "wasm/native", "overhead wasm/native", "wasm/builtin",
+    ]);
+    for p in &r.per_row {
+        t.add_row([
+            p.case.to_string(),
+            f1(p.scan_ms),
+            p.builtin_ms.map_or("-".into(), f1),
+            f1(p.native_ms),
+            f1(p.wasm_ms),
+            f1(p.native_ns),
+            f1(p.wasm_ns),
+            f2(p.whole_ratio),
+            f2(p.overhead_ratio),
+            p.builtin_ratio.map_or("-".into(), f2),
+        ]);
+    }
+    println!("Per-row cost ({} rows; ns/row is net of the scan; median of runs)\n{t}", r.rows);
+
+    let mut t = Table::new();
+    t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
+    t.set_header(["figure", "value"]);
+    let i = &r.instances;
+    t.add_row(["fresh instance, pooling (µs)".to_string(), f2(i.pooling_us)]);
+    t.add_row(["fresh instance, on-demand (µs)".to_string(), f2(i.on_demand_us)]);
+    t.add_row(["cold compile of bench.wasm (ms)".to_string(), f1(i.cold_compile_ms)]);
+    t.add_row(["load from cache (ms)".to_string(), f2(i.cached_load_ms)]);
+    t.add_row(["add1 ns/row, no deadline".to_string(), f1(r.limits.none_ns)]);
+    t.add_row(["add1 ns/row, deadline (default)".to_string(), f1(r.limits.deadline_ns)]);
+    t.add_row(["add1 ns/row, deadline + fuel".to_string(), f1(r.limits.deadline_fuel_ns)]);
+    t.add_row(["RSS per idle instance (KiB)".to_string(), f1(r.memory.rss_per_instance_kib)]);
+    t.add_row(["anon RSS per idle instance (KiB)".to_string(), f1(r.memory.anon_per_instance_kib)]);
+    for s in &r.scaling {
+        t.add_row([
+            format!("{} concurrent queries: q/s (N-thread/1-thread)", s.threads),
+            format!("{} ({}x)", f1(s.queries_per_s), f2(s.speedup)),
+        ]);
+    }
+    match (&r.node, r.wasm_vs_js_identity) {
+        (Some(n), Some(ratio)) => {
+            let js = |ms: f64| f1((ms - n.scan_ms).max(0.0) * 1e6 / n.rows as f64);
+            t.add_row([format!("better-sqlite3 {} identity ns/row", n.node), js(n.identity_ms)]);
+            t.add_row([format!("better-sqlite3 {} add1 ns/row", n.node), js(n.add1_ms)]);
+            t.add_row(["identity overhead, wasm / better-sqlite3".to_string(), f2(ratio)]);
+        }
+        _ => {
+            let note = r.node_note.clone().unwrap_or_default();
+            t.add_row(["better-sqlite3".to_string(), format!("skipped: {note}")]);
+        }
+    }
+    println!("{t}");
+}
+
+/// A horizontal bar chart of ns/row per case: native and wasm.
+fn chart(r: &Report, path: &std::path::Path) -> Result<()> {
+    let rows = r.per_row.len() as i32;
+    let max = r
+        .per_row
+        .iter()
+        .map(|p| p.wasm_ns.max(p.native_ns))
+        .fold(1.0, f64::max)
+        * 1.15;
+    let root = SVGBackend::new(path, (900, 60 + 40 * rows as u32)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption("wasmudf per-row cost, ns/row net of the scan (native vs wasm)", ("sans-serif", 18))
+        .margin(10)
+        .x_label_area_size(30)
+        .y_label_area_size(140)
+        .build_cartesian_2d(0.0..max, 0.0..f64::from(rows))?;
+    let names: Vec<&str> = r.per_row.iter().map(|p| p.case).collect();
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .y_labels(rows as usize * 2 + 1)
+        .y_label_formatter(&|y| {
+            // Label each band at its middle only.
+            let band = y.floor();
+            if (y - band - 0.5).abs() < 0.01 {
+                names.get(band as usize).map_or(String::new(), |n| n.to_string())
+            } else {
+                String::new()
+            }
+        })
+        .x_desc("ns per row (blue: native closure, red: wasm)")
+        .draw()?;
+    for (i, p) in r.per_row.iter().enumerate() {
+        let y = i as f64;
+        chart.draw_series([
+            Rectangle::new([(0.0, y + 0.1), (p.native_ns, y + 0.45)], BLUE.mix(0.6).filled()),
+            Rectangle::new([(0.0, y + 0.55), (p.wasm_ns, y + 0.9)], RED.mix(0.6).filled()),
+        ])?;
+    }
+    root.present()?;
+    Ok(())
+}
