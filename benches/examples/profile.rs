@@ -15,5 +15,11 @@ fn main() -> anyhow::Result<()> {
         total += wasmudf_benches::scenarios::time_query(&conn, &sql)?;
     }
     println!("{sql}: {:.1} ns/row", total.as_nanos() as f64 / (rounds * 200_000) as f64);
+    let rss = std::fs::read_to_string("/proc/self/status")?
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .unwrap_or_default()
+        .to_string();
+    println!("{rss}");
     Ok(())
 }

@@ -84,3 +84,18 @@ fn error_is_typed_for_embedders() -> Result<()> {
     assert!(matches!(err, rusqlite::Error::SqliteFailure(..)), "{err:?}");
     Ok(())
 }
+
+#[test]
+fn numeric_arguments_with_a_text_result_take_the_deferred_path() -> Result<()> {
+    let conn = conn_with(&["faulty"])?;
+    assert_eq!(scalar(&conn, "SELECT spell(-42)")?, Value::Text("-42".into()));
+    assert_eq!(scalar(&conn, "SELECT spell(NULL)")?, Value::Null);
+    // Interleaved with plain fast calls, a deferred result never leaks
+    // into the next call.
+    let rows: Vec<(String, i64)> = conn
+        .prepare("SELECT spell(value), add1(value) FROM json_each('[1,2,3]')")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    assert_eq!(rows, [("1".into(), 2), ("2".into(), 3), ("3".into(), 4)]);
+    Ok(())
+}

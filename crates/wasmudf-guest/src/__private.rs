@@ -9,7 +9,9 @@ use std::marker::PhantomData;
 use crate::bindings::exports::wasmudf::udf::guest::{
     Accumulator as AccumulatorHandle, Guest, GuestAccumulator,
 };
-use crate::bindings::exports::wasmudf::udf::guest::{FunctionFlags, FunctionKind, FunctionSpec};
+use crate::bindings::exports::wasmudf::udf::guest::{
+    FastResult, FunctionFlags, FunctionKind, FunctionSpec, Number,
+};
 use crate::{Error, FromArgs, FromValue, IntoValue, Value};
 
 /// SQLite function flags a function asks for.
@@ -305,6 +307,38 @@ pub fn call<C: Component>(id: u32, args: &[Value]) -> Result<Value, String> {
     }
 }
 
+impl From<Number> for Value {
+    #[inline]
+    fn from(n: Number) -> Value {
+        match n {
+            Number::Null => Value::Null,
+            Number::Integer(i) => Value::Integer(i),
+            Number::Real(r) => Value::Real(r),
+        }
+    }
+}
+
+thread_local! {
+    /// The TEXT, BLOB or error result of the last fast call, until the host
+    /// fetches it with `take-result`.
+    static DEFERRED: RefCell<Option<Result<Value, String>>> = const { RefCell::new(None) };
+}
+
+/// Runs a fast call: a numeric or NULL result goes back directly, anything
+/// else waits for `take-result`.
+#[inline]
+pub fn fast<C: Component>(id: u32, args: &[Value]) -> FastResult {
+    match call::<C>(id, args) {
+        Ok(Value::Null) => FastResult::Null,
+        Ok(Value::Integer(i)) => FastResult::Integer(i),
+        Ok(Value::Real(r)) => FastResult::Real(r),
+        other => {
+            DEFERRED.with(|d| *d.borrow_mut() = Some(other));
+            FastResult::Deferred
+        }
+    }
+}
+
 impl<C: Component> Guest for C {
     type Accumulator = Acc<C>;
 
@@ -330,6 +364,24 @@ impl<C: Component> Guest for C {
 
     fn call(id: u32, args: Vec<Value>) -> Result<Value, String> {
         call::<C>(id, &args)
+    }
+
+    fn fast1(id: u32, a: Number) -> FastResult {
+        fast::<C>(id, &[a.into()])
+    }
+
+    fn fast2(id: u32, a: Number, b: Number) -> FastResult {
+        fast::<C>(id, &[a.into(), b.into()])
+    }
+
+    fn fast3(id: u32, a: Number, b: Number, c: Number) -> FastResult {
+        fast::<C>(id, &[a.into(), b.into(), c.into()])
+    }
+
+    fn take_result() -> Result<Value, String> {
+        DEFERRED
+            .with(|d| d.borrow_mut().take())
+            .unwrap_or_else(|| Err("no deferred result to take".to_owned()))
     }
 }
 
@@ -402,6 +454,44 @@ impl<C> Acc<C> {
         self.each_row(args, rows, |s, a| s.step(a))
     }
 
+    /// Adds `rows` rows of numbers, converting one row at a time so that a
+    /// batch needs no `Vec<Value>` of its own.
+    pub fn step_numbers<T: Copy>(
+        &self,
+        args: &[T],
+        rows: u32,
+        to_value: fn(T) -> Value,
+    ) -> Result<(), String> {
+        let rows = rows as usize;
+        if rows == 0 || args.len() % rows != 0 {
+            return Err(format!("{} arguments do not split into {rows} rows", args.len()));
+        }
+        let width = args.len() / rows;
+        let mut guard = self
+            .state
+            .try_borrow_mut()
+            .map_err(|_| "accumulator is busy".to_owned())?;
+        let state = guard
+            .as_mut()
+            .ok_or_else(|| "accumulator already finished".to_owned())?;
+        if width == 1 {
+            // The common case: one argument per row, no row buffer at all.
+            for &x in args {
+                state
+                    .step(std::slice::from_ref(&to_value(x)))
+                    .map_err(|e| e.to_string())?;
+            }
+            return Ok(());
+        }
+        let mut row: Vec<Value> = Vec::with_capacity(width);
+        for chunk in args.chunks_exact(width) {
+            row.clear();
+            row.extend(chunk.iter().map(|&x| to_value(x)));
+            state.step(&row).map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+
     /// Removes `rows` rows.
     pub fn inverse_rows(&self, args: &[Value], rows: u32) -> Result<(), String> {
         self.each_row(args, rows, |s, a| s.inverse(a))
@@ -436,6 +526,14 @@ impl<C: Component> GuestAccumulator for Acc<C> {
 
     fn step(&self, args: Vec<Value>, rows: u32) -> Result<(), String> {
         self.step_rows(&args, rows)
+    }
+
+    fn step_integers(&self, args: Vec<i64>, rows: u32) -> Result<(), String> {
+        self.step_numbers(&args, rows, Value::Integer)
+    }
+
+    fn step_reals(&self, args: Vec<f64>, rows: u32) -> Result<(), String> {
+        self.step_numbers(&args, rows, Value::Real)
     }
 
     fn inverse(&self, args: Vec<Value>, rows: u32) -> Result<(), String> {

@@ -11,6 +11,6 @@ wasmtime::component::bindgen!({
 });
 
 pub(crate) use exports::wasmudf::udf::guest::{
-    FunctionFlags as WitFlags, FunctionKind as WitKind, FunctionSpec as WitSpec, ValueParam,
-    ValueResult,
+    FastResult, FunctionFlags as WitFlags, FunctionKind as WitKind, FunctionSpec as WitSpec,
+    Number, ValueParam, ValueResult,
 };

@@ -272,7 +272,7 @@ impl InstanceSlot {
         let state = live.store.data();
         let late = if state.interrupt.is_interrupted() {
             Some(CallErrorKind::Interrupted)
-        } else if state.cut_short.swap(false, Ordering::SeqCst) {
+        } else if state.cut_short.load(Ordering::Relaxed) && state.cut_short.swap(false, Ordering::SeqCst) {
             Some(CallErrorKind::Deadline)
         } else {
             None

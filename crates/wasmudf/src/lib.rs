@@ -32,6 +32,7 @@
 //! connection stays usable, and an instance that trapped is replaced.
 #![deny(missing_docs)]
 
+mod batch;
 mod bindings;
 mod cache;
 mod call;

@@ -20,11 +20,26 @@ use crate::component::Component;
 use crate::error::{Error, Result};
 use crate::interrupt::Interrupt;
 use crate::manifest::{FunctionKind, FunctionSpec};
-use crate::value::{from_guest, owned_to_guest, to_guest};
+use crate::batch::Batch;
+use crate::bindings::{FastResult, ValueResult};
+use crate::value::{from_fast, from_guest, to_guest, to_number};
+
+/// A fast call's answer, fetching a `deferred` one (TEXT, BLOB or an error)
+/// with `take-result`.
+#[inline]
+fn finish_fast(
+    fast: FastResult,
+    take: impl FnOnce() -> wasmtime::Result<std::result::Result<ValueResult, String>>,
+) -> wasmtime::Result<std::result::Result<ValueResult, String>> {
+    match from_fast(fast) {
+        Some(value) => Ok(Ok(value)),
+        None => take(),
+    }
+}
 
 /// Rows of aggregate arguments buffered on the host before one `step` call
 /// hands them to the guest.
-const STEP_BATCH_ROWS: u32 = 256;
+const STEP_BATCH_ROWS: u32 = 1024;
 
 type Slot = Arc<Mutex<InstanceSlot>>;
 
@@ -144,26 +159,49 @@ impl Target {
         })
     }
 
-    /// A scalar call. One to three arguments use the fixed-arity exports,
-    /// which lower no list.
+    /// A scalar call. One to three NULL or numeric arguments take the fast
+    /// entry points (one crossing, no allocation, no post-return); other
+    /// small calls use the fixed-arity exports, which lower no list.
     fn scalar(&self, ctx: &Context<'_>) -> rusqlite::Result<SqlValue> {
         let id = self.id;
         let arg = |i| to_guest(ctx.get_raw(i));
+        let num = |i| to_number(ctx.get_raw(i));
         let mut slot = lock(&self.slot);
         let r = match ctx.len() {
             0 => slot.call(|s, u| u.wasmudf_udf_guest().call_call0(s, id)),
-            1 => {
-                let a = arg(0);
-                slot.call(|s, u| u.wasmudf_udf_guest().call_call1(s, id, a))
-            }
-            2 => {
-                let (a, b) = (arg(0), arg(1));
-                slot.call(|s, u| u.wasmudf_udf_guest().call_call2(s, id, a, b))
-            }
-            3 => {
-                let (a, b, c) = (arg(0), arg(1), arg(2));
-                slot.call(|s, u| u.wasmudf_udf_guest().call_call3(s, id, a, b, c))
-            }
+            1 => match num(0) {
+                Some(a) => slot.call(|s, u| {
+                    let g = u.wasmudf_udf_guest();
+                    let fast = g.call_fast1(&mut *s, id, a)?;
+                    finish_fast(fast, || g.call_take_result(s))
+                }),
+                None => {
+                    let a = arg(0);
+                    slot.call(|s, u| u.wasmudf_udf_guest().call_call1(s, id, a))
+                }
+            },
+            2 => match (num(0), num(1)) {
+                (Some(a), Some(b)) => slot.call(|s, u| {
+                    let g = u.wasmudf_udf_guest();
+                    let fast = g.call_fast2(&mut *s, id, a, b)?;
+                    finish_fast(fast, || g.call_take_result(s))
+                }),
+                _ => {
+                    let (a, b) = (arg(0), arg(1));
+                    slot.call(|s, u| u.wasmudf_udf_guest().call_call2(s, id, a, b))
+                }
+            },
+            3 => match (num(0), num(1), num(2)) {
+                (Some(a), Some(b), Some(c)) => slot.call(|s, u| {
+                    let g = u.wasmudf_udf_guest();
+                    let fast = g.call_fast3(&mut *s, id, a, b, c)?;
+                    finish_fast(fast, || g.call_take_result(s))
+                }),
+                _ => {
+                    let (a, b, c) = (arg(0), arg(1), arg(2));
+                    slot.call(|s, u| u.wasmudf_udf_guest().call_call3(s, id, a, b, c))
+                }
+            },
             n => {
                 let args: Vec<ValueParam<'_>> = (0..n).map(arg).collect();
                 slot.call(|s, u| u.wasmudf_udf_guest().call_call(s, id, &args))
@@ -182,15 +220,16 @@ impl Target {
         let handle = self.handle(acc)?;
         let rows = std::mem::take(&mut acc.pending_rows);
         let op = acc.pending_op;
-        let args: Vec<ValueParam<'_>> = acc.pending.iter().map(owned_to_guest).collect();
+        let pending = &acc.pending;
         let r = lock(&self.slot).call(|s, u| {
             let accs = u.wasmudf_udf_guest().accumulator();
-            match op {
-                Op::Step => accs.call_step(s, handle, &args, rows),
-                Op::Inverse => accs.call_inverse(s, handle, &args, rows),
+            match (op, pending) {
+                (Op::Step, Batch::Integers(v)) => accs.call_step_integers(s, handle, v, rows),
+                (Op::Step, Batch::Reals(v)) => accs.call_step_reals(s, handle, v, rows),
+                (Op::Step, batch) => accs.call_step(s, handle, &batch.params(), rows),
+                (Op::Inverse, batch) => accs.call_inverse(s, handle, &batch.params(), rows),
             }
         });
-        drop(args);
         acc.pending.clear();
         r.map_err(|cause| self.error(cause))
     }
@@ -220,7 +259,9 @@ impl Target {
             self.flush(acc)?;
             acc.pending_op = op;
         }
-        acc.pending.extend((0..ctx.len()).map(|i| crate::value::to_owned(ctx.get_raw(i))));
+        for i in 0..ctx.len() {
+            acc.pending.push(ctx.get_raw(i));
+        }
         acc.pending_rows += 1;
         // Inverse rows and window steps are interleaved with `value` calls
         // anyway; only plain aggregate steps gain from a long batch.
@@ -255,7 +296,7 @@ enum Op {
 struct AccState {
     handle: Option<ResourceAny>,
     generation: u64,
-    pending: Vec<SqlValue>,
+    pending: Batch,
     pending_rows: u32,
     pending_op: Op,
 }

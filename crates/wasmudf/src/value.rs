@@ -2,7 +2,7 @@
 
 use rusqlite::types::{Value as SqlValue, ValueRef};
 
-use crate::bindings::{ValueParam, ValueResult};
+use crate::bindings::{FastResult, Number, ValueParam, ValueResult};
 
 /// Borrows a SQLite argument as a guest argument. TEXT that is not valid
 /// UTF-8 (SQLite does not enforce encoding) is passed as a BLOB of the same
@@ -62,5 +62,27 @@ pub(crate) fn to_owned_exact(value: ValueRef<'_>) -> SqlValue {
     match value {
         ValueRef::Text(bytes) => SqlValue::Text(String::from_utf8_lossy(bytes).into_owned()),
         other => to_owned(other),
+    }
+}
+
+/// A SQLite argument as a fast-path `number`, if it is NULL or numeric.
+#[inline]
+pub(crate) fn to_number(value: ValueRef<'_>) -> Option<Number> {
+    match value {
+        ValueRef::Null => Some(Number::Null),
+        ValueRef::Integer(i) => Some(Number::Integer(i)),
+        ValueRef::Real(r) => Some(Number::Real(r)),
+        ValueRef::Text(_) | ValueRef::Blob(_) => None,
+    }
+}
+
+/// A fast-path result that is not `deferred`, as a full value.
+#[inline]
+pub(crate) fn from_fast(result: FastResult) -> Option<ValueResult> {
+    match result {
+        FastResult::Null => Some(ValueResult::Null),
+        FastResult::Integer(i) => Some(ValueResult::Integer(i)),
+        FastResult::Real(r) => Some(ValueResult::Real(r)),
+        FastResult::Deferred => None,
     }
 }

@@ -19,6 +19,13 @@ pub fn add1(x: i64) -> i64 {
     x.wrapping_add(1)
 }
 
+/// `spell(x INTEGER) -> TEXT`: `x` in decimal. A numeric argument with a
+/// TEXT result: the host's fast path must fetch the result it deferred.
+#[wasmudf_guest::scalar(deterministic)]
+pub fn spell(x: i64) -> String {
+    x.to_string()
+}
+
 wasmudf_guest::export! {
-    scalars: [trap_if, add1],
+    scalars: [trap_if, add1, spell],
 }

@@ -8,7 +8,8 @@ wit_bindgen::generate!({
 });
 
 use exports::wasmudf::udf::guest::{
-    Accumulator, FunctionFlags, FunctionKind, FunctionSpec, Guest, GuestAccumulator, Value,
+    Accumulator, FastResult, FunctionFlags, FunctionKind, FunctionSpec, Guest, GuestAccumulator,
+    Number, Value,
 };
 
 #[cfg_attr(not(target_family = "wasm"), allow(dead_code))]
@@ -62,6 +63,22 @@ impl Guest for Component {
     fn call(_id: u32, _args: Vec<Value>) -> Result<Value, String> {
         Err(REFUSED.into())
     }
+
+    fn fast1(_id: u32, _a: Number) -> FastResult {
+        FastResult::Deferred
+    }
+
+    fn fast2(_id: u32, _a: Number, _b: Number) -> FastResult {
+        FastResult::Deferred
+    }
+
+    fn fast3(_id: u32, _a: Number, _b: Number, _c: Number) -> FastResult {
+        FastResult::Deferred
+    }
+
+    fn take_result() -> Result<Value, String> {
+        Err(REFUSED.into())
+    }
 }
 
 impl GuestAccumulator for NoAccumulator {
@@ -70,6 +87,14 @@ impl GuestAccumulator for NoAccumulator {
     }
 
     fn step(&self, _args: Vec<Value>, _rows: u32) -> Result<(), String> {
+        Err(REFUSED.into())
+    }
+
+    fn step_integers(&self, _args: Vec<i64>, _rows: u32) -> Result<(), String> {
+        Err(REFUSED.into())
+    }
+
+    fn step_reals(&self, _args: Vec<f64>, _rows: u32) -> Result<(), String> {
         Err(REFUSED.into())
     }
 
