@@ -88,6 +88,10 @@ struct SessionArgs {
     /// Most live instances across all components.
     #[arg(long, default_value_t = 1000)]
     max_instances: u32,
+    /// Compile every component afresh instead of loading it from the
+    /// on-disk cache of compiled components (`$XDG_CACHE_HOME/wasmudf`).
+    #[arg(long)]
+    no_cache: bool,
     /// Refuse component files larger than this, in MiB.
     #[arg(long, value_name = "MIB", default_value_t = 64)]
     max_component_mib: u64,

@@ -35,10 +35,15 @@ pub(crate) fn load_path(engine: &Engine, path: &std::path::Path) -> Result<Vec<C
 
 /// The engine for a session's limits.
 pub(crate) fn engine(args: &SessionArgs) -> Result<Engine> {
-    Ok(Engine::builder()
+    let mut builder = Engine::builder()
         .limits(args.limits())
-        .max_component_bytes(args.max_component_mib.saturating_mul(1 << 20))
-        .build()?)
+        .max_component_bytes(args.max_component_mib.saturating_mul(1 << 20));
+    if !args.no_cache {
+        if let Some(dir) = wasmudf::default_cache_dir() {
+            builder = builder.cache_dir(dir);
+        }
+    }
+    Ok(builder.build()?)
 }
 
 /// Opens the session's database, a pool of `--threads` connections, each

@@ -213,3 +213,37 @@ fn the_environment_is_not_inherited() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out).trim(), r#"[{"n":0,"home":null,"a":0}]"#);
 }
+
+#[test]
+fn compiled_components_are_cached_and_no_cache_bypasses_it() {
+    let cache = tempfile::tempdir().expect("tempdir");
+    let run = |extra: &[&str]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_wasmudf"));
+        cmd.env("XDG_CACHE_HOME", cache.path())
+            .args(["query", "--json"])
+            .args(extra)
+            .arg("SELECT identity(7) AS x");
+        cmd.output().expect("runs")
+    };
+    let entries = || {
+        std::fs::read_dir(cache.path().join("wasmudf"))
+            .map(|d| d.filter_map(Result::ok).filter(|e| e.file_name().to_string_lossy().ends_with(".cwasm")).count())
+            .unwrap_or(0)
+    };
+    let out = run(&["--no-cache"]);
+    assert_eq!(stdout(&out).trim(), r#"[{"x":7}]"#);
+    assert_eq!(entries(), 0, "--no-cache wrote the cache");
+    let out = run(&[]);
+    assert_eq!(stdout(&out).trim(), r#"[{"x":7}]"#);
+    assert_eq!(entries(), wasmudf_test_guests::EXAMPLES.len());
+    // A second start loads from the cache and answers the same.
+    let out = run(&[]);
+    assert_eq!(stdout(&out).trim(), r#"[{"x":7}]"#);
+    // A corrupt entry is ignored, recompiled and rewritten.
+    for e in std::fs::read_dir(cache.path().join("wasmudf")).expect("cache dir").flatten() {
+        std::fs::write(e.path(), b"garbage").expect("corrupt");
+    }
+    let out = run(&[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), r#"[{"x":7}]"#);
+}
