@@ -126,12 +126,22 @@ pub trait AccState {
 
 struct AggAdapter<A>(A);
 
+/// Converts one row and applies `f`, skipping rows the NULL rule skips.
+#[inline]
+fn with_row<A: Aggregate>(
+    state: &mut A,
+    args: &[Value],
+    f: impl FnOnce(&mut A, A::Args<'_>) -> Result<(), Error>,
+) -> Result<(), Error> {
+    match A::Args::from_args(args)? {
+        Some(row) => f(state, row),
+        None => Ok(()),
+    }
+}
+
 impl<A: Aggregate> AccState for AggAdapter<A> {
     fn step(&mut self, args: &[Value]) -> Result<(), Error> {
-        match A::Args::from_args(args)? {
-            Some(a) => self.0.step(a),
-            None => Ok(()),
-        }
+        with_row(&mut self.0, args, A::step)
     }
     fn inverse(&mut self, _args: &[Value]) -> Result<(), Error> {
         Err(Error::new("not a window function"))
@@ -148,16 +158,10 @@ struct WinAdapter<A>(A);
 
 impl<A: Window> AccState for WinAdapter<A> {
     fn step(&mut self, args: &[Value]) -> Result<(), Error> {
-        match A::Args::from_args(args)? {
-            Some(a) => self.0.step(a),
-            None => Ok(()),
-        }
+        with_row(&mut self.0, args, A::step)
     }
     fn inverse(&mut self, args: &[Value]) -> Result<(), Error> {
-        match A::Args::from_args(args)? {
-            Some(a) => self.0.inverse(a),
-            None => Ok(()),
-        }
+        with_row(&mut self.0, args, A::inverse)
     }
     fn value(&self) -> Result<Value, Error> {
         self.0.value().map(IntoValue::into_value)

@@ -29,7 +29,7 @@ use crate::component::Component;
 use crate::error::{Error, Result};
 
 use cursor::Cursor;
-use pool::{CancelOnDrop, Lease, Pool, Target, blocking};
+use pool::{CancelOnDrop, Lease, Pool, Target, Ticket, blocking};
 pub use pool::PoolStats;
 pub use row::{Row, ToParams};
 
@@ -405,10 +405,35 @@ fn collect(conn: &rusqlite::Connection, sql: &str, params: &[Value], max: usize)
     Ok(out)
 }
 
-/// Runs `work` on `lease`'s connection on the blocking pool and hands the
-/// lease back. If this future is dropped first, or the query timeout
-/// passes, the work is interrupted and the lease goes back to the pool from
-/// the blocking thread once the work returns.
+/// Runs `work` on the blocking pool under `ticket`. If this future is
+/// dropped first, or the query timeout passes, the ticket is cancelled
+/// (SQLite and the guest are interrupted) and whatever `work` returns is
+/// dropped on the blocking thread, which is where a lease inside it goes
+/// back to the pool.
+async fn guarded<R: Send + 'static>(
+    shared: &Shared,
+    ticket: Arc<Ticket>,
+    work: impl FnOnce() -> R + Send + 'static,
+) -> Result<R> {
+    let guard = CancelOnDrop(Some(ticket.clone()));
+    let task = blocking(move || {
+        let result = work();
+        ticket.finish();
+        Ok(result)
+    });
+    let joined = match shared.query_timeout {
+        // On timeout `guard` cancels the work as it drops.
+        Some(limit) => tokio::time::timeout(limit, task)
+            .await
+            .map_err(|_| Error::Timeout(limit))?,
+        None => task.await,
+    };
+    guard.disarm();
+    joined
+}
+
+/// Runs `work` on `lease`'s connection (see [`guarded`]) and hands the lease
+/// back, unless the work was cancelled.
 async fn on_lease<R: Send + 'static>(
     shared: &Shared,
     lease: Option<Lease>,
@@ -418,25 +443,12 @@ async fn on_lease<R: Send + 'static>(
         return (None, Err(Error::Closed));
     };
     let ticket = lease.ticket();
-    let guard = CancelOnDrop(Some(ticket.clone()));
-    let finished = ticket.clone();
-    let task = blocking(move || {
+    match guarded(shared, ticket, move || {
         let result = work(lease.conn());
-        finished.finish();
-        Ok((lease, result))
-    });
-    let joined = match shared.query_timeout {
-        Some(limit) => match tokio::time::timeout(limit, task).await {
-            Ok(joined) => joined,
-            Err(_) => {
-                // `guard` cancels the work as it drops.
-                return (None, Err(Error::Timeout(limit)));
-            }
-        },
-        None => task.await,
-    };
-    guard.disarm();
-    match joined {
+        (lease, result)
+    })
+    .await
+    {
         Ok((lease, result)) => (Some(lease), result.map_err(interrupted)),
         Err(err) => (None, Err(err)),
     }
@@ -574,12 +586,11 @@ impl RowStream {
         let start: Start = Box::pin(async move {
             let params = params?;
             let lease = starter.pool.acquire().await?;
-            on_lease_owned(&starter, lease, move |lease| {
-                Cursor::start(lease, &sql, &params)
-                    .map(Box::new)
-                    .map_err(Error::from)
-            })
-            .await
+            let ticket = lease.ticket();
+            guarded(&starter, ticket, move || Cursor::start(lease, &sql, &params))
+                .await?
+                .map(Box::new)
+                .map_err(|e| interrupted(Error::from(e)))
         });
         RowStream {
             shared,
@@ -594,23 +605,14 @@ impl RowStream {
         let max = self.batch;
         self.batch = (self.batch * 2).min(MAX_BATCH);
         Box::pin(async move {
-            let ticket = cursor_ticket(&cursor);
-            let guard = CancelOnDrop(Some(ticket.clone()));
-            let task = blocking(move || {
+            let ticket = cursor.lease().ticket();
+            let fetched = guarded(&shared, ticket, move || {
                 let mut cursor = cursor;
                 let fetched = cursor.fetch(max);
-                ticket.finish();
-                Ok((cursor, fetched))
-            });
-            let joined = match shared.query_timeout {
-                Some(limit) => match tokio::time::timeout(limit, task).await {
-                    Ok(joined) => joined,
-                    Err(_) => return (None, Err(Error::Timeout(limit))),
-                },
-                None => task.await,
-            };
-            guard.disarm();
-            match joined {
+                (cursor, fetched)
+            })
+            .await;
+            match fetched {
                 Ok((cursor, fetched)) => (
                     Some(cursor),
                     fetched.map_err(|e| interrupted(Error::from(e))),
@@ -619,34 +621,6 @@ impl RowStream {
             }
         })
     }
-}
-
-fn cursor_ticket(cursor: &Cursor) -> Arc<pool::Ticket> {
-    cursor.lease().ticket()
-}
-
-/// Like [`on_lease`] for work that consumes the lease (starting a cursor).
-async fn on_lease_owned<R: Send + 'static>(
-    shared: &Shared,
-    lease: Lease,
-    work: impl FnOnce(Lease) -> Result<R> + Send + 'static,
-) -> Result<R> {
-    let ticket = lease.ticket();
-    let guard = CancelOnDrop(Some(ticket.clone()));
-    let task = blocking(move || {
-        let result = work(lease);
-        ticket.finish();
-        result
-    });
-    let result = match shared.query_timeout {
-        Some(limit) => match tokio::time::timeout(limit, task).await {
-            Ok(result) => result,
-            Err(_) => return Err(Error::Timeout(limit)),
-        },
-        None => task.await,
-    };
-    guard.disarm();
-    result.map_err(interrupted)
 }
 
 impl Stream for RowStream {
