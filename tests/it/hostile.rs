@@ -277,3 +277,15 @@ fn an_attack_does_not_disturb_other_connections() -> Result<()> {
     normal.join().expect("normal thread")?;
     Ok(())
 }
+
+#[test]
+fn deterministic_functions_get_no_varying_capabilities() -> Result<()> {
+    let conn = Connection::open_in_memory()?;
+    engine().load_file(guests::FAULTY)?.register(&conn)?;
+    let (wall, frozen): (i64, i64) =
+        conn.query_row("SELECT wall_clock_ns(), frozen_clock_ns()", [], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    // 2020-01-01 in nanoseconds: the real clock is later than that.
+    assert!(wall > 1_577_836_800_000_000_000, "wall clock {wall}");
+    assert_eq!(frozen, 0, "a deterministic function saw the time");
+    Ok(())
+}

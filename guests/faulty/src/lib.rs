@@ -26,6 +26,26 @@ pub fn spell(x: i64) -> String {
     x.to_string()
 }
 
+/// `wall_clock_ns()`: nanoseconds since the Unix epoch, as the guest sees
+/// the wall clock. Not deterministic.
+#[wasmudf_guest::scalar]
+pub fn wall_clock_ns() -> i64 {
+    clock_ns()
+}
+
+/// `frozen_clock_ns()`: the same reading, from a function declared
+/// deterministic, which the host must give a stopped clock.
+#[wasmudf_guest::scalar(deterministic)]
+pub fn frozen_clock_ns() -> i64 {
+    clock_ns()
+}
+
+fn clock_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(-1, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
+
 wasmudf_guest::export! {
-    scalars: [trap_if, add1, spell],
+    scalars: [trap_if, add1, spell, wall_clock_ns, frozen_clock_ns],
 }
