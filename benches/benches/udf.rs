@@ -22,7 +22,9 @@ fn per_row(c: &mut Criterion) {
         };
         group.throughput(criterion::Throughput::Elements(rows as u64));
         for flavor in [Flavor::Scan, Flavor::Builtin, Flavor::Native, Flavor::Wasm] {
-            let Some(sql) = case.sql(flavor) else { continue };
+            let Some(sql) = case.sql(flavor) else {
+                continue;
+            };
             group.bench_with_input(
                 BenchmarkId::new(case.name, format!("{flavor:?}")),
                 &sql,
@@ -36,7 +38,10 @@ fn per_row(c: &mut Criterion) {
 fn instances(c: &mut Criterion) {
     let mut group = c.benchmark_group("instance");
     for pooling in [true, false] {
-        let engine = wasmudf::Engine::builder().pooling(pooling).build().expect("engine");
+        let engine = wasmudf::Engine::builder()
+            .pooling(pooling)
+            .build()
+            .expect("engine");
         let component = engine
             .load_file(wasmudf_test_guests::BENCH)
             .expect("bench guest");

@@ -261,11 +261,15 @@ fn instances() -> Result<Instances> {
     }
     let bytes = std::fs::read(wasmudf_test_guests::BENCH)?;
     let engine = Engine::new()?;
-    let cold_compile_ms = mean_us(3, || engine.load("bench", &bytes).map(drop).map_err(Into::into))? / 1e3;
+    let cold_compile_ms = mean_us(3, || {
+        engine.load("bench", &bytes).map(drop).map_err(Into::into)
+    })? / 1e3;
     let dir = std::env::temp_dir().join(format!("wasmudf-bench-cache-{}", std::process::id()));
     let cached = Engine::builder().cache_dir(&dir).build()?;
     cached.load("bench", &bytes)?;
-    let cached_load_ms = mean_us(20, || cached.load("bench", &bytes).map(drop).map_err(Into::into))? / 1e3;
+    let cached_load_ms = mean_us(20, || {
+        cached.load("bench", &bytes).map(drop).map_err(Into::into)
+    })? / 1e3;
     let _ = std::fs::remove_dir_all(&dir);
     Ok(Instances {
         pooling_us: per_allocator[0],
@@ -281,8 +285,16 @@ fn limit_costs(opts: &Options) -> Result<LimitCosts> {
         let conn = rusqlite::Connection::open_in_memory()?;
         scenarios::fill(&conn, opts.rows, 0)?;
         component.register(&conn)?;
-        let scan = ms(scenarios::median_query(&conn, "SELECT sum(i) FROM t", opts.runs)?);
-        let udf = ms(scenarios::median_query(&conn, "SELECT sum(add1(i)) FROM t", opts.runs)?);
+        let scan = ms(scenarios::median_query(
+            &conn,
+            "SELECT sum(i) FROM t",
+            opts.runs,
+        )?);
+        let udf = ms(scenarios::median_query(
+            &conn,
+            "SELECT sum(add1(i)) FROM t",
+            opts.runs,
+        )?);
         Ok((udf - scan).max(0.0) * 1e6 / opts.rows as f64)
     };
     Ok(LimitCosts {
@@ -335,7 +347,11 @@ fn memory() -> Result<Memory> {
     })
 }
 
-fn scaling(opts: &Options, components: &[wasmudf::Component], step: &mut dyn FnMut(&str)) -> Result<Vec<Scaling>> {
+fn scaling(
+    opts: &Options,
+    components: &[wasmudf::Component],
+    step: &mut dyn FnMut(&str),
+) -> Result<Vec<Scaling>> {
     let max = opts.threads.iter().copied().max().unwrap_or(1);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -350,8 +366,11 @@ fn scaling(opts: &Options, components: &[wasmudf::Component], step: &mut dyn FnM
             .pool_size(max)
             .open()
             .await?;
-        db.interact(move |conn| Ok(scenarios::fill(conn, rows, 0).map_err(|e| rusqlite::Error::UserFunctionError(e.into()))?))
-            .await?;
+        db.interact(move |conn| {
+            Ok(scenarios::fill(conn, rows, 0)
+                .map_err(|e| rusqlite::Error::UserFunctionError(e.into()))?)
+        })
+        .await?;
         // Warm every pooled connection (instances, page cache) first, so
         // that the one-query baseline is not charged for setup.
         let warm: Vec<_> = (0..max)
@@ -416,6 +435,10 @@ fn node(opts: &Options) -> Result<Node> {
         .arg(opts.rows.to_string())
         .arg(opts.runs.to_string())
         .output()?;
-    anyhow::ensure!(out.status.success(), "bench.js failed: {}", String::from_utf8_lossy(&out.stderr));
+    anyhow::ensure!(
+        out.status.success(),
+        "bench.js failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     Ok(serde_json::from_slice(&out.stdout)?)
 }

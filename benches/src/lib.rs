@@ -9,4 +9,4 @@ pub mod harness;
 pub mod native;
 pub mod scenarios;
 
-pub use scenarios::{Flavor, PerRowCase, PER_ROW_CASES, Table};
+pub use scenarios::{Flavor, PER_ROW_CASES, PerRowCase, Table};

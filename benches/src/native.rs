@@ -33,13 +33,21 @@ impl Aggregate<Vec<f64>, Option<f64>> for Median {
         acc.push(ctx.get::<f64>(0)?);
         Ok(())
     }
-    fn finalize(&self, _: &mut Context<'_>, acc: Option<Vec<f64>>) -> rusqlite::Result<Option<f64>> {
+    fn finalize(
+        &self,
+        _: &mut Context<'_>,
+        acc: Option<Vec<f64>>,
+    ) -> rusqlite::Result<Option<f64>> {
         let Some(mut v) = acc.filter(|v| !v.is_empty()) else {
             return Ok(None);
         };
         v.sort_by(f64::total_cmp);
         let n = v.len();
-        Ok(Some(if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }))
+        Ok(Some(if n % 2 == 1 {
+            v[n / 2]
+        } else {
+            (v[n / 2 - 1] + v[n / 2]) / 2.0
+        }))
     }
 }
 
@@ -92,11 +100,17 @@ pub fn register(conn: &Connection) -> rusqlite::Result<()> {
         })
     })?;
     conn.create_scalar_function("upper_ascii_native", 1, FLAGS, |ctx| {
-        let s = ctx.get_raw(0).as_str().map_err(|e| rusqlite::Error::UserFunctionError(e.into()))?;
+        let s = ctx
+            .get_raw(0)
+            .as_str()
+            .map_err(|e| rusqlite::Error::UserFunctionError(e.into()))?;
         Ok(s.to_ascii_uppercase())
     })?;
     conn.create_scalar_function("blob_rev_native", 1, FLAGS, |ctx| {
-        let b = ctx.get_raw(0).as_blob().map_err(|e| rusqlite::Error::UserFunctionError(e.into()))?;
+        let b = ctx
+            .get_raw(0)
+            .as_blob()
+            .map_err(|e| rusqlite::Error::UserFunctionError(e.into()))?;
         Ok(b.iter().rev().copied().collect::<Vec<u8>>())
     })?;
     conn.create_scalar_function("add3_native", 3, FLAGS, |ctx| {

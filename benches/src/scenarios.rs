@@ -58,7 +58,6 @@ impl PerRowCase {
     }
 }
 
-
 /// Every per-row case.
 pub const PER_ROW_CASES: &[PerRowCase] = &[
     PerRowCase {

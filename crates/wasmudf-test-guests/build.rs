@@ -45,8 +45,12 @@ fn main() {
         )
         .expect("write to String");
         writeln!(all, "    ({name:?}, {konst}),").expect("write to String");
-        writeln!(foreach, "        $mac!({}, $crate::{konst});", name.replace('-', "_"))
-            .expect("write to String");
+        writeln!(
+            foreach,
+            "        $mac!({}, $crate::{konst});",
+            name.replace('-', "_")
+        )
+        .expect("write to String");
     }
     let mut examples = String::new();
     for name in EXAMPLES {

@@ -14,7 +14,9 @@ fn data() -> Result<Connection> {
     let mut insert = conn.prepare("INSERT INTO t(g, x) VALUES (?1, ?2)")?;
     let mut seed: u64 = 42;
     for i in 0..2000 {
-        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
         let r = (seed >> 33) as i64;
         let x = match i % 11 {
             0 => Value::Null,
@@ -50,7 +52,9 @@ fn assert_close(a: &[(i64, Option<f64>)], b: &[(i64, Option<f64>)]) {
     for (x, y) in a.iter().zip(b) {
         assert_eq!(x.0, y.0);
         match (x.1, y.1) {
-            (Some(p), Some(q)) => assert!((p - q).abs() <= 1e-9 * p.abs().max(1.0), "{x:?} vs {y:?}"),
+            (Some(p), Some(q)) => {
+                assert!((p - q).abs() <= 1e-9 * p.abs().max(1.0), "{x:?} vs {y:?}")
+            }
             (p, q) => assert_eq!(p, q, "group {}", x.0),
         }
     }
@@ -70,10 +74,21 @@ fn median_matches_builtin_per_group() -> Result<()> {
 fn median_edge_cases() -> Result<()> {
     let conn = conn_with(&["stats"])?;
     let one = |sql| scalar(&conn, sql);
-    assert_eq!(one("SELECT median(x) FROM (SELECT 1 AS x WHERE 0)")?, Value::Null);
+    assert_eq!(
+        one("SELECT median(x) FROM (SELECT 1 AS x WHERE 0)")?,
+        Value::Null
+    );
     assert_eq!(one("SELECT median(NULL)")?, Value::Null);
-    assert_eq!(one("SELECT median(x) FROM (SELECT 3 AS x UNION ALL SELECT 1 UNION ALL SELECT 2)")?, Value::Real(2.0));
-    assert_eq!(one("SELECT median(x) FROM (SELECT 4 AS x UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3)")?, Value::Real(2.5));
+    assert_eq!(
+        one("SELECT median(x) FROM (SELECT 3 AS x UNION ALL SELECT 1 UNION ALL SELECT 2)")?,
+        Value::Real(2.0)
+    );
+    assert_eq!(
+        one(
+            "SELECT median(x) FROM (SELECT 4 AS x UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3)"
+        )?,
+        Value::Real(2.5)
+    );
     Ok(())
 }
 
@@ -101,8 +116,17 @@ fn sumsq_matches_builtin_per_group() -> Result<()> {
 #[test]
 fn sumsq_keeps_integers_integral() -> Result<()> {
     let conn = conn_with(&["stats"])?;
-    assert_eq!(scalar(&conn, "SELECT sumsq(x) FROM (SELECT 3 AS x UNION ALL SELECT 4)")?, Value::Integer(25));
-    assert_eq!(scalar(&conn, "SELECT sumsq(x) FROM (SELECT 1 AS x WHERE 0)")?, Value::Null);
+    assert_eq!(
+        scalar(
+            &conn,
+            "SELECT sumsq(x) FROM (SELECT 3 AS x UNION ALL SELECT 4)"
+        )?,
+        Value::Integer(25)
+    );
+    assert_eq!(
+        scalar(&conn, "SELECT sumsq(x) FROM (SELECT 1 AS x WHERE 0)")?,
+        Value::Null
+    );
     Ok(())
 }
 
@@ -110,8 +134,14 @@ fn sumsq_keeps_integers_integral() -> Result<()> {
 fn sumsq_over_a_sliding_window_frame() -> Result<()> {
     let conn = data()?;
     let frame = "OVER (PARTITION BY g ORDER BY id ROWS BETWEEN 2 PRECEDING AND CURRENT ROW)";
-    let ours = rows(&conn, &format!("SELECT id, sumsq(x) {frame} FROM t ORDER BY id"))?;
-    let theirs = rows(&conn, &format!("SELECT id, sum(x * x) {frame} FROM t ORDER BY id"))?;
+    let ours = rows(
+        &conn,
+        &format!("SELECT id, sumsq(x) {frame} FROM t ORDER BY id"),
+    )?;
+    let theirs = rows(
+        &conn,
+        &format!("SELECT id, sum(x * x) {frame} FROM t ORDER BY id"),
+    )?;
     assert_eq!(ours.len(), 2000);
     assert_close(&ours, &theirs);
     Ok(())
@@ -125,8 +155,14 @@ fn sumsq_over_growing_and_whole_partition_frames() -> Result<()> {
         "OVER (PARTITION BY g)",
         "OVER (ORDER BY id ROWS BETWEEN 5 PRECEDING AND 5 FOLLOWING)",
     ] {
-        let ours = rows(&conn, &format!("SELECT id, sumsq(x) {frame} FROM t ORDER BY id"))?;
-        let theirs = rows(&conn, &format!("SELECT id, sum(x * x) {frame} FROM t ORDER BY id"))?;
+        let ours = rows(
+            &conn,
+            &format!("SELECT id, sumsq(x) {frame} FROM t ORDER BY id"),
+        )?;
+        let theirs = rows(
+            &conn,
+            &format!("SELECT id, sum(x * x) {frame} FROM t ORDER BY id"),
+        )?;
         assert_close(&ours, &theirs);
     }
     Ok(())

@@ -61,11 +61,16 @@ fn params_are_bound_with_to_sql() -> Result<()> {
     block_on(async {
         let db = open(1).await?;
         let row = db
-            .query_row("SELECT levenshtein(?1, ?2), identity(?3)", ("kitten", "sitting", 7i64))
+            .query_row(
+                "SELECT levenshtein(?1, ?2), identity(?3)",
+                ("kitten", "sitting", 7i64),
+            )
             .await?;
         assert_eq!(row.get::<i64>(0)?, 3);
         assert_eq!(row.get::<i64>(1)?, 7);
-        let row = db.query_row("SELECT identity(?1)", [vec![1u8, 2, 3]]).await?;
+        let row = db
+            .query_row("SELECT identity(?1)", [vec![1u8, 2, 3]])
+            .await?;
         assert_eq!(row.get::<Vec<u8>>(0)?, vec![1, 2, 3]);
         Ok(())
     })
@@ -75,7 +80,9 @@ fn params_are_bound_with_to_sql() -> Result<()> {
 /// blocking thread that is idle now gets a task that holds it for a while.
 async fn occupy_idle_blocking_threads() {
     for _ in 0..4 {
-        drop(tokio::task::spawn_blocking(|| std::thread::sleep(Duration::from_millis(30))));
+        drop(tokio::task::spawn_blocking(|| {
+            std::thread::sleep(Duration::from_millis(30))
+        }));
     }
     tokio::task::yield_now().await;
     tokio::time::sleep(Duration::from_millis(5)).await;
@@ -169,16 +176,25 @@ fn aggregates_and_windows_consumed_slowly_across_threads_match_builtins() -> Res
             assert_eq!(ours[1], theirs.values()[1], "group {:?}", ours[0]);
         }
         let frame = "OVER (PARTITION BY g ORDER BY id ROWS BETWEEN 2 PRECEDING AND CURRENT ROW)";
-        let ours = slow_collect(&db, &format!("SELECT id, sumsq(x) {frame} FROM t ORDER BY id")).await?;
+        let ours = slow_collect(
+            &db,
+            &format!("SELECT id, sumsq(x) {frame} FROM t ORDER BY id"),
+        )
+        .await?;
         let theirs = db
-            .query(&format!("SELECT id, sum(x * x) {frame} FROM t ORDER BY id"), ())
+            .query(
+                &format!("SELECT id, sum(x * x) {frame} FROM t ORDER BY id"),
+                (),
+            )
             .await?;
         assert_eq!(ours.len(), 3000);
         for (a, b) in ours.iter().zip(&theirs) {
             assert_eq!(a.as_slice(), b.values());
         }
         let sums = slow_collect(&db, "SELECT g, sumsq(x) FROM t GROUP BY g ORDER BY g").await?;
-        let builtin = db.query("SELECT g, sum(x * x) FROM t GROUP BY g ORDER BY g", ()).await?;
+        let builtin = db
+            .query("SELECT g, sum(x * x) FROM t GROUP BY g ORDER BY g", ())
+            .await?;
         for (a, b) in sums.iter().zip(&builtin) {
             assert_eq!(a.as_slice(), b.values());
         }
@@ -231,14 +247,19 @@ fn a_pool_of_one_serialises_guest_calls() -> Result<()> {
 fn statements_in_a_transaction_run_in_order() -> Result<()> {
     block_on(async {
         let db = open(2).await?;
-        db.execute("CREATE TABLE log(seq INTEGER PRIMARY KEY, v)", ()).await?;
+        db.execute("CREATE TABLE log(seq INTEGER PRIMARY KEY, v)", ())
+            .await?;
         let mut tx = db.transaction().await?;
         for i in 0..50i64 {
-            tx.execute("INSERT INTO log(v) VALUES (identity(?1))", [i]).await?;
+            tx.execute("INSERT INTO log(v) VALUES (identity(?1))", [i])
+                .await?;
         }
         tx.commit().await?;
         let rows = db.query("SELECT v FROM log ORDER BY seq", ()).await?;
-        let values: Vec<i64> = rows.iter().map(|r| r.get(0)).collect::<rusqlite::Result<_>>()?;
+        let values: Vec<i64> = rows
+            .iter()
+            .map(|r| r.get(0))
+            .collect::<rusqlite::Result<_>>()?;
         assert_eq!(values, (0..50).collect::<Vec<_>>());
         Ok(())
     })
@@ -274,13 +295,20 @@ fn dropping_a_future_inside_a_ten_second_guest_sleep_interrupts_it() -> Result<(
         let db = open(1).await?;
         let before = db.stats().instances;
         let slow = db.query_row("SELECT sleep(10000)", ());
-        assert!(tokio::time::timeout(Duration::from_millis(200), slow).await.is_err());
+        assert!(
+            tokio::time::timeout(Duration::from_millis(200), slow)
+                .await
+                .is_err()
+        );
         // The sleep was interrupted, not waited out: the connection is back
         // long before ten seconds.
         let row = tokio::time::timeout(Duration::from_secs(5), db.query_row("SELECT sleep(1)", ()))
             .await??;
         assert_eq!(row.get::<i64>(0)?, 1);
-        assert!(db.stats().instances.replaced > before.replaced, "instance not replaced");
+        assert!(
+            db.stats().instances.replaced > before.replaced,
+            "instance not replaced"
+        );
         Ok(())
     })
 }
@@ -301,13 +329,20 @@ fn a_cancelled_transaction_rolls_back() -> Result<()> {
             let mut tx = db.transaction().await?;
             tx.execute("INSERT INTO t VALUES (2)", ()).await?;
             let slow = tx.execute("INSERT INTO t VALUES (sleep(10000))", ());
-            assert!(tokio::time::timeout(Duration::from_millis(200), slow).await.is_err());
+            assert!(
+                tokio::time::timeout(Duration::from_millis(200), slow)
+                    .await
+                    .is_err()
+            );
             // The transaction's connection went back to the pool rolled back.
             let again = tx.execute("INSERT INTO t VALUES (3)", ()).await;
             assert!(matches!(again, Err(Error::Closed)), "{again:?}");
         }
-        let count = tokio::time::timeout(Duration::from_secs(5), db.query_row("SELECT count(*), sum(x) FROM t", ()))
-            .await??;
+        let count = tokio::time::timeout(
+            Duration::from_secs(5),
+            db.query_row("SELECT count(*), sum(x) FROM t", ()),
+        )
+        .await??;
         assert_eq!(count.get::<i64>(0)?, 1);
         assert_eq!(count.get::<i64>(1)?, 1);
         // Dropping a transaction without commit rolls back as well.
@@ -330,7 +365,10 @@ fn query_timeout_interrupts_and_reports() -> Result<()> {
             .query_timeout(Duration::from_millis(100))
             .open()
             .await?;
-        let err = db.query_row("SELECT sleep(10000)", ()).await.expect_err("times out");
+        let err = db
+            .query_row("SELECT sleep(10000)", ())
+            .await
+            .expect_err("times out");
         assert!(matches!(err, Error::Timeout(_)), "{err}");
         let row = db.query_row("SELECT sleep(1)", ()).await?;
         assert_eq!(row.get::<i64>(0)?, 1);
@@ -347,7 +385,11 @@ fn functions_reached_indirectly_behave_like_direct_calls() -> Result<()> {
             .iter()
             .map(|n| component(n).trusted(true))
             .collect();
-        let db = Database::builder().components(trusted).pool_size(2).open().await?;
+        let db = Database::builder()
+            .components(trusted)
+            .pool_size(2)
+            .open()
+            .await?;
         db.execute_batch(
             "CREATE TABLE words(w TEXT,
                  up TEXT DEFAULT (unicode_upper('straße')),
@@ -362,23 +404,41 @@ fn functions_reached_indirectly_behave_like_direct_calls() -> Result<()> {
         )
         .await?;
         let view = db.query("SELECT s FROM shout ORDER BY s", ()).await?;
-        let view: Vec<String> = view.iter().map(|r| r.get(0)).collect::<rusqlite::Result<_>>()?;
+        let view: Vec<String> = view
+            .iter()
+            .map(|r| r.get(0))
+            .collect::<rusqlite::Result<_>>()?;
         assert_eq!(view, ["GRÜSSE", "KITTEN"]);
-        let row = db.query_row("SELECT up, len FROM words WHERE w = 'kitten'", ()).await?;
+        let row = db
+            .query_row("SELECT up, len FROM words WHERE w = 'kitten'", ())
+            .await?;
         assert_eq!(row.get::<String>(0)?, "STRASSE");
         assert_eq!(row.get::<i64>(1)?, 6);
-        let audit = db.query_row("SELECT count(*) FROM audit WHERE h = sha256('kitten')", ()).await?;
+        let audit = db
+            .query_row("SELECT count(*) FROM audit WHERE h = sha256('kitten')", ())
+            .await?;
         assert_eq!(audit.get::<i64>(0)?, 1);
         // The expression index is used and agrees with the direct call.
         let plan = db
-            .query("EXPLAIN QUERY PLAN SELECT w FROM words WHERE unicode_upper(w) = 'KITTEN'", ())
+            .query(
+                "EXPLAIN QUERY PLAN SELECT w FROM words WHERE unicode_upper(w) = 'KITTEN'",
+                (),
+            )
             .await?;
-        assert!(plan.iter().any(|r| r.get::<String>(3).is_ok_and(|d| d.contains("words_upper"))));
-        let hit = db.query_row("SELECT w FROM words WHERE unicode_upper(w) = 'KITTEN'", ()).await?;
+        assert!(
+            plan.iter()
+                .any(|r| r.get::<String>(3).is_ok_and(|d| d.contains("words_upper")))
+        );
+        let hit = db
+            .query_row("SELECT w FROM words WHERE unicode_upper(w) = 'KITTEN'", ())
+            .await?;
         assert_eq!(hit.get::<String>(0)?, "kitten");
         // The CHECK constraint calls the UDF and rejects a long word.
         let err = db
-            .execute("INSERT INTO words(w) VALUES ('abcdefghijklmnopqrstuvwxyz')", ())
+            .execute(
+                "INSERT INTO words(w) VALUES ('abcdefghijklmnopqrstuvwxyz')",
+                (),
+            )
             .await
             .expect_err("CHECK fails");
         assert!(err.to_string().contains("CHECK"), "{err}");
@@ -392,7 +452,10 @@ fn untrusted_functions_are_refused_inside_schema_objects() -> Result<()> {
         let db = open(1).await?;
         db.execute_batch("CREATE TABLE w(x); INSERT INTO w VALUES ('a'); CREATE VIEW v AS SELECT unicode_upper(x) FROM w;")
             .await?;
-        let err = db.query("SELECT * FROM v", ()).await.expect_err("unsafe use");
+        let err = db
+            .query("SELECT * FROM v", ())
+            .await
+            .expect_err("unsafe use");
         assert!(err.to_string().contains("unsafe use of"), "{err}");
         // A direct call is fine.
         let row = db.query_row("SELECT unicode_upper(x) FROM w", ()).await?;
@@ -427,21 +490,35 @@ fn stress_thousands_of_concurrent_queries_mixing_every_example() -> Result<()> {
         let engine = wasmudf::Engine::new()?;
         let components: Vec<_> = EXAMPLES.iter().map(|n| load_on(&engine, n)).collect();
         let pool = 4;
-        let db = Database::builder().components(components).pool_size(pool).open().await?;
+        let db = Database::builder()
+            .components(components)
+            .pool_size(pool)
+            .open()
+            .await?;
         let mut tasks = Vec::new();
         for i in 0..2000i64 {
             let db = db.clone();
             tasks.push(tokio::spawn(async move {
                 let (sql, expected): (&str, Value) = match i % 6 {
                     0 => ("SELECT identity(?1)", Value::Integer(i)),
-                    1 => ("SELECT levenshtein('kitten', 'sitting') + ?1", Value::Integer(3 + i)),
+                    1 => (
+                        "SELECT levenshtein('kitten', 'sitting') + ?1",
+                        Value::Integer(3 + i),
+                    ),
                     2 => ("SELECT greatest(?1, 5, -1)", Value::Integer(i.max(5))),
                     3 => ("SELECT length(sha256(?1 || 'x'))", Value::Integer(32)),
-                    4 => ("SELECT median(value) + ?1 FROM json_each('[1,2,3]')", Value::Real(2.0 + i as f64)),
+                    4 => (
+                        "SELECT median(value) + ?1 FROM json_each('[1,2,3]')",
+                        Value::Real(2.0 + i as f64),
+                    ),
                     _ => ("SELECT sleep(0) + ?1", Value::Integer(i)),
                 };
                 let row = db.query_row(sql, [i]).await?;
-                anyhow::ensure!(row.values()[0] == expected, "{sql} with {i}: {:?}", row.values());
+                anyhow::ensure!(
+                    row.values()[0] == expected,
+                    "{sql} with {i}: {:?}",
+                    row.values()
+                );
                 Ok(())
             }));
         }
@@ -452,7 +529,10 @@ fn stress_thousands_of_concurrent_queries_mixing_every_example() -> Result<()> {
         assert!(stats.opened as usize <= pool, "{stats:?}");
         // One instance per component per connection at most, and none
         // replaced: nothing trapped, nothing leaked.
-        assert!(stats.instances.live as usize <= pool * EXAMPLES.len(), "{stats:?}");
+        assert!(
+            stats.instances.live as usize <= pool * EXAMPLES.len(),
+            "{stats:?}"
+        );
         assert_eq!(stats.instances.replaced, 0, "{stats:?}");
         drop(db);
         Ok(())

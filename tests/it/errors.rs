@@ -24,12 +24,31 @@ fn wrong_arity_is_sqlites_own_error() -> Result<()> {
 #[test]
 fn wrong_argument_type_names_function_and_argument() -> Result<()> {
     let conn = conn_with(&["text", "greatest", "stats"])?;
-    check_err(&conn, "SELECT levenshtein(1, 'a')", &["levenshtein", "argument 1", "TEXT", "INTEGER"]);
-    check_err(&conn, "SELECT levenshtein('a', x'00')", &["levenshtein", "argument 2", "BLOB"]);
-    check_err(&conn, "SELECT greatest(1, 'two')", &["greatest", "argument 2"]);
-    check_err(&conn, "SELECT median(x) FROM (SELECT 'a' AS x)", &["median", "argument 1"]);
+    check_err(
+        &conn,
+        "SELECT levenshtein(1, 'a')",
+        &["levenshtein", "argument 1", "TEXT", "INTEGER"],
+    );
+    check_err(
+        &conn,
+        "SELECT levenshtein('a', x'00')",
+        &["levenshtein", "argument 2", "BLOB"],
+    );
+    check_err(
+        &conn,
+        "SELECT greatest(1, 'two')",
+        &["greatest", "argument 2"],
+    );
+    check_err(
+        &conn,
+        "SELECT median(x) FROM (SELECT 'a' AS x)",
+        &["median", "argument 1"],
+    );
     // The connection still works.
-    assert_eq!(scalar(&conn, "SELECT levenshtein('a', 'b')")?, Value::Integer(1));
+    assert_eq!(
+        scalar(&conn, "SELECT levenshtein('a', 'b')")?,
+        Value::Integer(1)
+    );
     Ok(())
 }
 
@@ -59,7 +78,9 @@ fn trap_is_a_sql_error_and_the_next_call_gets_a_fresh_instance() -> Result<()> {
 #[test]
 fn trap_message_carries_the_guest_panic_text() -> Result<()> {
     let conn = conn_with(&["faulty"])?;
-    let err = scalar(&conn, "SELECT trap_if(1)").expect_err("traps").to_string();
+    let err = scalar(&conn, "SELECT trap_if(1)")
+        .expect_err("traps")
+        .to_string();
     assert!(err.contains("panicked"), "{err}");
     Ok(())
 }
@@ -72,7 +93,10 @@ fn trap_mid_query_fails_the_statement_not_the_connection() -> Result<()> {
     let collected: rusqlite::Result<Vec<i64>> = stmt.query_map([], |r| r.get(0))?.collect();
     assert!(collected.is_err());
     drop(stmt);
-    assert_eq!(scalar(&conn, "SELECT sum(trap_if(x)) FROM t WHERE x <> 1")?, Value::Integer(7));
+    assert_eq!(
+        scalar(&conn, "SELECT sum(trap_if(x)) FROM t WHERE x <> 1")?,
+        Value::Integer(7)
+    );
     Ok(())
 }
 
@@ -88,7 +112,10 @@ fn error_is_typed_for_embedders() -> Result<()> {
 #[test]
 fn numeric_arguments_with_a_text_result_take_the_deferred_path() -> Result<()> {
     let conn = conn_with(&["faulty"])?;
-    assert_eq!(scalar(&conn, "SELECT spell(-42)")?, Value::Text("-42".into()));
+    assert_eq!(
+        scalar(&conn, "SELECT spell(-42)")?,
+        Value::Text("-42".into())
+    );
     assert_eq!(scalar(&conn, "SELECT spell(NULL)")?, Value::Null);
     // Interleaved with plain fast calls, a deferred result never leaks
     // into the next call.

@@ -95,22 +95,38 @@ fn memory_bomb_hits_the_memory_limit() -> Result<()> {
 fn unbounded_recursion_overflows_the_stack() -> Result<()> {
     let engine = engine();
     let conn = conn_with(&engine, guests::DEEP_RECURSION)?;
-    check_attack(&conn, "SELECT recurse(100000000)", &["recurse", "stack overflow"])?;
-    check_attack(&conn, "SELECT recurse_frames(100000000)", &["recurse_frames"])
+    check_attack(
+        &conn,
+        "SELECT recurse(100000000)",
+        &["recurse", "stack overflow"],
+    )?;
+    check_attack(
+        &conn,
+        "SELECT recurse_frames(100000000)",
+        &["recurse_frames"],
+    )
 }
 
 #[test]
 fn unreachable_is_a_trap() -> Result<()> {
     let engine = engine();
     let conn = conn_with(&engine, guests::UNREACHABLE)?;
-    check_attack(&conn, "SELECT hit_unreachable()", &["hit_unreachable", "trapped", "unreachable"])
+    check_attack(
+        &conn,
+        "SELECT hit_unreachable()",
+        &["hit_unreachable", "trapped", "unreachable"],
+    )
 }
 
 #[test]
 fn rust_panic_is_a_trap_carrying_the_message() -> Result<()> {
     let engine = engine();
     let conn = conn_with(&engine, guests::PANIC)?;
-    check_attack(&conn, "SELECT boom('the sky is falling')", &["boom", "trapped", "the sky is falling"])
+    check_attack(
+        &conn,
+        "SELECT boom('the sky is falling')",
+        &["boom", "trapped", "the sky is falling"],
+    )
 }
 
 #[test]
@@ -134,7 +150,12 @@ fn a_100_mib_result_is_refused() -> Result<()> {
 fn reading_host_files_fails() -> Result<()> {
     let engine = engine();
     let conn = conn_with(&engine, guests::READ_PASSWD)?;
-    for path in ["/etc/passwd", "../../../../etc/passwd", "/proc/self/environ", "."] {
+    for path in [
+        "/etc/passwd",
+        "../../../../etc/passwd",
+        "/proc/self/environ",
+        ".",
+    ] {
         let sql = format!("SELECT read_file('{path}')");
         let err = conn
             .query_row(&sql, [], |r| r.get::<_, String>(0))
@@ -187,7 +208,10 @@ fn a_stdout_flood_is_captured_not_printed() -> Result<()> {
 
 #[test]
 fn invalid_manifests_are_refused_at_load() {
-    for (path, needle) in [(guests::BAD_ARITY, "arity"), (guests::DUP_NAMES_CASE, "declared twice")] {
+    for (path, needle) in [
+        (guests::BAD_ARITY, "arity"),
+        (guests::DUP_NAMES_CASE, "declared twice"),
+    ] {
         let err = engine().load_file(path).expect_err("invalid manifest");
         assert!(matches!(err, Error::Manifest { .. }), "{err}");
         assert!(err.to_string().contains(needle), "{err}");
@@ -202,7 +226,10 @@ fn a_granted_directory_cannot_be_escaped() -> Result<()> {
     std::fs::write(granted.path().join("inside.txt"), "inside data")?;
     std::fs::create_dir(granted.path().join("sub"))?;
     std::os::unix::fs::symlink(outside.path(), granted.path().join("link-out"))?;
-    std::os::unix::fs::symlink(outside.path().join("secret.txt"), granted.path().join("secret-link"))?;
+    std::os::unix::fs::symlink(
+        outside.path().join("secret.txt"),
+        granted.path().join("secret-link"),
+    )?;
     std::os::unix::fs::symlink("/etc", granted.path().join("etc"))?;
 
     let engine = engine();
@@ -231,7 +258,9 @@ fn a_granted_directory_cannot_be_escaped() -> Result<()> {
         }
     }
     // Read-only means read-only.
-    let write = conn.query_row("SELECT write_granted('/data/new.txt', 'x')", [], |r| r.get::<_, i64>(0));
+    let write = conn.query_row("SELECT write_granted('/data/new.txt', 'x')", [], |r| {
+        r.get::<_, i64>(0)
+    });
     assert!(write.is_err(), "wrote into a read-only grant");
     assert!(!granted.path().join("new.txt").exists());
     Ok(())
@@ -246,12 +275,28 @@ fn a_read_write_grant_allows_writes_inside_only() -> Result<()> {
         .grant_dir(wasmudf::DirGrant::read_write(granted.path(), "/data"))?;
     let conn = Connection::open_in_memory()?;
     component.register(&conn)?;
-    let n: i64 = conn.query_row("SELECT write_granted('/data/out.txt', 'hello')", [], |r| r.get(0))?;
+    let n: i64 = conn.query_row("SELECT write_granted('/data/out.txt', 'hello')", [], |r| {
+        r.get(0)
+    })?;
     assert_eq!(n, 5);
-    assert_eq!(std::fs::read_to_string(granted.path().join("out.txt"))?, "hello");
-    let escape = conn.query_row("SELECT write_granted('/data/../escaped.txt', 'x')", [], |r| r.get::<_, i64>(0));
+    assert_eq!(
+        std::fs::read_to_string(granted.path().join("out.txt"))?,
+        "hello"
+    );
+    let escape = conn.query_row(
+        "SELECT write_granted('/data/../escaped.txt', 'x')",
+        [],
+        |r| r.get::<_, i64>(0),
+    );
     assert!(escape.is_err());
-    assert!(!granted.path().parent().expect("parent").join("escaped.txt").exists());
+    assert!(
+        !granted
+            .path()
+            .parent()
+            .expect("parent")
+            .join("escaped.txt")
+            .exists()
+    );
     Ok(())
 }
 
@@ -265,7 +310,10 @@ fn an_attack_does_not_disturb_other_connections() -> Result<()> {
         let conn = Connection::open_in_memory()?;
         victim_engine.load_file(guests::TEXT)?.register(&conn)?;
         for i in 0..200 {
-            let d: i64 = conn.query_row("SELECT levenshtein('kitten', 'sitting') + ?1", [i], |r| r.get(0))?;
+            let d: i64 =
+                conn.query_row("SELECT levenshtein('kitten', 'sitting') + ?1", [i], |r| {
+                    r.get(0)
+                })?;
             assert_eq!(d, 3 + i);
         }
         Ok(())
@@ -283,7 +331,9 @@ fn deterministic_functions_get_no_varying_capabilities() -> Result<()> {
     let conn = Connection::open_in_memory()?;
     engine().load_file(guests::FAULTY)?.register(&conn)?;
     let (wall, frozen): (i64, i64) =
-        conn.query_row("SELECT wall_clock_ns(), frozen_clock_ns()", [], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        conn.query_row("SELECT wall_clock_ns(), frozen_clock_ns()", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
     // 2020-01-01 in nanoseconds: the real clock is later than that.
     assert!(wall > 1_577_836_800_000_000_000, "wall clock {wall}");
     assert_eq!(frozen, 0, "a deterministic function saw the time");

@@ -17,7 +17,9 @@ fn empty_file_is_not_wasm() {
 
 #[test]
 fn random_bytes_are_not_wasm() {
-    let bytes: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let bytes: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
     let err = load(&bytes).expect_err("random");
     assert!(matches!(err, Error::NotWasm { .. }), "{err}");
 }
@@ -70,7 +72,10 @@ fn registering_a_name_twice_on_one_connection_clashes() -> Result<()> {
     let conn = rusqlite::Connection::open_in_memory()?;
     component("identity").register(&conn)?;
     let err = component("identity").register(&conn).expect_err("clash");
-    assert!(matches!(err, Error::NameClash { ref name, arity: 1 } if name == "identity"), "{err}");
+    assert!(
+        matches!(err, Error::NameClash { ref name, arity: 1 } if name == "identity"),
+        "{err}"
+    );
     Ok(())
 }
 
@@ -90,14 +95,18 @@ fn clash_with_an_application_function_is_detected() -> Result<()> {
 
 #[test]
 fn missing_file_is_an_io_error_naming_the_path() {
-    let err = engine().load_file("/nonexistent/udf.wasm").expect_err("missing");
+    let err = engine()
+        .load_file("/nonexistent/udf.wasm")
+        .expect_err("missing");
     assert!(matches!(err, Error::Io { .. }), "{err}");
     assert!(err.to_string().contains("/nonexistent/udf.wasm"), "{err}");
 }
 
 #[test]
 fn oversized_file_is_refused_before_reading() -> Result<()> {
-    let small = wasmudf::Engine::builder().max_component_bytes(1024).build()?;
+    let small = wasmudf::Engine::builder()
+        .max_component_bytes(1024)
+        .build()?;
     let err = small
         .load_file(wasmudf_test_guests::IDENTITY)
         .expect_err("too large");
@@ -109,11 +118,19 @@ fn oversized_file_is_refused_before_reading() -> Result<()> {
 fn manifest_is_read_with_kinds_arities_and_flags() {
     use wasmudf::{Arity, FunctionKind};
     let stats = component("stats");
-    let median = stats.functions().iter().find(|f| f.name == "median").expect("median");
+    let median = stats
+        .functions()
+        .iter()
+        .find(|f| f.name == "median")
+        .expect("median");
     assert_eq!(median.kind, FunctionKind::Aggregate);
     assert_eq!(median.arity, Arity::Exactly(1));
     assert!(median.flags.deterministic);
-    let sumsq = stats.functions().iter().find(|f| f.name == "sumsq").expect("sumsq");
+    let sumsq = stats
+        .functions()
+        .iter()
+        .find(|f| f.name == "sumsq")
+        .expect("sumsq");
     assert_eq!(sumsq.kind, FunctionKind::Window);
     let greatest = component("greatest");
     assert_eq!(greatest.functions()[0].arity, Arity::Variadic);

@@ -49,7 +49,14 @@ fn nan_becomes_null_as_sqlite_does() -> Result<()> {
 
 #[test]
 fn text() -> Result<()> {
-    for s in ["", "a", "straße", "日本語テキスト", "emoji 🦀 and \u{10FFFF}", "nul\0inside"] {
+    for s in [
+        "",
+        "a",
+        "straße",
+        "日本語テキスト",
+        "emoji 🦀 and \u{10FFFF}",
+        "nul\0inside",
+    ] {
         check(Value::Text(s.to_string()))?;
     }
     Ok(())
@@ -59,7 +66,9 @@ fn text() -> Result<()> {
 fn blobs_including_empty_and_one_mebibyte() -> Result<()> {
     check(Value::Blob(Vec::new()))?;
     check(Value::Blob(vec![0, 255, 1, 254]))?;
-    let big: Vec<u8> = (0..1 << 20).map(|i: u32| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+    let big: Vec<u8> = (0..1 << 20)
+        .map(|i: u32| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
     check(Value::Blob(big))
 }
 
@@ -86,7 +95,9 @@ mod fuzz {
             Just(Value::Null),
             any::<i64>().prop_map(Value::Integer),
             // Every bit pattern but NaN, which SQLite itself stores as NULL.
-            any::<f64>().prop_filter("NaN", |r| !r.is_nan()).prop_map(Value::Real),
+            any::<f64>()
+                .prop_filter("NaN", |r| !r.is_nan())
+                .prop_map(Value::Real),
             ".*".prop_map(Value::Text),
             proptest::collection::vec(any::<u8>(), 0..4096).prop_map(Value::Blob),
         ]

@@ -70,24 +70,31 @@ fn a_failing_udf_mid_transaction_loses_nothing_async_api() -> Result<()> {
     let (_dir, path) = seeded_file()?;
     let before = count_and_integrity(&path)?;
     let engine = tight_engine();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async {
         let db = Database::builder()
             .path(&path)
-            .components([engine.load_file(guests::MEMORY_BOMB)?, engine.load_file(guests::INFINITE_LOOP)?])
+            .components([
+                engine.load_file(guests::MEMORY_BOMB)?,
+                engine.load_file(guests::INFINITE_LOOP)?,
+            ])
             .pool_size(2)
             .open()
             .await?;
         for bad in ["bomb(1000)", "spin()"] {
             let mut tx = db.transaction().await?;
-            tx.execute("INSERT INTO t(x, note) SELECT x + 1000, note FROM t", ()).await?;
+            tx.execute("INSERT INTO t(x, note) SELECT x + 1000, note FROM t", ())
+                .await?;
             tx.execute("DELETE FROM t WHERE id % 2 = 0", ()).await?;
             let failed = tx.execute(&format!("UPDATE t SET x = x + {bad}"), ()).await;
             assert!(failed.is_err(), "{bad} did not fail");
             drop(tx);
         }
         // Writes through the pool still work afterwards.
-        db.execute("INSERT INTO t(x, note) VALUES (0, 'after')", ()).await?;
+        db.execute("INSERT INTO t(x, note) VALUES (0, 'after')", ())
+            .await?;
         db.execute("DELETE FROM t WHERE note = 'after'", ()).await?;
         anyhow::Ok(())
     })?;
@@ -101,7 +108,9 @@ fn a_schema_that_calls_an_untrusted_udf_is_refused() -> Result<()> {
     {
         // Someone else's tool wrote a view and a trigger that call UDFs.
         let conn = Connection::open(&path)?;
-        wasmudf_tests::component("text").trusted(true).register(&conn)?;
+        wasmudf_tests::component("text")
+            .trusted(true)
+            .register(&conn)?;
         conn.execute_batch(
             "CREATE VIEW shout AS SELECT unicode_upper(note) AS s FROM t;
              CREATE TABLE log(v);
@@ -111,9 +120,18 @@ fn a_schema_that_calls_an_untrusted_udf_is_refused() -> Result<()> {
     let conn = Connection::open(&path)?;
     wasmudf_tests::component("text").register(&conn)?; // untrusted
     let view = conn.query_row("SELECT count(*) FROM shout", [], |r| r.get::<_, i64>(0));
-    assert!(view.expect_err("view").to_string().contains("unsafe use of"));
+    assert!(
+        view.expect_err("view")
+            .to_string()
+            .contains("unsafe use of")
+    );
     let trigger = conn.execute("INSERT INTO t(x, note) VALUES (1, 'x')", []);
-    assert!(trigger.expect_err("trigger").to_string().contains("unsafe use of"));
+    assert!(
+        trigger
+            .expect_err("trigger")
+            .to_string()
+            .contains("unsafe use of")
+    );
     assert_eq!(count_and_integrity(&path)?.0, 100);
     Ok(())
 }
@@ -153,7 +171,10 @@ fn soak_hostile_and_normal_calls_on_many_threads() -> Result<()> {
         guests::PANIC,
         guests::UNREACHABLE,
     ];
-    let components: Vec<_> = paths.iter().map(|p| engine.load_file(p)).collect::<Result<_, _>>()?;
+    let components: Vec<_> = paths
+        .iter()
+        .map(|p| engine.load_file(p))
+        .collect::<Result<_, _>>()?;
     let run = |warmup: bool| -> Result<()> {
         std::thread::scope(|scope| {
             let workers: Vec<_> = (0..THREADS)
@@ -184,10 +205,16 @@ fn soak_hostile_and_normal_calls_on_many_threads() -> Result<()> {
                                     |r| Ok((r.get(0)?, r.get(1)?)),
                                 )?;
                                 anyhow::ensure!(a == i, "identity({i}) = {a}");
-                                anyhow::ensure!(up == format!("STRASSE{i}"), "unicode_upper gave {up}");
+                                anyhow::ensure!(
+                                    up == format!("STRASSE{i}"),
+                                    "unicode_upper gave {up}"
+                                );
                             }
                             let live = engine.instance_stats().live;
-                            anyhow::ensure!(live <= u64::from(MAX_INSTANCES), "{live} live instances");
+                            anyhow::ensure!(
+                                live <= u64::from(MAX_INSTANCES),
+                                "{live} live instances"
+                            );
                         }
                         Ok(())
                     })
@@ -204,7 +231,10 @@ fn soak_hostile_and_normal_calls_on_many_threads() -> Result<()> {
     run(false)?;
     let after = rss_kib();
     let stats = engine.instance_stats();
-    assert!(stats.replaced > 0, "no hostile call replaced an instance: {stats:?}");
+    assert!(
+        stats.replaced > 0,
+        "no hostile call replaced an instance: {stats:?}"
+    );
     // Every connection is gone: every instance must be too.
     assert_eq!(stats.live, 0, "{stats:?}");
     assert!(

@@ -27,7 +27,8 @@ pub(crate) fn run(args: &BenchArgs) -> Result<()> {
     })?;
     bar.finish_and_clear();
     print(&report);
-    std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
     let json = args.out.join("bench.json");
     std::fs::write(&json, serde_json::to_string_pretty(&report)?)?;
     let svg = args.out.join("bench.svg");
@@ -48,8 +49,16 @@ fn print(r: &Report) {
     let mut t = Table::new();
     t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
     t.set_header([
-        "case", "scan ms", "builtin ms", "native ms", "wasm ms", "native ns/row", "wasm ns/row",
-        "wasm/native", "overhead wasm/native", "wasm/builtin",
+        "case",
+        "scan ms",
+        "builtin ms",
+        "native ms",
+        "wasm ms",
+        "native ns/row",
+        "wasm ns/row",
+        "wasm/native",
+        "overhead wasm/native",
+        "wasm/builtin",
     ]);
     for p in &r.per_row {
         t.add_row([
@@ -65,21 +74,42 @@ fn print(r: &Report) {
             p.builtin_ratio.map_or("-".into(), f2),
         ]);
     }
-    println!("Per-row cost ({} rows; ns/row is net of the scan; median of runs)\n{t}", r.rows);
+    println!(
+        "Per-row cost ({} rows; ns/row is net of the scan; median of runs)\n{t}",
+        r.rows
+    );
 
     let mut t = Table::new();
     t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
     t.set_header(["figure", "value"]);
     let i = &r.instances;
     t.add_row(["fresh instance, pooling (µs)".to_string(), f2(i.pooling_us)]);
-    t.add_row(["fresh instance, on-demand (µs)".to_string(), f2(i.on_demand_us)]);
-    t.add_row(["cold compile of bench.wasm (ms)".to_string(), f1(i.cold_compile_ms)]);
+    t.add_row([
+        "fresh instance, on-demand (µs)".to_string(),
+        f2(i.on_demand_us),
+    ]);
+    t.add_row([
+        "cold compile of bench.wasm (ms)".to_string(),
+        f1(i.cold_compile_ms),
+    ]);
     t.add_row(["load from cache (ms)".to_string(), f2(i.cached_load_ms)]);
     t.add_row(["add1 ns/row, no deadline".to_string(), f1(r.limits.none_ns)]);
-    t.add_row(["add1 ns/row, deadline (default)".to_string(), f1(r.limits.deadline_ns)]);
-    t.add_row(["add1 ns/row, deadline + fuel".to_string(), f1(r.limits.deadline_fuel_ns)]);
-    t.add_row(["RSS per idle instance (KiB)".to_string(), f1(r.memory.rss_per_instance_kib)]);
-    t.add_row(["anon RSS per idle instance (KiB)".to_string(), f1(r.memory.anon_per_instance_kib)]);
+    t.add_row([
+        "add1 ns/row, deadline (default)".to_string(),
+        f1(r.limits.deadline_ns),
+    ]);
+    t.add_row([
+        "add1 ns/row, deadline + fuel".to_string(),
+        f1(r.limits.deadline_fuel_ns),
+    ]);
+    t.add_row([
+        "RSS per idle instance (KiB)".to_string(),
+        f1(r.memory.rss_per_instance_kib),
+    ]);
+    t.add_row([
+        "anon RSS per idle instance (KiB)".to_string(),
+        f1(r.memory.anon_per_instance_kib),
+    ]);
     for s in &r.scaling {
         t.add_row([
             format!("{} concurrent queries: q/s (N-thread/1-thread)", s.threads),
@@ -89,9 +119,18 @@ fn print(r: &Report) {
     match (&r.node, r.wasm_vs_js_identity) {
         (Some(n), Some(ratio)) => {
             let js = |ms: f64| f1((ms - n.scan_ms).max(0.0) * 1e6 / n.rows as f64);
-            t.add_row([format!("better-sqlite3 {} identity ns/row", n.node), js(n.identity_ms)]);
-            t.add_row([format!("better-sqlite3 {} add1 ns/row", n.node), js(n.add1_ms)]);
-            t.add_row(["identity overhead, wasm / better-sqlite3".to_string(), f2(ratio)]);
+            t.add_row([
+                format!("better-sqlite3 {} identity ns/row", n.node),
+                js(n.identity_ms),
+            ]);
+            t.add_row([
+                format!("better-sqlite3 {} add1 ns/row", n.node),
+                js(n.add1_ms),
+            ]);
+            t.add_row([
+                "identity overhead, wasm / better-sqlite3".to_string(),
+                f2(ratio),
+            ]);
         }
         _ => {
             let note = r.node_note.clone().unwrap_or_default();
@@ -113,7 +152,10 @@ fn chart(r: &Report, path: &std::path::Path) -> Result<()> {
     let root = SVGBackend::new(path, (900, 60 + 40 * rows as u32)).into_drawing_area();
     root.fill(&WHITE)?;
     let mut chart = ChartBuilder::on(&root)
-        .caption("wasmudf per-row cost, ns/row net of the scan (native vs wasm)", ("sans-serif", 18))
+        .caption(
+            "wasmudf per-row cost, ns/row net of the scan (native vs wasm)",
+            ("sans-serif", 18),
+        )
         .margin(10)
         .x_label_area_size(30)
         .y_label_area_size(140)
@@ -127,7 +169,9 @@ fn chart(r: &Report, path: &std::path::Path) -> Result<()> {
             // Label each band at its middle only.
             let band = y.floor();
             if (y - band - 0.5).abs() < 0.01 {
-                names.get(band as usize).map_or(String::new(), |n| n.to_string())
+                names
+                    .get(band as usize)
+                    .map_or(String::new(), |n| n.to_string())
             } else {
                 String::new()
             }
@@ -137,8 +181,14 @@ fn chart(r: &Report, path: &std::path::Path) -> Result<()> {
     for (i, p) in r.per_row.iter().enumerate() {
         let y = i as f64;
         chart.draw_series([
-            Rectangle::new([(0.0, y + 0.1), (p.native_ns, y + 0.45)], BLUE.mix(0.6).filled()),
-            Rectangle::new([(0.0, y + 0.55), (p.wasm_ns, y + 0.9)], RED.mix(0.6).filled()),
+            Rectangle::new(
+                [(0.0, y + 0.1), (p.native_ns, y + 0.45)],
+                BLUE.mix(0.6).filled(),
+            ),
+            Rectangle::new(
+                [(0.0, y + 0.55), (p.wasm_ns, y + 0.9)],
+                RED.mix(0.6).filled(),
+            ),
         ])?;
     }
     root.present()?;

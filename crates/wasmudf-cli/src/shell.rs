@@ -27,10 +27,17 @@ pub(crate) fn run(args: &SessionArgs) -> Result<()> {
         // A missing history file is normal on first use.
         let _ = editor.load_history(path);
     }
-    println!("wasmudf shell: {} components loaded. Enter .help for help.", components.len());
+    println!(
+        "wasmudf shell: {} components loaded. Enter .help for help.",
+        components.len()
+    );
     let mut pending = String::new();
     loop {
-        let prompt = if pending.is_empty() { "wasmudf> " } else { "   ...> " };
+        let prompt = if pending.is_empty() {
+            "wasmudf> "
+        } else {
+            "   ...> "
+        };
         let line = match editor.readline(prompt) {
             Ok(line) => line,
             Err(ReadlineError::Interrupted) => {
@@ -44,7 +51,10 @@ pub(crate) fn run(args: &SessionArgs) -> Result<()> {
         if pending.is_empty() && trimmed.starts_with('.') {
             let _ = editor.add_history_entry(trimmed);
             let mut words = trimmed.splitn(2, char::is_whitespace);
-            match (words.next().unwrap_or_default(), words.next().map(str::trim)) {
+            match (
+                words.next().unwrap_or_default(),
+                words.next().map(str::trim),
+            ) {
                 (".quit" | ".exit", _) => break,
                 (".help", _) => println!("{HELP}"),
                 (".functions", _) => print_functions(&components),
@@ -105,7 +115,14 @@ fn load_more(
 fn print_functions(components: &[wasmudf::Component]) {
     for c in components {
         for f in c.functions() {
-            println!("{:<20} {:<9} arity {:<8} {}  ({})", f.name, f.kind, f.arity, f.flags, c.origin());
+            println!(
+                "{:<20} {:<9} arity {:<8} {}  ({})",
+                f.name,
+                f.kind,
+                f.arity,
+                f.flags,
+                c.origin()
+            );
         }
     }
 }

@@ -55,13 +55,10 @@ pub(crate) async fn open(args: &SessionArgs, components: &[Component]) -> Result
     if let Some(path) = &args.db {
         builder = builder.path(path);
     }
-    builder
-        .open()
-        .await
-        .with_context(|| match &args.db {
-            Some(path) => format!("opening database {}", path.display()),
-            None => "opening the in-memory database".to_string(),
-        })
+    builder.open().await.with_context(|| match &args.db {
+        Some(path) => format!("opening database {}", path.display()),
+        None => "opening the in-memory database".to_string(),
+    })
 }
 
 /// A multi-thread runtime whose blocking pool steps the statements.

@@ -69,9 +69,20 @@ fn a_database_file_persists_between_runs() {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = dir.path().join("x.db");
     let db = db.to_str().expect("utf-8 path");
-    let out = wasmudf(&["query", "--db", db, "CREATE TABLE t(x); INSERT INTO t VALUES (sha256('a'))"]);
+    let out = wasmudf(&[
+        "query",
+        "--db",
+        db,
+        "CREATE TABLE t(x); INSERT INTO t VALUES (sha256('a'))",
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let out = wasmudf(&["query", "--db", db, "--json", "SELECT length(x) AS n FROM t"]);
+    let out = wasmudf(&[
+        "query",
+        "--db",
+        db,
+        "--json",
+        "SELECT length(x) AS n FROM t",
+    ]);
     assert_eq!(stdout(&out).trim(), r#"[{"n":32}]"#);
 }
 
@@ -89,16 +100,31 @@ fn inspect_lists_kind_arity_and_flags() {
 
 #[test]
 fn udf_flag_takes_a_file_or_a_folder() {
-    let out = wasmudf(&["query", "--udf", wasmudf_test_guests::BENCH, "--json", "SELECT add1(1) AS x"]);
+    let out = wasmudf(&[
+        "query",
+        "--udf",
+        wasmudf_test_guests::BENCH,
+        "--json",
+        "SELECT add1(1) AS x",
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out).trim(), r#"[{"x":2}]"#);
     let dir = tempfile::tempdir().expect("tempdir");
-    for (name, path) in [("a.wasm", wasmudf_test_guests::IDENTITY), ("b.wasm", wasmudf_test_guests::TEXT)] {
+    for (name, path) in [
+        ("a.wasm", wasmudf_test_guests::IDENTITY),
+        ("b.wasm", wasmudf_test_guests::TEXT),
+    ] {
         std::fs::copy(path, dir.path().join(name)).expect("copy");
     }
     std::fs::write(dir.path().join("notes.txt"), "not a component").expect("write");
     let folder = dir.path().to_str().expect("utf-8 path");
-    let out = wasmudf(&["query", "--udf", folder, "--json", "SELECT identity(unicode_upper('a')) AS x"]);
+    let out = wasmudf(&[
+        "query",
+        "--udf",
+        folder,
+        "--json",
+        "SELECT identity(unicode_upper('a')) AS x",
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out).trim(), r#"[{"x":"A"}]"#);
 }
@@ -160,16 +186,56 @@ fn shell_runs_statements_and_dot_commands_from_stdin() {
 fn hostile_components_end_in_clear_errors() {
     use wasmudf_test_guests as g;
     let cases: &[(&str, &str, &[&str], &str)] = &[
-        (g::INFINITE_LOOP, "SELECT spin()", &["--timeout-ms", "200"], "deadline"),
-        (g::INFINITE_LOOP, "SELECT spin()", &["--fuel", "1000000"], "fuel"),
-        (g::FINALIZE_LOOP, "SELECT spin_final(1)", &["--timeout-ms", "200"], "deadline"),
-        (g::MEMORY_BOMB, "SELECT bomb(500)", &["--memory-mib", "32"], "memory limit"),
-        (g::DEEP_RECURSION, "SELECT recurse(100000000)", &["--stack-kib", "256"], "stack overflow"),
+        (
+            g::INFINITE_LOOP,
+            "SELECT spin()",
+            &["--timeout-ms", "200"],
+            "deadline",
+        ),
+        (
+            g::INFINITE_LOOP,
+            "SELECT spin()",
+            &["--fuel", "1000000"],
+            "fuel",
+        ),
+        (
+            g::FINALIZE_LOOP,
+            "SELECT spin_final(1)",
+            &["--timeout-ms", "200"],
+            "deadline",
+        ),
+        (
+            g::MEMORY_BOMB,
+            "SELECT bomb(500)",
+            &["--memory-mib", "32"],
+            "memory limit",
+        ),
+        (
+            g::DEEP_RECURSION,
+            "SELECT recurse(100000000)",
+            &["--stack-kib", "256"],
+            "stack overflow",
+        ),
         (g::UNREACHABLE, "SELECT hit_unreachable()", &[], "trapped"),
         (g::PANIC, "SELECT boom('cli boom')", &[], "cli boom"),
-        (g::HUGE_RESULT, "SELECT huge_text(100)", &["--memory-mib", "512", "--max-result-mib", "8"], "too big"),
-        (g::READ_PASSWD, "SELECT read_file('/etc/passwd')", &[], "read_file"),
-        (g::OPEN_SOCKET, "SELECT connect('127.0.0.1:9')", &[], "wasi:sockets"),
+        (
+            g::HUGE_RESULT,
+            "SELECT huge_text(100)",
+            &["--memory-mib", "512", "--max-result-mib", "8"],
+            "too big",
+        ),
+        (
+            g::READ_PASSWD,
+            "SELECT read_file('/etc/passwd')",
+            &[],
+            "read_file",
+        ),
+        (
+            g::OPEN_SOCKET,
+            "SELECT connect('127.0.0.1:9')",
+            &[],
+            "wasi:sockets",
+        ),
         (g::BAD_ARITY, "SELECT 1", &[], "invalid manifest"),
     ];
     for (udf, sql, flags, needle) in cases {
@@ -179,7 +245,10 @@ fn hostile_components_end_in_clear_errors() {
         let out = wasmudf(&args);
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(1), "{sql} {flags:?}: {err}");
-        assert!(err.contains(needle), "{sql} {flags:?}: {err:?} lacks {needle:?}");
+        assert!(
+            err.contains(needle),
+            "{sql} {flags:?}: {err:?} lacks {needle:?}"
+        );
         // The guest may panic; the host must not.
         assert!(!err.contains("thread 'main' panicked"), "{err}");
         assert!(stdout(&out).is_empty(), "{sql}: stdout {:?}", stdout(&out));
@@ -199,7 +268,11 @@ fn hostile_output_never_reaches_the_terminal() {
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out).trim(), r#"[{"n":8}]"#);
-    assert!(stderr(&out).len() < 1024, "guest stderr leaked: {} bytes", out.stderr.len());
+    assert!(
+        stderr(&out).len() < 1024,
+        "guest stderr leaked: {} bytes",
+        out.stderr.len()
+    );
 }
 
 #[test]
@@ -227,7 +300,11 @@ fn compiled_components_are_cached_and_no_cache_bypasses_it() {
     };
     let entries = || {
         std::fs::read_dir(cache.path().join("wasmudf"))
-            .map(|d| d.filter_map(Result::ok).filter(|e| e.file_name().to_string_lossy().ends_with(".cwasm")).count())
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .filter(|e| e.file_name().to_string_lossy().ends_with(".cwasm"))
+                    .count()
+            })
             .unwrap_or(0)
     };
     let out = run(&["--no-cache"]);
@@ -240,7 +317,10 @@ fn compiled_components_are_cached_and_no_cache_bypasses_it() {
     let out = run(&[]);
     assert_eq!(stdout(&out).trim(), r#"[{"x":7}]"#);
     // A corrupt entry is ignored, recompiled and rewritten.
-    for e in std::fs::read_dir(cache.path().join("wasmudf")).expect("cache dir").flatten() {
+    for e in std::fs::read_dir(cache.path().join("wasmudf"))
+        .expect("cache dir")
+        .flatten()
+    {
         std::fs::write(e.path(), b"garbage").expect("corrupt");
     }
     let out = run(&[]);

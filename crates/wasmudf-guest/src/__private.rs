@@ -468,7 +468,10 @@ impl<C> Acc<C> {
     ) -> Result<(), String> {
         let rows = rows as usize;
         if rows == 0 || args.len() % rows != 0 {
-            return Err(format!("{} arguments do not split into {rows} rows", args.len()));
+            return Err(format!(
+                "{} arguments do not split into {rows} rows",
+                args.len()
+            ));
         }
         let width = args.len() / rows;
         let mut guard = self

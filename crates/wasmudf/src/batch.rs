@@ -32,7 +32,9 @@ impl Batch {
             (Batch::Integers(v), ValueRef::Integer(i)) => v.push(i),
             (Batch::Reals(v), ValueRef::Real(r)) => v.push(r),
             (Batch::Values(v), value) => v.push(to_owned(value)),
-            (Batch::Integers(v), ValueRef::Real(r)) if v.is_empty() => *self = Batch::Reals(vec![r]),
+            (Batch::Integers(v), ValueRef::Real(r)) if v.is_empty() => {
+                *self = Batch::Reals(vec![r])
+            }
             (_, value) => {
                 let mut values = self.to_values();
                 values.push(to_owned(value));
@@ -80,10 +82,17 @@ mod tests {
         assert!(matches!(b, Batch::Integers(ref v) if v == &[1, 2]));
         b.push(ValueRef::Null);
         b.push(ValueRef::Real(0.5));
-        let Batch::Values(v) = &b else { panic!("{b:?}") };
+        let Batch::Values(v) = &b else {
+            panic!("{b:?}")
+        };
         assert_eq!(
             v,
-            &[SqlValue::Integer(1), SqlValue::Integer(2), SqlValue::Null, SqlValue::Real(0.5)]
+            &[
+                SqlValue::Integer(1),
+                SqlValue::Integer(2),
+                SqlValue::Null,
+                SqlValue::Real(0.5)
+            ]
         );
         let mut r = Batch::default();
         r.push(ValueRef::Real(1.5));

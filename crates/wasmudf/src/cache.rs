@@ -92,17 +92,24 @@ impl ComponentCache {
     /// Stores a compiled component; failures only cost the next start time.
     pub(crate) fn put(&self, bytes: &[u8], component: &wasmtime::component::Component) {
         let name = self.entry_name(bytes);
-        let result = component.serialize().map_err(std::io::Error::other).and_then(|artifact| {
-            let tmp = format!("{name}.{}.tmp", std::process::id());
-            let mut file = self
-                .dir
-                .open_with(&tmp, OpenOptions::new().write(true).create(true).truncate(true))?;
-            file.write_all(&artifact)?;
-            file.sync_all()?;
-            self.dir.rename(&tmp, &self.dir, &name)
-        });
+        let result = component
+            .serialize()
+            .map_err(std::io::Error::other)
+            .and_then(|artifact| {
+                let tmp = format!("{name}.{}.tmp", std::process::id());
+                let mut file = self.dir.open_with(
+                    &tmp,
+                    OpenOptions::new().write(true).create(true).truncate(true),
+                )?;
+                file.write_all(&artifact)?;
+                file.sync_all()?;
+                self.dir.rename(&tmp, &self.dir, &name)
+            });
         if let Err(err) = result {
-            tracing::warn!("wasmudf: could not write cache entry in {}: {err}", self.path.display());
+            tracing::warn!(
+                "wasmudf: could not write cache entry in {}: {err}",
+                self.path.display()
+            );
         }
     }
 }

@@ -84,10 +84,9 @@ impl fmt::Display for CallError {
             CallErrorKind::Fuel => write!(f, "{name}: fuel exhausted"),
             CallErrorKind::Resource(msg) => write!(f, "{name}: {msg}"),
             CallErrorKind::StackOverflow => write!(f, "{name}: wasm stack overflow"),
-            CallErrorKind::TooBig { size, limit } => write!(
-                f,
-                "{name}: result too big: {size} bytes, limit is {limit}"
-            ),
+            CallErrorKind::TooBig { size, limit } => {
+                write!(f, "{name}: result too big: {size} bytes, limit is {limit}")
+            }
             CallErrorKind::Interrupted => write!(f, "{name}: interrupted"),
             CallErrorKind::StateLost => write!(
                 f,
@@ -122,7 +121,9 @@ pub(crate) fn describe_trap(err: &wasmtime::Error, stderr: Option<String>) -> St
     let base = match err.downcast_ref::<wasmtime::Trap>() {
         Some(trap) => {
             let text = trap.to_string();
-            text.strip_prefix("wasm trap: ").map(str::to_string).unwrap_or(text)
+            text.strip_prefix("wasm trap: ")
+                .map(str::to_string)
+                .unwrap_or(text)
         }
         // The root cause is the informative part of a host-side error chain;
         // the outer layers are wasm backtraces.
@@ -272,7 +273,9 @@ impl InstanceSlot {
         let state = live.store.data();
         let late = if state.interrupt.is_interrupted() {
             Some(CallErrorKind::Interrupted)
-        } else if state.cut_short.load(Ordering::Relaxed) && state.cut_short.swap(false, Ordering::SeqCst) {
+        } else if state.cut_short.load(Ordering::Relaxed)
+            && state.cut_short.swap(false, Ordering::SeqCst)
+        {
             Some(CallErrorKind::Deadline)
         } else {
             None

@@ -104,10 +104,16 @@ pub(crate) fn add_monotonic_clock(linker: &mut Linker<HostState>) -> wasmtime::R
     clock.func_wrap("now", |store: StoreContextMut<'_, HostState>, (): ()| {
         let state = store.data();
         // Deterministic functions see time stand still.
-        let now = if state.deterministic { 0 } else { state.clock.monotonic_nanos() };
+        let now = if state.deterministic {
+            0
+        } else {
+            state.clock.monotonic_nanos()
+        };
         Ok((now,))
     })?;
-    clock.func_wrap("resolution", |_: StoreContextMut<'_, HostState>, (): ()| Ok((1u64,)))?;
+    clock.func_wrap("resolution", |_: StoreContextMut<'_, HostState>, (): ()| {
+        Ok((1u64,))
+    })?;
     clock.func_wrap(
         "subscribe-instant",
         |store: StoreContextMut<'_, HostState>, (when,): (u64,)| {

@@ -6,8 +6,8 @@ use wasmtime::Store;
 
 use crate::bindings::{Udf, UdfPre};
 use crate::engine::Engine;
-use crate::interrupt::{Interrupt, Interrupted};
 use crate::error::{Error, Result};
+use crate::interrupt::{Interrupt, Interrupted};
 use crate::manifest::{self, FunctionSpec};
 use crate::sandbox::{Capabilities, DirGrant, HostState};
 
@@ -104,16 +104,19 @@ impl Component {
         };
         check_imports(origin, &engine, &component)?;
         check_world(origin, &engine, &component)?;
-        let instance_pre = engine
-            .linker()
-            .instantiate_pre(&component)
-            .map_err(|e| Error::Instantiate {
-                origin: origin.to_string(),
-                detail: format!("{e:#}"),
-            })?;
+        let instance_pre =
+            engine
+                .linker()
+                .instantiate_pre(&component)
+                .map_err(|e| Error::Instantiate {
+                    origin: origin.to_string(),
+                    detail: format!("{e:#}"),
+                })?;
         let pre = UdfPre::new(instance_pre).map_err(|e| Error::WrongWorld {
             origin: origin.to_string(),
-            detail: format!("exports `{GUEST_INTERFACE}@{GUEST_VERSION}` with the wrong shape: {e:#}"),
+            detail: format!(
+                "exports `{GUEST_INTERFACE}@{GUEST_VERSION}` with the wrong shape: {e:#}"
+            ),
         })?;
         let mut inner = ComponentInner {
             engine,

@@ -187,16 +187,15 @@ impl EngineBuilder {
                 .table_elements(self.limits.max_table_elements);
             config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
         }
-        let engine =
-            wasmtime::Engine::new(&config).map_err(|e| Error::Config(format!("{e:#}")))?;
+        let engine = wasmtime::Engine::new(&config).map_err(|e| Error::Config(format!("{e:#}")))?;
         let linker = sandbox::linker(&engine).map_err(|e| Error::Config(format!("{e:#}")))?;
-        let cache = match &self.cache_dir {
-            Some(dir) => Some(
-                ComponentCache::open(dir, &engine)
-                    .map_err(|e| Error::Config(format!("cache directory {}: {e}", dir.display())))?,
-            ),
-            None => None,
-        };
+        let cache =
+            match &self.cache_dir {
+                Some(dir) => Some(ComponentCache::open(dir, &engine).map_err(|e| {
+                    Error::Config(format!("cache directory {}: {e}", dir.display()))
+                })?),
+                None => None,
+            };
         let clock = Arc::new(CoarseClock::new());
         spawn_epoch_ticker(&engine, &clock);
         Ok(Engine {

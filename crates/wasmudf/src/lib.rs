@@ -58,8 +58,8 @@ pub use engine::{CallPhase, Engine, EngineBuilder, InstanceStats};
 pub use error::{Error, Result};
 pub use interrupt::Interrupt;
 pub use limits::Limits;
-pub use sandbox::DirGrant;
 pub use manifest::{Arity, FunctionFlags, FunctionKind, FunctionSpec, MAX_ARITY};
+pub use sandbox::DirGrant;
 
 // Re-exported so embedders use the same rusqlite as the library.
 pub use rusqlite;

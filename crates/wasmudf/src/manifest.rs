@@ -146,12 +146,16 @@ pub(crate) fn validate(raw: Vec<WitSpec>) -> Result<Vec<FunctionSpec>, String> {
             WitKind::Window => FunctionKind::Window,
         };
         let flags = FunctionFlags {
-            deterministic: spec.flags.contains(crate::bindings::WitFlags::DETERMINISTIC),
+            deterministic: spec
+                .flags
+                .contains(crate::bindings::WitFlags::DETERMINISTIC),
             innocuous: spec.flags.contains(crate::bindings::WitFlags::INNOCUOUS),
             direct_only: spec.flags.contains(crate::bindings::WitFlags::DIRECT_ONLY),
         };
         if flags.innocuous && flags.direct_only {
-            return Err(format!("`{name}` is declared both innocuous and direct-only"));
+            return Err(format!(
+                "`{name}` is declared both innocuous and direct-only"
+            ));
         }
         specs.push(FunctionSpec {
             name,
@@ -207,11 +211,15 @@ mod tests {
                     1 => WitKind::Aggregate,
                     _ => WitKind::Window,
                 },
-                flags: [WitFlags::DETERMINISTIC, WitFlags::INNOCUOUS, WitFlags::DIRECT_ONLY]
-                    .into_iter()
-                    .enumerate()
-                    .filter(|(bit, _)| flags & (1 << bit) != 0)
-                    .fold(WitFlags::empty(), |all, (_, f)| all | f),
+                flags: [
+                    WitFlags::DETERMINISTIC,
+                    WitFlags::INNOCUOUS,
+                    WitFlags::DIRECT_ONLY,
+                ]
+                .into_iter()
+                .enumerate()
+                .filter(|(bit, _)| flags & (1 << bit) != 0)
+                .fold(WitFlags::empty(), |all, (_, f)| all | f),
             })
     }
 

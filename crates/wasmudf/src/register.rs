@@ -9,19 +9,18 @@
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use rusqlite::Connection;
 use rusqlite::functions::{Aggregate, Context, FunctionFlags as SqlFlags, WindowAggregate};
 use rusqlite::types::Value as SqlValue;
-use rusqlite::Connection;
 use wasmtime::component::ResourceAny;
 
-use crate::bindings::ValueParam;
+use crate::batch::Batch;
+use crate::bindings::{FastResult, ValueParam, ValueResult};
 use crate::call::{CallError, CallErrorKind, InstanceSlot};
 use crate::component::Component;
 use crate::error::{Error, Result};
 use crate::interrupt::Interrupt;
 use crate::manifest::{FunctionKind, FunctionSpec};
-use crate::batch::Batch;
-use crate::bindings::{FastResult, ValueResult};
 use crate::value::{from_fast, from_guest, to_guest, to_number};
 
 /// A fast call's answer, fetching a `deferred` one (TEXT, BLOB or an error)
@@ -49,7 +48,11 @@ fn lock(slot: &Slot) -> MutexGuard<'_, InstanceSlot> {
     slot.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-pub(crate) fn register(component: &Component, conn: &Connection, interrupt: Interrupt) -> Result<()> {
+pub(crate) fn register(
+    component: &Component,
+    conn: &Connection,
+    interrupt: Interrupt,
+) -> Result<()> {
     check_clashes(component.functions(), conn)?;
     // Deterministic functions run in an instance of their own with
     // deterministic capabilities; the rest share another. Each is created
@@ -70,7 +73,11 @@ pub(crate) fn register(component: &Component, conn: &Connection, interrupt: Inte
         })?;
         let flags = sqlite_flags(spec, component.is_trusted());
         let arity = spec.arity.as_sqlite();
-        let slot = if spec.flags.deterministic { &det_slot } else { &other_slot };
+        let slot = if spec.flags.deterministic {
+            &det_slot
+        } else {
+            &other_slot
+        };
         let target = Target {
             slot: slot.clone(),
             id,
@@ -111,18 +118,20 @@ fn sqlite_flags(spec: &FunctionSpec, trusted: bool) -> SqlFlags {
 }
 
 /// Refuses to replace a function SQLite already knows with the same name
-/// and an overlapping arity, be it a builtin, an application function or
+/// and arity, be it a builtin, an application function or
 /// another component's.
 fn check_clashes(functions: &[FunctionSpec], conn: &Connection) -> Result<()> {
     let mut stmt = conn.prepare("SELECT name, narg FROM pragma_function_list")?;
     let existing = stmt
-        .query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?)))?
+        .query_map([], |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+        })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     for spec in functions {
         let arity = spec.arity.as_sqlite() as i64;
-        let clash = existing.iter().any(|(name, narg)| {
-            name.eq_ignore_ascii_case(&spec.name) && (*narg == arity)
-        });
+        let clash = existing
+            .iter()
+            .any(|(name, narg)| name.eq_ignore_ascii_case(&spec.name) && (*narg == arity));
         if clash {
             return Err(Error::NameClash {
                 name: spec.name.clone(),
@@ -149,7 +158,10 @@ impl Target {
         }))
     }
 
-    fn result(&self, r: std::result::Result<crate::bindings::ValueResult, CallErrorKind>) -> rusqlite::Result<SqlValue> {
+    fn result(
+        &self,
+        r: std::result::Result<crate::bindings::ValueResult, CallErrorKind>,
+    ) -> rusqlite::Result<SqlValue> {
         let value = r.map_err(|cause| self.error(cause))?;
         from_guest(value, self.max_result).map_err(|size| {
             self.error(CallErrorKind::TooBig {
@@ -312,7 +324,7 @@ impl Aggregate<AccCell, SqlValue> for Target {
     }
 
     fn step(&self, ctx: &mut Context<'_>, acc: &mut AccCell) -> rusqlite::Result<()> {
-        self.push(ctx, &mut acc.0 .0, Op::Step)
+        self.push(ctx, &mut acc.0.0, Op::Step)
     }
 
     fn finalize(&self, _ctx: &mut Context<'_>, acc: Option<AccCell>) -> rusqlite::Result<SqlValue> {
@@ -324,19 +336,18 @@ impl WindowAggregate<AccCell, SqlValue> for Target {
     fn value(&self, acc: Option<&mut AccCell>) -> rusqlite::Result<SqlValue> {
         let mut empty = AccState::default();
         let acc = match acc {
-            Some(acc) => &mut acc.0 .0,
+            Some(acc) => &mut acc.0.0,
             None => &mut empty,
         };
         self.flush(acc)?;
         let handle = self.handle(acc)?;
-        let r = lock(&self.slot).call(|s, u| {
-            u.wasmudf_udf_guest().accumulator().call_value(s, handle)
-        });
+        let r =
+            lock(&self.slot).call(|s, u| u.wasmudf_udf_guest().accumulator().call_value(s, handle));
         self.result(r)
     }
 
     fn inverse(&self, ctx: &mut Context<'_>, acc: &mut AccCell) -> rusqlite::Result<()> {
-        self.push(ctx, &mut acc.0 .0, Op::Inverse)
+        self.push(ctx, &mut acc.0.0, Op::Inverse)
     }
 }
 

@@ -172,7 +172,12 @@ impl HostState {
             .filter(|line| !line.is_empty() && !line.starts_with("note: run with"))
             .collect();
         let said = match lines.iter().rposition(|line| line.contains("panicked at")) {
-            Some(at) => lines[at..].iter().take(2).copied().collect::<Vec<_>>().join(" "),
+            Some(at) => lines[at..]
+                .iter()
+                .take(2)
+                .copied()
+                .collect::<Vec<_>>()
+                .join(" "),
             None => lines.last()?.to_string(),
         };
         Some(said.chars().take(500).collect())

@@ -29,8 +29,8 @@ use crate::component::Component;
 use crate::error::{Error, Result};
 
 use cursor::Cursor;
-use pool::{CancelOnDrop, Lease, Pool, Target, Ticket, blocking};
 pub use pool::PoolStats;
+use pool::{CancelOnDrop, Lease, Pool, Target, Ticket, blocking};
 pub use row::{Row, ToParams};
 
 /// Configures and opens a [`Database`].
@@ -389,7 +389,12 @@ fn execute(conn: &rusqlite::Connection, sql: &str, params: &[Value]) -> Result<u
     Ok(if readonly { 0 } else { conn.changes() as usize })
 }
 
-fn collect(conn: &rusqlite::Connection, sql: &str, params: &[Value], max: usize) -> Result<Vec<Row>> {
+fn collect(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    params: &[Value],
+    max: usize,
+) -> Result<Vec<Row>> {
     let mut stmt = conn.prepare(sql)?;
     bind(&mut stmt, params)?;
     let columns: Arc<[String]> = stmt.column_names().into_iter().map(String::from).collect();
@@ -587,10 +592,12 @@ impl RowStream {
             let params = params?;
             let lease = starter.pool.acquire().await?;
             let ticket = lease.ticket();
-            guarded(&starter, ticket, move || Cursor::start(lease, &sql, &params))
-                .await?
-                .map(Box::new)
-                .map_err(|e| interrupted(Error::from(e)))
+            guarded(&starter, ticket, move || {
+                Cursor::start(lease, &sql, &params)
+            })
+            .await?
+            .map(Box::new)
+            .map_err(|e| interrupted(Error::from(e)))
         });
         RowStream {
             shared,
@@ -672,8 +679,7 @@ impl Drop for RowStream {
         // idle cursor's statement is finalized wherever the cursor drops;
         // move that to the blocking pool when on an async thread.
         if let StreamState::Idle(cursor) = std::mem::replace(&mut self.state, StreamState::Done) {
-            if tokio::runtime::Handle::try_current().is_ok() && !crate::call::is_blocking_thread()
-            {
+            if tokio::runtime::Handle::try_current().is_ok() && !crate::call::is_blocking_thread() {
                 drop(tokio::task::spawn_blocking(move || drop(cursor)));
             }
         }

@@ -84,8 +84,7 @@ impl Pool {
         conn.pragma_update(None, "trusted_schema", "OFF")?;
         if self.target.is_file && self.opened.load(Ordering::Relaxed) == 0 {
             // Readers and one writer proceed in parallel under WAL.
-            let _mode: String =
-                conn.query_row("PRAGMA journal_mode=WAL", [], |row| row.get(0))?;
+            let _mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |row| row.get(0))?;
         }
         let mut pooled = PooledConn {
             sqlite: Arc::new(conn.get_interrupt_handle()),
@@ -100,7 +99,10 @@ impl Pool {
 
     /// Registers the components `conn` does not have yet.
     fn catch_up(&self, conn: &mut PooledConn) -> Result<()> {
-        let components = self.components.read().unwrap_or_else(PoisonError::into_inner);
+        let components = self
+            .components
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
         for component in &components[conn.registered.min(components.len())..] {
             component.register_with(&conn.conn, &conn.interrupt)?;
             conn.registered += 1;
@@ -114,7 +116,10 @@ impl Pool {
     pub(crate) fn add_components(&self, lease: &mut Lease, added: Vec<Component>) -> Result<()> {
         let conn = &mut lease.0.conn;
         self.catch_up(conn)?;
-        let mut components = self.components.write().unwrap_or_else(PoisonError::into_inner);
+        let mut components = self
+            .components
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
         for component in added {
             component.register_with(&conn.conn, &conn.interrupt)?;
             conn.registered += 1;
@@ -143,7 +148,11 @@ impl Pool {
         let conn = match idle {
             Some(mut conn) => {
                 let behind = conn.registered
-                    < self.components.read().unwrap_or_else(PoisonError::into_inner).len();
+                    < self
+                        .components
+                        .read()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .len();
                 if behind {
                     let pool = self.clone();
                     blocking(move || pool.catch_up(&mut conn).map(|()| conn)).await?
@@ -168,7 +177,11 @@ impl Pool {
         PoolStats {
             size: self.size,
             opened: self.opened.load(Ordering::Relaxed),
-            idle: self.idle.lock().unwrap_or_else(PoisonError::into_inner).len(),
+            idle: self
+                .idle
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .len(),
             instances: self
                 .components
                 .read()
@@ -231,7 +244,11 @@ impl Lease {
 impl Leased {
     /// Returns the connection to the pool. Blocking: it may roll back.
     fn release(self) {
-        let Leased { conn, pool, _permit } = self;
+        let Leased {
+            conn,
+            pool,
+            _permit,
+        } = self;
         if !conn.conn.is_autocommit() {
             // An abandoned transaction never leaks into the next user.
             if let Err(err) = conn.conn.execute_batch("ROLLBACK") {
@@ -253,8 +270,8 @@ impl Drop for Lease {
         // SAFETY: `self.0` is taken exactly once, here, and never touched
         // again: the lease is being dropped.
         let leased = unsafe { ManuallyDrop::take(&mut self.0) };
-        let on_async_thread = tokio::runtime::Handle::try_current().is_ok()
-            && !crate::call::is_blocking_thread();
+        let on_async_thread =
+            tokio::runtime::Handle::try_current().is_ok() && !crate::call::is_blocking_thread();
         if on_async_thread {
             // Rolling back touches the disk; never do it on an async worker.
             drop(tokio::task::spawn_blocking(move || leased.release()));

@@ -24,7 +24,13 @@ pub fn list_dir(path: &str) -> Result<String, String> {
     let fail = |e: std::io::Error| format!("cannot list {path}: {e}");
     let mut names = Vec::new();
     for entry in std::fs::read_dir(path).map_err(fail)? {
-        names.push(entry.map_err(fail)?.file_name().to_string_lossy().into_owned());
+        names.push(
+            entry
+                .map_err(fail)?
+                .file_name()
+                .to_string_lossy()
+                .into_owned(),
+        );
     }
     names.sort();
     Ok(names.join("\n"))
