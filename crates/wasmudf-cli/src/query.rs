@@ -45,7 +45,7 @@ fn run_batch(conn: &Connection, sql: &str) -> rusqlite::Result<Vec<ResultSet>> {
     let mut sets = Vec::new();
     let mut batch = Batch::new(conn, sql);
     while let Some(mut stmt) = batch.next()? {
-        let columns: Vec<String> = stmt.column_names().into_iter().map(String::from).collect();
+        let columns: Vec<String> = stmt.column_names().map(String::from).collect();
         let width = columns.len();
         let mut rows = Vec::new();
         let mut cursor = stmt.raw_query();

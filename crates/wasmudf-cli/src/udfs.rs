@@ -38,11 +38,10 @@ pub(crate) fn engine(args: &SessionArgs) -> Result<Engine> {
     let mut builder = Engine::builder()
         .limits(args.limits())
         .max_component_bytes(args.max_component_mib.saturating_mul(1 << 20));
-    if !args.no_cache {
-        if let Some(dir) = wasmudf::default_cache_dir() {
+    if !args.no_cache
+        && let Some(dir) = wasmudf::default_cache_dir() {
             builder = builder.cache_dir(dir);
         }
-    }
     Ok(builder.build()?)
 }
 

@@ -336,7 +336,7 @@ fn check_world(
         .map(|(name, _)| name.to_string())
         .collect();
     let wanted = format!("{GUEST_INTERFACE}@{GUEST_VERSION}");
-    if exports.iter().any(|name| *name == wanted) {
+    if exports.contains(&wanted) {
         return Ok(());
     }
     let detail = match exports

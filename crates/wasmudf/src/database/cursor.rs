@@ -61,7 +61,6 @@ impl Cursor {
         let stmt_ref: &'static mut Statement<'static> = unsafe { &mut *stmt.as_ptr() };
         let columns: Arc<[String]> = stmt_ref
             .column_names()
-            .into_iter()
             .map(String::from)
             .collect();
         let rows = stmt_ref.raw_query();

@@ -397,7 +397,7 @@ fn collect(
 ) -> Result<Vec<Row>> {
     let mut stmt = conn.prepare(sql)?;
     bind(&mut stmt, params)?;
-    let columns: Arc<[String]> = stmt.column_names().into_iter().map(String::from).collect();
+    let columns: Arc<[String]> = stmt.column_names().map(String::from).collect();
     let mut rows = stmt.raw_query();
     let mut out = Vec::new();
     while out.len() < max {
@@ -678,11 +678,10 @@ impl Drop for RowStream {
         // A fetch in flight is cancelled by its own guard as it drops. An
         // idle cursor's statement is finalized wherever the cursor drops;
         // move that to the blocking pool when on an async thread.
-        if let StreamState::Idle(cursor) = std::mem::replace(&mut self.state, StreamState::Done) {
-            if tokio::runtime::Handle::try_current().is_ok() && !crate::call::is_blocking_thread() {
+        if let StreamState::Idle(cursor) = std::mem::replace(&mut self.state, StreamState::Done)
+            && tokio::runtime::Handle::try_current().is_ok() && !crate::call::is_blocking_thread() {
                 drop(tokio::task::spawn_blocking(move || drop(cursor)));
             }
-        }
     }
 }
 
