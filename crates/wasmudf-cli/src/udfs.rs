@@ -39,9 +39,10 @@ pub(crate) fn engine(args: &SessionArgs) -> Result<Engine> {
         .limits(args.limits())
         .max_component_bytes(args.max_component_mib.saturating_mul(1 << 20));
     if !args.no_cache
-        && let Some(dir) = wasmudf::default_cache_dir() {
-            builder = builder.cache_dir(dir);
-        }
+        && let Some(dir) = wasmudf::default_cache_dir()
+    {
+        builder = builder.cache_dir(dir);
+    }
     Ok(builder.build()?)
 }
 

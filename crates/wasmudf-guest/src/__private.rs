@@ -410,13 +410,6 @@ impl<C> Acc<C> {
         rows: u32,
         f: impl Fn(&mut dyn AccState, &[Value]) -> Result<(), Error>,
     ) -> Result<(), String> {
-        let mut guard = self
-            .state
-            .try_borrow_mut()
-            .map_err(|_| "accumulator is busy".to_owned())?;
-        let state = guard
-            .as_mut()
-            .ok_or_else(|| "accumulator already finished".to_owned())?;
         let rows = rows as usize;
         if rows == 0 {
             return if args.is_empty() {
@@ -432,10 +425,27 @@ impl<C> Acc<C> {
             ));
         }
         let width = args.len() / rows;
-        for r in 0..rows {
-            f(state.as_mut(), &args[r * width..(r + 1) * width]).map_err(|e| e.to_string())?;
-        }
-        Ok(())
+        self.with_state(|state| {
+            for r in 0..rows {
+                f(state, &args[r * width..(r + 1) * width]).map_err(|e| e.to_string())?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Runs `f` on the live state, or says why there is none.
+    fn with_state<R>(
+        &self,
+        f: impl FnOnce(&mut dyn AccState) -> Result<R, String>,
+    ) -> Result<R, String> {
+        let mut guard = self
+            .state
+            .try_borrow_mut()
+            .map_err(|_| "accumulator is busy".to_owned())?;
+        let state = guard
+            .as_mut()
+            .ok_or_else(|| "accumulator already finished".to_owned())?;
+        f(state.as_mut())
     }
 
     /// Creates the state for entry `id` of `entries`.
@@ -474,29 +484,28 @@ impl<C> Acc<C> {
             ));
         }
         let width = args.len() / rows;
-        let mut guard = self
-            .state
-            .try_borrow_mut()
-            .map_err(|_| "accumulator is busy".to_owned())?;
-        let state = guard
-            .as_mut()
-            .ok_or_else(|| "accumulator already finished".to_owned())?;
-        if width == 1 {
-            // The common case: one argument per row, no row buffer at all.
-            for &x in args {
-                state
-                    .step(std::slice::from_ref(&to_value(x)))
-                    .map_err(|e| e.to_string())?;
+        if width == 0 {
+            // A function of no arguments: `rows` empty rows.
+            return self.each_row(&[], rows as u32, |s, a| s.step(a));
+        }
+        self.with_state(|state| {
+            if width == 1 {
+                // The common case: one argument per row, no row buffer.
+                for &x in args {
+                    state
+                        .step(std::slice::from_ref(&to_value(x)))
+                        .map_err(|e| e.to_string())?;
+                }
+                return Ok(());
             }
-            return Ok(());
-        }
-        let mut row: Vec<Value> = Vec::with_capacity(width);
-        for chunk in args.chunks_exact(width) {
-            row.clear();
-            row.extend(chunk.iter().map(|&x| to_value(x)));
-            state.step(&row).map_err(|e| e.to_string())?;
-        }
-        Ok(())
+            let mut row: Vec<Value> = Vec::with_capacity(width);
+            for chunk in args.chunks_exact(width) {
+                row.clear();
+                row.extend(chunk.iter().map(|&x| to_value(x)));
+                state.step(&row).map_err(|e| e.to_string())?;
+            }
+            Ok(())
+        })
     }
 
     /// Removes `rows` rows.

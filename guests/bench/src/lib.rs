@@ -53,7 +53,27 @@ impl Aggregate for SumI {
     }
 }
 
+/// `count_rows()`: an aggregate of no arguments, the number of rows.
+#[derive(Debug, Default)]
+pub struct CountRows(i64);
+
+impl Aggregate for CountRows {
+    const NAME: &'static str = "count_rows";
+    const FLAGS: Flags = Flags::DETERMINISTIC;
+    type Args<'a> = ();
+    type Output = i64;
+
+    fn step(&mut self, (): ()) -> Result<(), Error> {
+        self.0 += 1;
+        Ok(())
+    }
+
+    fn finalize(self) -> Result<i64, Error> {
+        Ok(self.0)
+    }
+}
+
 wasmudf_guest::export! {
     scalars: [add1, addf, upper_ascii, blob_rev, add3],
-    aggregates: [SumI],
+    aggregates: [SumI, CountRows],
 }

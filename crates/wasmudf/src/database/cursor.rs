@@ -59,10 +59,7 @@ impl Cursor {
         };
         // SAFETY: as above, for the boxed statement.
         let stmt_ref: &'static mut Statement<'static> = unsafe { &mut *stmt.as_ptr() };
-        let columns: Arc<[String]> = stmt_ref
-            .column_names()
-            .map(String::from)
-            .collect();
+        let columns: Arc<[String]> = stmt_ref.column_names().map(String::from).collect();
         let rows = stmt_ref.raw_query();
         Ok(Cursor {
             rows: Some(rows),

@@ -679,9 +679,11 @@ impl Drop for RowStream {
         // idle cursor's statement is finalized wherever the cursor drops;
         // move that to the blocking pool when on an async thread.
         if let StreamState::Idle(cursor) = std::mem::replace(&mut self.state, StreamState::Done)
-            && tokio::runtime::Handle::try_current().is_ok() && !crate::call::is_blocking_thread() {
-                drop(tokio::task::spawn_blocking(move || drop(cursor)));
-            }
+            && tokio::runtime::Handle::try_current().is_ok()
+            && !crate::call::is_blocking_thread()
+        {
+            drop(tokio::task::spawn_blocking(move || drop(cursor)));
+        }
     }
 }
 
