@@ -225,15 +225,15 @@ impl Target {
 
     /// Hands buffered rows to the guest, creating the accumulator first if
     /// this is the group's first flush.
-    fn flush(&self, acc: &mut AccState) -> rusqlite::Result<()> {
+    fn flush(&self, slot: &mut InstanceSlot, acc: &mut AccState) -> rusqlite::Result<()> {
         if acc.pending_rows == 0 {
             return Ok(());
         }
-        let handle = self.handle(acc)?;
+        let handle = self.handle(slot, acc)?;
         let rows = std::mem::take(&mut acc.pending_rows);
         let op = acc.pending_op;
         let pending = &acc.pending;
-        let r = lock(&self.slot).call(|s, u| {
+        let r = slot.call(|s, u| {
             let accs = u.wasmudf_udf_guest().accumulator();
             match (op, pending) {
                 (Op::Step, Batch::Integers(v)) => accs.call_step_integers(s, handle, v, rows),
@@ -248,8 +248,7 @@ impl Target {
 
     /// The group's accumulator handle, created on first use and checked
     /// against the instance generation.
-    fn handle(&self, acc: &mut AccState) -> rusqlite::Result<ResourceAny> {
-        let mut slot = lock(&self.slot);
+    fn handle(&self, slot: &mut InstanceSlot, acc: &mut AccState) -> rusqlite::Result<ResourceAny> {
         if let Some(handle) = acc.handle {
             return if acc.generation == slot.generation() {
                 Ok(handle)
@@ -266,9 +265,11 @@ impl Target {
         Ok(handle)
     }
 
+    /// Buffers one row; the slot is locked only when the buffer is handed
+    /// over.
     fn push(&self, ctx: &Context<'_>, acc: &mut AccState, op: Op) -> rusqlite::Result<()> {
         if acc.pending_op != op {
-            self.flush(acc)?;
+            self.flush(&mut lock(&self.slot), acc)?;
             acc.pending_op = op;
         }
         for i in 0..ctx.len() {
@@ -278,18 +279,27 @@ impl Target {
         // Inverse rows and window steps are interleaved with `value` calls
         // anyway; only plain aggregate steps gain from a long batch.
         if acc.pending_rows >= STEP_BATCH_ROWS || op == Op::Inverse {
-            self.flush(acc)?;
+            self.flush(&mut lock(&self.slot), acc)?;
         }
         Ok(())
     }
 
-    fn finish(&self, acc: Option<Acc>) -> rusqlite::Result<SqlValue> {
-        let mut acc = acc.map(|a| a.0).unwrap_or_default();
-        self.flush(&mut acc)?;
-        let handle = self.handle(&mut acc)?;
-        acc.handle = None;
-        let r = lock(&self.slot)
-            .call(|s, u| u.wasmudf_udf_guest().accumulator().call_finish(s, handle));
+    /// Flushes, then runs `last` on the group's accumulator under one lock.
+    fn conclude(
+        &self,
+        acc: &mut AccState,
+        last: impl FnOnce(
+            &mut wasmtime::Store<crate::sandbox::HostState>,
+            &crate::bindings::Udf,
+            ResourceAny,
+        ) -> wasmtime::Result<std::result::Result<ValueResult, String>>
+        + Send,
+    ) -> rusqlite::Result<SqlValue> {
+        let mut slot = lock(&self.slot);
+        self.flush(&mut slot, acc)?;
+        let handle = self.handle(&mut slot, acc)?;
+        let r = slot.call(|s, u| last(s, u, handle));
+        drop(slot);
         self.result(r)
     }
 }
@@ -315,20 +325,22 @@ struct AccState {
 
 /// `ResourceAny` is a plain handle; nothing is left half-updated by an
 /// unwind, and SQLite callbacks never unwind anyway (rusqlite catches).
-struct Acc(AccState);
-type AccCell = AssertUnwindSafe<Acc>;
+type AccCell = AssertUnwindSafe<AccState>;
 
 impl Aggregate<AccCell, SqlValue> for Target {
     fn init(&self, _ctx: &mut Context<'_>) -> rusqlite::Result<AccCell> {
-        Ok(AssertUnwindSafe(Acc(AccState::default())))
+        Ok(AssertUnwindSafe(AccState::default()))
     }
 
     fn step(&self, ctx: &mut Context<'_>, acc: &mut AccCell) -> rusqlite::Result<()> {
-        self.push(ctx, &mut acc.0.0, Op::Step)
+        self.push(ctx, acc, Op::Step)
     }
 
     fn finalize(&self, _ctx: &mut Context<'_>, acc: Option<AccCell>) -> rusqlite::Result<SqlValue> {
-        self.finish(acc.map(|a| a.0))
+        let mut acc = acc.map(|a| a.0).unwrap_or_default();
+        self.conclude(&mut acc, |s, u, handle| {
+            u.wasmudf_udf_guest().accumulator().call_finish(s, handle)
+        })
     }
 }
 
@@ -336,18 +348,16 @@ impl WindowAggregate<AccCell, SqlValue> for Target {
     fn value(&self, acc: Option<&mut AccCell>) -> rusqlite::Result<SqlValue> {
         let mut empty = AccState::default();
         let acc = match acc {
-            Some(acc) => &mut acc.0.0,
+            Some(acc) => &mut acc.0,
             None => &mut empty,
         };
-        self.flush(acc)?;
-        let handle = self.handle(acc)?;
-        let r =
-            lock(&self.slot).call(|s, u| u.wasmudf_udf_guest().accumulator().call_value(s, handle));
-        self.result(r)
+        self.conclude(acc, |s, u, handle| {
+            u.wasmudf_udf_guest().accumulator().call_value(s, handle)
+        })
     }
 
     fn inverse(&self, ctx: &mut Context<'_>, acc: &mut AccCell) -> rusqlite::Result<()> {
-        self.push(ctx, &mut acc.0.0, Op::Inverse)
+        self.push(ctx, acc, Op::Inverse)
     }
 }
 

@@ -21,10 +21,17 @@ pub(crate) fn to_guest(value: ValueRef<'_>) -> ValueParam<'_> {
     }
 }
 
-/// Borrows an owned SQLite value as a guest argument.
+/// Borrows a buffered value as a guest argument. Its TEXT was checked
+/// for UTF-8 when it was buffered ([`to_owned`]), so it is not checked again.
 #[inline]
 pub(crate) fn owned_to_guest(value: &SqlValue) -> ValueParam<'_> {
-    to_guest(ValueRef::from(value))
+    match value {
+        SqlValue::Null => ValueParam::Null,
+        SqlValue::Integer(i) => ValueParam::Integer(*i),
+        SqlValue::Real(r) => ValueParam::Real(*r),
+        SqlValue::Text(s) => ValueParam::Text(s),
+        SqlValue::Blob(b) => ValueParam::Blob(b),
+    }
 }
 
 /// Converts a guest result to a SQLite value. `Err` carries the size of a
@@ -56,9 +63,9 @@ pub(crate) fn to_owned(value: ValueRef<'_>) -> SqlValue {
     }
 }
 
-/// Copies a value exactly, keeping TEXT as TEXT even if it is not UTF-8
-/// (lossily repaired), for parameters and result rows.
-pub(crate) fn to_owned_exact(value: ValueRef<'_>) -> SqlValue {
+/// Copies a value keeping its storage class: TEXT stays TEXT even if it is
+/// not UTF-8 (invalid bytes are replaced), for parameters and result rows.
+pub(crate) fn to_owned_lossy(value: ValueRef<'_>) -> SqlValue {
     match value {
         ValueRef::Text(bytes) => SqlValue::Text(String::from_utf8_lossy(bytes).into_owned()),
         other => to_owned(other),

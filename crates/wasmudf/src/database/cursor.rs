@@ -74,16 +74,10 @@ impl Cursor {
     /// finished. Blocking.
     pub(crate) fn fetch(&mut self, max: usize) -> rusqlite::Result<(Vec<Row>, bool)> {
         let mut out = Vec::with_capacity(max.min(256));
-        let width = self.columns.len();
         if let Some(rows) = self.rows.as_mut() {
             while out.len() < max {
                 match rows.next() {
-                    Ok(Some(row)) => {
-                        let values = (0..width)
-                            .map(|i| row.get_ref(i).map(crate::value::to_owned_exact))
-                            .collect::<rusqlite::Result<Vec<_>>>()?;
-                        out.push(Row::new(self.columns.clone(), values));
-                    }
+                    Ok(Some(row)) => out.push(Row::read(&self.columns, row)?),
                     Ok(None) => {
                         self.done = true;
                         break;

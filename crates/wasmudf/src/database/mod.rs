@@ -219,9 +219,7 @@ impl Database {
         sql: &str,
         params: impl ToParams,
     ) -> impl Future<Output = Result<usize>> + Send + 'static {
-        let sql = sql.to_owned();
-        let params = params.to_params();
-        self.run(move |conn| execute(conn, &sql, &params?))
+        self.run(execute_work(sql, params))
     }
 
     /// Runs several `;`-separated statements with no parameters.
@@ -244,9 +242,7 @@ impl Database {
         sql: &str,
         params: impl ToParams,
     ) -> impl Future<Output = Result<Vec<Row>>> + Send + 'static {
-        let sql = sql.to_owned();
-        let params = params.to_params();
-        self.run(move |conn| collect(conn, &sql, &params?, usize::MAX))
+        self.run(query_work(sql, params))
     }
 
     /// Runs a query and returns its first row.
@@ -260,13 +256,7 @@ impl Database {
         sql: &str,
         params: impl ToParams,
     ) -> impl Future<Output = Result<Row>> + Send + 'static {
-        let sql = sql.to_owned();
-        let params = params.to_params();
-        self.run(move |conn| {
-            collect(conn, &sql, &params?, 1)?
-                .pop()
-                .ok_or(Error::Sqlite(rusqlite::Error::QueryReturnedNoRows))
-        })
+        self.run(query_row_work(sql, params))
     }
 
     /// Streams a query's rows as they are stepped.
@@ -377,6 +367,38 @@ fn bind(stmt: &mut rusqlite::Statement<'_>, params: &[Value]) -> rusqlite::Resul
     Ok(())
 }
 
+/// The blocking work of `execute`, shared by [`Database`] and
+/// [`Transaction`]. Parameters are converted now, so the work owns them.
+fn execute_work(
+    sql: &str,
+    params: impl ToParams,
+) -> impl FnOnce(&rusqlite::Connection) -> Result<usize> + Send + 'static {
+    let (sql, params) = (sql.to_owned(), params.to_params());
+    move |conn| execute(conn, &sql, &params?)
+}
+
+/// The blocking work of `query`; see [`execute_work`].
+fn query_work(
+    sql: &str,
+    params: impl ToParams,
+) -> impl FnOnce(&rusqlite::Connection) -> Result<Vec<Row>> + Send + 'static {
+    let (sql, params) = (sql.to_owned(), params.to_params());
+    move |conn| collect(conn, &sql, &params?, usize::MAX)
+}
+
+/// The blocking work of `query_row`: steps only to the first row.
+fn query_row_work(
+    sql: &str,
+    params: impl ToParams,
+) -> impl FnOnce(&rusqlite::Connection) -> Result<Row> + Send + 'static {
+    let (sql, params) = (sql.to_owned(), params.to_params());
+    move |conn| {
+        collect(conn, &sql, &params?, 1)?
+            .pop()
+            .ok_or(Error::Sqlite(rusqlite::Error::QueryReturnedNoRows))
+    }
+}
+
 /// Runs a statement to completion, discarding any rows (so that
 /// `SELECT sleep(200)` or `INSERT ... RETURNING` work here too), and
 /// returns the rows it changed.
@@ -402,10 +424,7 @@ fn collect(
     let mut out = Vec::new();
     while out.len() < max {
         let Some(row) = rows.next()? else { break };
-        let values = (0..columns.len())
-            .map(|i| row.get_ref(i).map(crate::value::to_owned_exact))
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        out.push(Row::new(columns.clone(), values));
+        out.push(Row::read(&columns, row)?);
     }
     Ok(out)
 }
@@ -507,9 +526,7 @@ impl Transaction {
     /// As [`Database::execute`]; [`Error::Closed`] if an earlier call on
     /// this transaction was cancelled (which rolled it back).
     pub async fn execute(&mut self, sql: &str, params: impl ToParams) -> Result<usize> {
-        let sql = sql.to_owned();
-        let params = params.to_params();
-        self.run(move |conn| execute(conn, &sql, &params?)).await
+        self.run(execute_work(sql, params)).await
     }
 
     /// As [`Database::query`], inside the transaction.
@@ -518,10 +535,7 @@ impl Transaction {
     ///
     /// As [`Transaction::execute`].
     pub async fn query(&mut self, sql: &str, params: impl ToParams) -> Result<Vec<Row>> {
-        let sql = sql.to_owned();
-        let params = params.to_params();
-        self.run(move |conn| collect(conn, &sql, &params?, usize::MAX))
-            .await
+        self.run(query_work(sql, params)).await
     }
 
     /// As [`Database::query_row`], inside the transaction.
@@ -530,11 +544,7 @@ impl Transaction {
     ///
     /// As [`Database::query_row`].
     pub async fn query_row(&mut self, sql: &str, params: impl ToParams) -> Result<Row> {
-        self.query(sql, params)
-            .await?
-            .into_iter()
-            .next()
-            .ok_or(Error::Sqlite(rusqlite::Error::QueryReturnedNoRows))
+        self.run(query_row_work(sql, params)).await
     }
 
     /// Commits.

@@ -25,8 +25,16 @@ pub struct Row {
 }
 
 impl Row {
-    pub(crate) fn new(columns: Arc<[String]>, values: Vec<Value>) -> Row {
-        Row { columns, values }
+    /// Copies the current row of a statement whose column names are
+    /// `columns`.
+    pub(crate) fn read(columns: &Arc<[String]>, row: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
+        let values = (0..columns.len())
+            .map(|i| row.get_ref(i).map(crate::value::to_owned_lossy))
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(Row {
+            columns: columns.clone(),
+            values,
+        })
     }
 
     /// The value at column `idx`, converted with [`FromSql`].
@@ -101,7 +109,7 @@ pub trait ToParams {
 
 fn owned(param: &dyn ToSql) -> rusqlite::Result<Value> {
     Ok(match param.to_sql()? {
-        ToSqlOutput::Borrowed(v) => crate::value::to_owned_exact(v),
+        ToSqlOutput::Borrowed(v) => crate::value::to_owned_lossy(v),
         ToSqlOutput::Owned(v) => v,
         other => {
             return Err(rusqlite::Error::ToSqlConversionFailure(
