@@ -2,6 +2,7 @@
 
 mod aggregates;
 mod asyncdb;
+mod direct;
 mod errors;
 mod examples;
 mod hostile;

@@ -298,21 +298,32 @@ fn compiled_components_are_cached_and_no_cache_bypasses_it() {
             .arg("SELECT identity(7) AS x");
         cmd.output().expect("runs")
     };
+    // (components, direct-path modules) in the cache.
     let entries = || {
-        std::fs::read_dir(cache.path().join("wasmudf"))
+        let names: Vec<String> = std::fs::read_dir(cache.path().join("wasmudf"))
             .map(|d| {
                 d.filter_map(Result::ok)
-                    .filter(|e| e.file_name().to_string_lossy().ends_with(".cwasm"))
-                    .count()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|name| name.ends_with(".cwasm"))
+                    .collect()
             })
-            .unwrap_or(0)
+            .unwrap_or_default();
+        let direct = names
+            .iter()
+            .filter(|n| n.ends_with(".direct.cwasm"))
+            .count();
+        (names.len() - direct, direct)
     };
     let out = run(&["--no-cache"]);
     assert_eq!(stdout(&out).trim(), r#"[{"x":7}]"#);
-    assert_eq!(entries(), 0, "--no-cache wrote the cache");
+    assert_eq!(entries(), (0, 0), "--no-cache wrote the cache");
     let out = run(&[]);
     assert_eq!(stdout(&out).trim(), r#"[{"x":7}]"#);
-    assert_eq!(entries(), wasmudf_test_guests::EXAMPLES.len());
+    let (components, direct) = entries();
+    assert_eq!(components, wasmudf_test_guests::EXAMPLES.len());
+    // Every example with a scalar function has a direct path (`stats` has
+    // only aggregates and windows).
+    assert_eq!(direct, wasmudf_test_guests::EXAMPLES.len() - 1);
     // A second start loads from the cache and answers the same.
     let out = run(&[]);
     assert_eq!(stdout(&out).trim(), r#"[{"x":7}]"#);

@@ -8,6 +8,7 @@ wasmtime::component::bindgen!({
     path: "../../wit",
     world: "udf",
     ownership: Borrowing { duplicate_if_necessary: true },
+    additional_derives: [PartialEq],
 });
 
 pub(crate) use exports::wasmudf::udf::guest::{

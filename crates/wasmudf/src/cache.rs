@@ -58,42 +58,28 @@ impl ComponentCache {
         })
     }
 
-    fn entry_name(&self, bytes: &[u8]) -> String {
+    /// The entry for an artifact of `kind` compiled from `bytes`.
+    fn entry_name(&self, bytes: &[u8], kind: Artifact) -> String {
         let mut sha = Sha256::new();
         sha.update(self.engine_key);
         sha.update(bytes);
         let digest = sha.finalize();
         let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-        format!("{hex}.cwasm")
-    }
-
-    /// The compiled component for `bytes`, if cached and loadable.
-    pub(crate) fn get(
-        &self,
-        engine: &wasmtime::Engine,
-        bytes: &[u8],
-    ) -> Option<wasmtime::component::Component> {
-        let name = self.entry_name(bytes);
-        let mut file = self.dir.open(&name).ok()?;
-        let mut artifact = Vec::new();
-        file.read_to_end(&mut artifact).ok()?;
-        // SAFETY: the entry was written by `put` from wasmtime's own
-        // `serialize` for an engine with the same compatibility hash (it is
-        // part of the name), in a directory private to this user.
-        match unsafe { wasmtime::component::Component::deserialize(engine, &artifact) } {
-            Ok(component) => Some(component),
-            Err(err) => {
-                tracing::warn!("wasmudf: ignoring cache entry {name}: {err:#}");
-                None
-            }
+        match kind {
+            Artifact::Component => format!("{hex}.cwasm"),
+            Artifact::DirectModule => format!("{hex}.direct.cwasm"),
         }
     }
 
-    /// Stores a compiled component; failures only cost the next start time.
-    pub(crate) fn put(&self, bytes: &[u8], component: &wasmtime::component::Component) {
-        let name = self.entry_name(bytes);
-        let result = component
-            .serialize()
+    fn read(&self, name: &str) -> Option<Vec<u8>> {
+        let mut file = self.dir.open(name).ok()?;
+        let mut artifact = Vec::new();
+        file.read_to_end(&mut artifact).ok()?;
+        Some(artifact)
+    }
+
+    fn write(&self, name: &str, artifact: wasmtime::Result<Vec<u8>>) {
+        let result = artifact
             .map_err(std::io::Error::other)
             .and_then(|artifact| {
                 let tmp = format!("{name}.{}.tmp", std::process::id());
@@ -103,7 +89,7 @@ impl ComponentCache {
                 )?;
                 file.write_all(&artifact)?;
                 file.sync_all()?;
-                self.dir.rename(&tmp, &self.dir, &name)
+                self.dir.rename(&tmp, &self.dir, name)
             });
         if let Err(err) = result {
             tracing::warn!(
@@ -112,6 +98,74 @@ impl ComponentCache {
             );
         }
     }
+
+    /// Loads an entry with `deserialize`, ignoring (and logging) one that
+    /// wasmtime rejects.
+    fn load<T>(
+        &self,
+        bytes: &[u8],
+        kind: Artifact,
+        deserialize: impl FnOnce(&[u8]) -> wasmtime::Result<T>,
+    ) -> Option<T> {
+        let name = self.entry_name(bytes, kind);
+        match deserialize(&self.read(&name)?) {
+            Ok(compiled) => Some(compiled),
+            Err(err) => {
+                tracing::warn!("wasmudf: ignoring cache entry {name}: {err:#}");
+                None
+            }
+        }
+    }
+
+    /// The compiled component for `bytes`, if it is cached.
+    pub(crate) fn get(
+        &self,
+        engine: &wasmtime::Engine,
+        bytes: &[u8],
+    ) -> Option<wasmtime::component::Component> {
+        // SAFETY: the entry was written by `put` from wasmtime's own
+        // `serialize` for an engine with the same compatibility hash (it is
+        // part of the name), in a directory private to this user.
+        self.load(bytes, Artifact::Component, |artifact| unsafe {
+            wasmtime::component::Component::deserialize(engine, artifact)
+        })
+    }
+
+    /// Stores the compiled component for `bytes`; failures are logged.
+    pub(crate) fn put(&self, bytes: &[u8], component: &wasmtime::component::Component) {
+        self.write(
+            &self.entry_name(bytes, Artifact::Component),
+            component.serialize(),
+        );
+    }
+
+    /// The compiled direct-path module of the component `bytes`, if cached.
+    pub(crate) fn get_direct(
+        &self,
+        engine: &wasmtime::Engine,
+        bytes: &[u8],
+    ) -> Option<wasmtime::Module> {
+        // SAFETY: as in `get`: written by `put_direct` from wasmtime's own
+        // `serialize` for a compatible engine, in a private directory.
+        self.load(bytes, Artifact::DirectModule, |artifact| unsafe {
+            wasmtime::Module::deserialize(engine, artifact)
+        })
+    }
+
+    /// Stores the direct-path module compiled from the component `bytes`.
+    pub(crate) fn put_direct(&self, bytes: &[u8], module: &wasmtime::Module) {
+        self.write(
+            &self.entry_name(bytes, Artifact::DirectModule),
+            module.serialize(),
+        );
+    }
+}
+
+/// What a cache entry holds. Both kinds are keyed by the component's bytes.
+#[derive(Debug, Clone, Copy)]
+enum Artifact {
+    Component,
+    DirectModule,
 }
 
 /// The default cache directory: `$XDG_CACHE_HOME/wasmudf`, else

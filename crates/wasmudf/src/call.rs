@@ -14,6 +14,8 @@ use wasmtime::Store;
 
 use crate::bindings::Udf;
 use crate::component::Component;
+use crate::direct::abi::AbiViolation;
+use crate::direct::{DirectInstance, NeedsHost};
 use crate::engine::{CallPhase, Engine};
 use crate::interrupt::{Interrupt, Interrupted};
 use crate::limits::LimitHit;
@@ -164,29 +166,58 @@ fn must_leave_thread() -> bool {
     !BLOCKING_OK.with(Cell::get) && tokio::runtime::Handle::try_current().is_ok()
 }
 
-/// A live store and instance; counted while it lives.
-pub(crate) struct Live {
+/// A live store and instance (a component's, or a direct-path core
+/// instance); counted while it lives.
+pub(crate) struct Live<I> {
     pub(crate) store: Store<HostState>,
-    pub(crate) udf: Udf,
+    pub(crate) instance: I,
     engine: Engine,
 }
 
-impl Drop for Live {
+impl<I> Live<I> {
+    fn new(store: Store<HostState>, instance: I, engine: &Engine) -> Self {
+        engine.counters().created();
+        Live {
+            store,
+            instance,
+            engine: engine.clone(),
+        }
+    }
+}
+
+impl<I> Drop for Live<I> {
     fn drop(&mut self) {
         self.engine.counters().dropped();
     }
 }
 
-/// The instance a connection uses for one component.
+/// How a call on the direct path ended.
+pub(crate) enum Direct<R> {
+    /// Finished: the answer, or a failure that running the call again on
+    /// the component path would only repeat (a trap, the deadline).
+    Done(Result<R, CallErrorKind>),
+    /// The guest reached for an import: run the call on the component path,
+    /// and keep the function there.
+    NeedsHost,
+    /// No direct instance could be had, or the guest broke the canonical
+    /// ABI: run this call on the component path.
+    Retry,
+}
+
+/// The instances a connection uses for one component.
 pub(crate) struct InstanceSlot {
     component: Component,
     interrupt: Interrupt,
     /// Whether this slot serves only deterministic functions, and so gets
     /// deterministic capabilities.
     deterministic: bool,
-    live: Option<Live>,
-    /// Bumped whenever the instance is replaced, so aggregate handles from
-    /// an earlier instance are recognised as stale.
+    live: Option<Live<Udf>>,
+    direct: Option<Live<DirectInstance>>,
+    /// Set when a direct instance could not be created, so it is not tried
+    /// again on every call.
+    direct_failed: bool,
+    /// Bumped whenever the component instance is replaced, so aggregate
+    /// handles from an earlier instance are recognised as stale.
     generation: u64,
 }
 
@@ -197,6 +228,8 @@ impl InstanceSlot {
             interrupt,
             deterministic,
             live: None,
+            direct: None,
+            direct_failed: false,
             generation: 0,
         }
     }
@@ -205,7 +238,19 @@ impl InstanceSlot {
         self.generation
     }
 
-    /// Runs `f` against the live instance, creating it if needed.
+    /// Refuses a new instance when the engine already has its maximum.
+    fn check_capacity(&self) -> Result<(), CallErrorKind> {
+        let engine = self.component.engine();
+        let max = u64::from(engine.limits().max_instances);
+        if engine.instance_stats().live >= max {
+            return Err(CallErrorKind::Resource(format!(
+                "instance limit reached: {max} instances are live"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Runs `f` against the component instance, creating it if needed.
     ///
     /// The outer `Err` of `f` is a trap: the instance is discarded. The
     /// inner `Err` is the guest's own error: the instance stays.
@@ -217,70 +262,42 @@ impl InstanceSlot {
             return Err(CallErrorKind::Interrupted);
         }
         if self.live.is_none() {
-            let engine = self.component.engine();
-            let max = u64::from(engine.limits().max_instances);
-            if engine.instance_stats().live >= max {
-                return Err(CallErrorKind::Resource(format!(
-                    "instance limit reached: {max} instances are live"
-                )));
-            }
+            self.check_capacity()?;
             let (store, udf) = self
                 .component
                 .instantiate(&self.interrupt, self.deterministic)
                 .map_err(|e| CallErrorKind::Instantiate(describe_trap(&e, None)))?;
-            engine.counters().created();
-            self.live = Some(Live {
-                store,
-                udf,
-                engine: engine.clone(),
-            });
+            self.live = Some(Live::new(store, udf, self.component.engine()));
         }
         let Some(live) = self.live.as_mut() else {
             return Err(CallErrorKind::Instantiate("instance missing".into()));
         };
         let engine = self.component.engine();
-        let limits = engine.limits();
-        live.store.data_mut().call_start_ms = engine.clock().now_ms();
-        if engine.epoch_interruption() {
-            live.store.set_epoch_deadline(1);
-        }
-        if let Some(fuel) = limits.fuel {
-            // Fuel is a per-call budget; refilling cannot fail once fuel
-            // metering is enabled on the engine, which `fuel` implies.
-            let _ = live.store.set_fuel(fuel);
-        }
+        arm(engine, &mut live.store);
         let hook = engine.on_call();
         if let Some(hook) = hook {
             hook(CallPhase::Enter);
         }
         let outcome = if must_leave_thread() {
-            let Live { store, udf, .. } = live;
+            let Live {
+                store, instance, ..
+            } = live;
             std::thread::scope(|scope| {
                 scope
                     .spawn(move || {
                         mark_blocking_thread();
-                        f(store, udf)
+                        f(store, instance)
                     })
                     .join()
             })
             .unwrap_or_else(|_| Err(wasmtime::Error::msg("host panic during a guest call")))
         } else {
-            f(&mut live.store, &live.udf)
+            f(&mut live.store, &live.instance)
         };
         if let Some(hook) = hook {
             hook(CallPhase::Exit)
         }
-        let state = live.store.data();
-        let late = if state.interrupt.is_interrupted() {
-            Some(CallErrorKind::Interrupted)
-        } else if state.cut_short.load(Ordering::Relaxed)
-            && state.cut_short.swap(false, Ordering::SeqCst)
-        {
-            Some(CallErrorKind::Deadline)
-        } else {
-            None
-        };
-        match (outcome, late) {
+        match (outcome, late_failure(live.store.data())) {
             (Err(trap), _) => {
                 let stderr = live.store.data().last_stderr_line();
                 self.discard();
@@ -297,11 +314,123 @@ impl InstanceSlot {
         }
     }
 
-    /// Drops the current instance; the next call creates a fresh one.
+    /// Runs `f` against the direct-path instance, creating it if needed
+    /// (see [`crate::direct`]). The caller falls back to [`call`] unless
+    /// this returns [`Direct::Done`].
+    ///
+    /// The direct instance imports nothing, so it never blocks and never
+    /// needs to leave a tokio worker thread.
+    ///
+    /// [`call`]: InstanceSlot::call
+    pub(crate) fn call_direct<R>(
+        &mut self,
+        f: impl FnOnce(&mut Store<HostState>, &DirectInstance) -> wasmtime::Result<Result<R, String>>,
+    ) -> Direct<R> {
+        if self.interrupt.is_interrupted() {
+            return Direct::Done(Err(CallErrorKind::Interrupted));
+        }
+        if self.direct.is_none() {
+            if self.direct_failed {
+                return Direct::Retry;
+            }
+            if let Err(cause) = self.check_capacity() {
+                return Direct::Done(Err(cause));
+            }
+            match self.component.instantiate_direct(&self.interrupt) {
+                Some(Ok((store, instance))) => {
+                    let engine = self.component.engine();
+                    engine.counters().created_direct();
+                    self.direct = Some(Live::new(store, instance, engine));
+                }
+                Some(Err(err)) => {
+                    tracing::debug!("{}: no direct instance: {err:#}", self.component.origin());
+                    self.direct_failed = true;
+                    return Direct::Retry;
+                }
+                None => {
+                    self.direct_failed = true;
+                    return Direct::Retry;
+                }
+            }
+        }
+        let Some(live) = self.direct.as_mut() else {
+            return Direct::Retry;
+        };
+        let engine = self.component.engine();
+        arm(engine, &mut live.store);
+        let hook = engine.on_call();
+        if let Some(hook) = hook {
+            hook(CallPhase::Enter);
+        }
+        let outcome = f(&mut live.store, &live.instance);
+        if let Some(hook) = hook {
+            hook(CallPhase::Exit)
+        }
+        match (outcome, late_failure(live.store.data())) {
+            (Ok(Ok(value)), None) => Direct::Done(Ok(value)),
+            (Ok(Err(message)), None) => Direct::Done(Err(CallErrorKind::Guest(message))),
+            (Ok(_), Some(cause)) => {
+                self.discard_direct(true);
+                Direct::Done(Err(cause))
+            }
+            (Err(err), _) if err.downcast_ref::<NeedsHost>().is_some() => {
+                self.discard_direct(false);
+                Direct::NeedsHost
+            }
+            (Err(err), _) if err.downcast_ref::<AbiViolation>().is_some() => {
+                tracing::debug!("{}: {err:#}", self.component.origin());
+                self.discard_direct(true);
+                Direct::Retry
+            }
+            (Err(trap), _) => {
+                self.discard_direct(true);
+                Direct::Done(Err(classify(&trap, None)))
+            }
+        }
+    }
+
+    /// Drops the component instance; the next call creates a fresh one.
     pub(crate) fn discard(&mut self) {
         if self.live.take().is_some() {
             self.component.engine().counters().replaced();
         }
         self.generation += 1;
+    }
+
+    /// Drops the direct instance; `failed` counts it as replaced.
+    fn discard_direct(&mut self, failed: bool) {
+        if self.direct.take().is_some() && failed {
+            self.component.engine().counters().replaced();
+        }
+    }
+}
+
+/// Arms a store for one call: the deadline clock, the epoch check and a
+/// fresh fuel budget.
+#[inline]
+fn arm(engine: &Engine, store: &mut Store<HostState>) {
+    store.data_mut().call_start_ms = engine.clock().now_ms();
+    if engine.epoch_interruption() {
+        store.set_epoch_deadline(1);
+    }
+    if let Some(fuel) = engine.limits().fuel {
+        // Fuel is a per-call budget; refilling cannot fail once fuel
+        // metering is enabled on the engine, which `fuel` implies.
+        let _ = store.set_fuel(fuel);
+    }
+}
+
+/// A failure noticed after the guest returned: an interrupt, or a deadline
+/// passed while the guest slept.
+#[inline]
+fn late_failure(state: &HostState) -> Option<CallErrorKind> {
+    if state.interrupt.is_interrupted() {
+        Some(CallErrorKind::Interrupted)
+    } else if state.cut_short.load(Ordering::Relaxed)
+        && state.cut_short.swap(false, Ordering::SeqCst)
+    {
+        Some(CallErrorKind::Deadline)
+    } else {
+        None
     }
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use wasmtime::Store;
 
 use crate::bindings::{Udf, UdfPre};
+use crate::direct::{DirectInstance, DirectModule};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::interrupt::{Interrupt, Interrupted};
@@ -48,6 +49,9 @@ struct ComponentInner {
     origin: String,
     pre: UdfPre<HostState>,
     functions: Vec<FunctionSpec>,
+    /// The main core module for direct scalar calls, when the component
+    /// has that shape and scalar functions to call (see [`crate::direct`]).
+    direct: Option<DirectModule>,
 }
 
 impl std::fmt::Debug for Component {
@@ -123,8 +127,16 @@ impl Component {
             origin: origin.to_string(),
             pre,
             functions: Vec::new(),
+            direct: None,
         };
         inner.functions = read_manifest(&inner)?;
+        let has_scalars = inner
+            .functions
+            .iter()
+            .any(|f| f.kind == manifest::FunctionKind::Scalar);
+        if has_scalars && inner.engine.direct_calls() {
+            inner.direct = direct_module(&inner.engine, origin, bytes);
+        }
         Ok(Component {
             inner: Arc::new(inner),
             trusted: false,
@@ -242,14 +254,34 @@ impl Component {
         };
         instantiate(&self.inner, interrupt, &caps)
     }
+
+    /// Whether scalar calls can take the direct path.
+    pub(crate) fn has_direct_path(&self) -> bool {
+        self.inner.direct.is_some()
+    }
+
+    /// A fresh direct-path instance, if the component has a direct path.
+    /// It imports nothing, so it gets no capabilities at all.
+    pub(crate) fn instantiate_direct(
+        &self,
+        interrupt: &Interrupt,
+    ) -> Option<wasmtime::Result<(Store<HostState>, DirectInstance)>> {
+        let direct = self.inner.direct.as_ref()?;
+        Some((|| {
+            let mut store = new_store(&self.inner.engine, interrupt, &Capabilities::none())?;
+            let instance = direct.instantiate(&mut store)?;
+            Ok((store, instance))
+        })())
+    }
 }
 
-fn instantiate(
-    inner: &ComponentInner,
+/// A store for one instance: limits, the deadline and interrupt check, and
+/// host state with capabilities `caps`.
+fn new_store(
+    engine: &Engine,
     interrupt: &Interrupt,
     caps: &Capabilities,
-) -> wasmtime::Result<(Store<HostState>, Udf)> {
-    let engine = &inner.engine;
+) -> wasmtime::Result<Store<HostState>> {
     let limits = engine.limits();
     let timeout_ms = u64::try_from(limits.timeout.as_millis()).unwrap_or(u64::MAX);
     let state = HostState::new(
@@ -276,6 +308,7 @@ fn instantiate(
         }
         Ok(wasmtime::UpdateDeadline::Continue(1))
     });
+    // Instantiation runs guest code too (start functions, `_initialize`).
     store.data_mut().call_start_ms = engine.clock().now_ms();
     if engine.epoch_interruption() {
         store.set_epoch_deadline(1);
@@ -283,8 +316,41 @@ fn instantiate(
     if let Some(fuel) = limits.fuel {
         store.set_fuel(fuel)?;
     }
+    Ok(store)
+}
+
+fn instantiate(
+    inner: &ComponentInner,
+    interrupt: &Interrupt,
+    caps: &Capabilities,
+) -> wasmtime::Result<(Store<HostState>, Udf)> {
+    let mut store = new_store(&inner.engine, interrupt, caps)?;
     let udf = inner.pre.instantiate(&mut store)?;
     Ok((store, udf))
+}
+
+/// Compiles (or loads from the cache) the component's main core module for
+/// the direct path. `None`, with the reason logged, when it has none.
+fn direct_module(engine: &Engine, origin: &str, bytes: &[u8]) -> Option<DirectModule> {
+    let main = crate::direct::main_module(bytes)?;
+    let module = match engine
+        .cache()
+        .and_then(|c| c.get_direct(engine.wasmtime(), bytes))
+    {
+        Some(module) => module,
+        None => {
+            let module = wasmtime::Module::new(engine.wasmtime(), main)
+                .inspect_err(|e| tracing::debug!("{origin}: no direct path: {e:#}"))
+                .ok()?;
+            if let Some(cache) = engine.cache() {
+                cache.put_direct(bytes, &module);
+            }
+            module
+        }
+    };
+    DirectModule::new(&module)
+        .inspect_err(|e| tracing::debug!("{origin}: no direct path: {e}"))
+        .ok()
 }
 
 fn read_manifest(inner: &ComponentInner) -> Result<Vec<FunctionSpec>> {
@@ -293,11 +359,8 @@ fn read_manifest(inner: &ComponentInner) -> Result<Vec<FunctionSpec>> {
         detail: crate::call::describe_trap(&e, None),
     };
     // The manifest is read with no capabilities at all.
-    let caps = Capabilities {
-        grants: Arc::new([]),
-        deterministic: true,
-    };
-    let (mut store, udf) = instantiate(inner, &Interrupt::new(), &caps).map_err(failed)?;
+    let (mut store, udf) =
+        instantiate(inner, &Interrupt::new(), &Capabilities::none()).map_err(failed)?;
     let raw = udf
         .wasmudf_udf_guest()
         .call_manifest(&mut store)

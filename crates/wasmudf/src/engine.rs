@@ -43,6 +43,7 @@ pub struct EngineBuilder {
     on_call: Option<CallHook>,
     cache_dir: Option<std::path::PathBuf>,
     epoch_interruption: bool,
+    direct_calls: bool,
 }
 
 impl std::fmt::Debug for EngineBuilder {
@@ -54,6 +55,7 @@ impl std::fmt::Debug for EngineBuilder {
             .field("on_call", &self.on_call.is_some())
             .field("cache_dir", &self.cache_dir)
             .field("epoch_interruption", &self.epoch_interruption)
+            .field("direct_calls", &self.direct_calls)
             .finish()
     }
 }
@@ -67,6 +69,7 @@ impl Default for EngineBuilder {
             on_call: None,
             cache_dir: None,
             epoch_interruption: true,
+            direct_calls: true,
         }
     }
 }
@@ -92,6 +95,9 @@ pub struct InstanceStats {
     pub live: u64,
     /// Instances thrown away after a trap, a limit or an interrupt.
     pub replaced: u64,
+    /// Of `created`, the direct-path instances made for scalar calls (see
+    /// [`EngineBuilder::direct_calls`]).
+    pub direct: u64,
 }
 
 #[derive(Debug, Default)]
@@ -99,6 +105,7 @@ pub(crate) struct InstanceCounters {
     created: AtomicU64,
     dropped: AtomicU64,
     replaced: AtomicU64,
+    direct: AtomicU64,
 }
 
 impl InstanceCounters {
@@ -110,6 +117,9 @@ impl InstanceCounters {
     }
     pub(crate) fn replaced(&self) {
         self.replaced.fetch_add(1, Ordering::Relaxed);
+    }
+    pub(crate) fn created_direct(&self) {
+        self.direct.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -155,6 +165,24 @@ impl EngineBuilder {
         self
     }
 
+    /// Whether scalar functions may take the direct path (on by default):
+    /// calls straight into the component's main core module, about four
+    /// times cheaper than a component-model call. A function that needs
+    /// WASI moves to the component path on its first such call, so turning
+    /// this off changes speed, never results. Off is useful to measure the
+    /// difference; ARCHITECTURE.md explains the design.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let engine = wasmudf::Engine::builder().direct_calls(false).build()?;
+    /// # Ok::<(), wasmudf::Error>(())
+    /// ```
+    pub fn direct_calls(mut self, enabled: bool) -> Self {
+        self.direct_calls = enabled;
+        self
+    }
+
     /// Refuse component files larger than this many bytes (default 64 MiB).
     pub fn max_component_bytes(mut self, bytes: u64) -> Self {
         self.max_component_bytes = bytes;
@@ -179,10 +207,11 @@ impl EngineBuilder {
             let mut pool = wasmtime::PoolingAllocationConfig::new();
             pool.total_component_instances(instances)
                 // A Rust wasip2 component is one main module plus a couple of
-                // small shim modules, each a core instance.
-                .total_core_instances(instances.saturating_mul(4))
-                .total_memories(instances)
-                .total_tables(instances.saturating_mul(2))
+                // small shim modules, each a core instance; a direct-path
+                // instance is one more core instance with its own memory.
+                .total_core_instances(instances.saturating_mul(5))
+                .total_memories(instances.saturating_mul(2))
+                .total_tables(instances.saturating_mul(3))
                 .max_memory_size(self.limits.max_memory_bytes)
                 .table_elements(self.limits.max_table_elements);
             config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
@@ -209,6 +238,7 @@ impl EngineBuilder {
                 on_call: self.on_call,
                 cache,
                 epoch_interruption: self.epoch_interruption,
+                direct_calls: self.direct_calls,
             }),
         })
     }
@@ -246,6 +276,7 @@ struct EngineInner {
     on_call: Option<CallHook>,
     cache: Option<ComponentCache>,
     epoch_interruption: bool,
+    direct_calls: bool,
 }
 
 impl std::fmt::Debug for Engine {
@@ -336,6 +367,7 @@ impl Engine {
             created,
             live: created.saturating_sub(dropped),
             replaced: c.replaced.load(Ordering::Relaxed),
+            direct: c.direct.load(Ordering::Relaxed),
         }
     }
 
@@ -345,6 +377,10 @@ impl Engine {
 
     pub(crate) fn epoch_interruption(&self) -> bool {
         self.inner.epoch_interruption
+    }
+
+    pub(crate) fn direct_calls(&self) -> bool {
+        self.inner.direct_calls
     }
 
     pub(crate) fn clock(&self) -> &Arc<CoarseClock> {

@@ -40,6 +40,7 @@ mod capture;
 mod clock;
 mod component;
 mod database;
+mod direct;
 mod engine;
 mod error;
 mod files;

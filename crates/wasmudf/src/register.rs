@@ -7,16 +7,17 @@
 //! same aggregate state; nothing is kept in thread-local storage.
 
 use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use rusqlite::Connection;
 use rusqlite::functions::{Aggregate, Context, FunctionFlags as SqlFlags, WindowAggregate};
-use rusqlite::types::Value as SqlValue;
+use rusqlite::types::{Value as SqlValue, ValueRef};
 use wasmtime::component::ResourceAny;
 
 use crate::batch::Batch;
 use crate::bindings::{FastResult, ValueParam, ValueResult};
-use crate::call::{CallError, CallErrorKind, InstanceSlot};
+use crate::call::{CallError, CallErrorKind, Direct, InstanceSlot};
 use crate::component::Component;
 use crate::error::{Error, Result};
 use crate::interrupt::Interrupt;
@@ -35,6 +36,9 @@ fn finish_fast(
         None => take(),
     }
 }
+
+/// The most arguments a direct call takes (the `fastN`/`callN` exports).
+const MAX_DIRECT_ARGS: usize = 3;
 
 /// Rows of aggregate arguments buffered on the host before one `step` call
 /// hands them to the guest.
@@ -83,6 +87,7 @@ pub(crate) fn register(
             id,
             name: spec.name.clone().into(),
             max_result,
+            direct: AtomicBool::new(component.has_direct_path()),
         };
         match spec.kind {
             FunctionKind::Scalar => conn.create_scalar_function(
@@ -148,6 +153,9 @@ struct Target {
     id: u32,
     name: Arc<str>,
     max_result: usize,
+    /// Whether scalar calls try the direct path first; cleared for good
+    /// once the function needs the host (see [`crate::direct`]).
+    direct: AtomicBool,
 }
 
 impl Target {
@@ -171,15 +179,44 @@ impl Target {
         })
     }
 
-    /// A scalar call. One to three NULL or numeric arguments take the fast
-    /// entry points (one crossing, no allocation, no post-return); other
-    /// small calls use the fixed-arity exports, which lower no list.
+    /// A scalar call: on the direct path when it can, else through the
+    /// component.
     fn scalar(&self, ctx: &Context<'_>) -> rusqlite::Result<SqlValue> {
+        let mut slot = lock(&self.slot);
+        let n = ctx.len();
+        if n <= MAX_DIRECT_ARGS && self.direct.load(Ordering::Relaxed) {
+            let mut args = [ValueRef::Null; MAX_DIRECT_ARGS];
+            for (i, arg) in args.iter_mut().enumerate().take(n) {
+                *arg = ctx.get_raw(i);
+            }
+            let id = self.id;
+            match slot.call_direct(|s, d| d.scalar(s, id, &args[..n])) {
+                Direct::Done(r) => {
+                    drop(slot);
+                    return self.result(r);
+                }
+                Direct::NeedsHost => self.direct.store(false, Ordering::Relaxed),
+                Direct::Retry => {}
+            }
+        }
+        let r = self.component_scalar(&mut slot, ctx);
+        drop(slot);
+        self.result(r)
+    }
+
+    /// A scalar call through the component. One to three NULL or numeric
+    /// arguments take the fast entry points (one crossing, no allocation,
+    /// no post-return); other small calls use the fixed-arity exports,
+    /// which lower no list.
+    fn component_scalar(
+        &self,
+        slot: &mut InstanceSlot,
+        ctx: &Context<'_>,
+    ) -> std::result::Result<ValueResult, CallErrorKind> {
         let id = self.id;
         let arg = |i| to_guest(ctx.get_raw(i));
         let num = |i| to_number(ctx.get_raw(i));
-        let mut slot = lock(&self.slot);
-        let r = match ctx.len() {
+        match ctx.len() {
             0 => slot.call(|s, u| u.wasmudf_udf_guest().call_call0(s, id)),
             1 => match num(0) {
                 Some(a) => slot.call(|s, u| {
@@ -218,9 +255,7 @@ impl Target {
                 let args: Vec<ValueParam<'_>> = (0..n).map(arg).collect();
                 slot.call(|s, u| u.wasmudf_udf_guest().call_call(s, id, &args))
             }
-        };
-        drop(slot);
-        self.result(r)
+        }
     }
 
     /// Hands buffered rows to the guest, creating the accumulator first if

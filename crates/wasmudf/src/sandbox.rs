@@ -67,6 +67,16 @@ pub(crate) struct Capabilities {
     pub(crate) deterministic: bool,
 }
 
+impl Capabilities {
+    /// Nothing: no directories, and nothing that varies.
+    pub(crate) fn none() -> Capabilities {
+        Capabilities {
+            grants: Arc::new([]),
+            deterministic: true,
+        }
+    }
+}
+
 /// A wall clock stopped at the Unix epoch, for deterministic instances.
 struct FrozenWallClock;
 
