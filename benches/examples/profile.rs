@@ -1,6 +1,6 @@
 //! Runs one benchmark query in a loop, for a profiler:
 //! `cargo build --release --example profile -p wasmudf-benches`, then
-//! `perf record target/release/examples/profile "SELECT sum(add1(i)) FROM t"`.
+//! `perf record target/release/examples/profile "SELECT sum(add1(i)) FROM t" [rounds] [rows in long]`.
 
 fn main() -> anyhow::Result<()> {
     let sql = std::env::args()
@@ -10,9 +10,14 @@ fn main() -> anyhow::Result<()> {
         .nth(2)
         .and_then(|n| n.parse().ok())
         .unwrap_or(20);
+    // Rows in `long` (1 KiB TEXT each); the per-row figure below is for `t`.
+    let long_rows: usize = std::env::args()
+        .nth(3)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1000);
     let engine = wasmudf::Engine::new()?;
     let components = wasmudf_benches::scenarios::components(&engine)?;
-    let conn = wasmudf_benches::scenarios::connection(&components, 200_000, 1000)?;
+    let conn = wasmudf_benches::scenarios::connection(&components, 200_000, long_rows)?;
     let mut total = std::time::Duration::ZERO;
     for _ in 0..rounds {
         total += wasmudf_benches::scenarios::time_query(&conn, &sql)?;

@@ -108,6 +108,7 @@ fn watch(root: &Path, guests_dir: &Path, crates: &[(String, PathBuf)]) {
     let mut paths = vec![
         guests_dir.join("Cargo.toml"),
         guests_dir.join("Cargo.lock"),
+        guests_dir.join(".cargo/config.toml"),
         root.join("wit"),
         root.join("crates/wasmudf-guest"),
         root.join("crates/wasmudf-guest-macros"),
@@ -152,7 +153,9 @@ fn build(guests_dir: &Path) {
         .arg("--manifest-path")
         .arg(guests_dir.join("Cargo.toml"))
         .arg("--target-dir")
-        .arg(guests_dir.join("target"));
+        .arg(guests_dir.join("target"))
+        // So that cargo reads `guests/.cargo/config.toml`.
+        .current_dir(guests_dir);
     // The outer build's flags are for the host target, not for wasm.
     for var in [
         "CARGO_ENCODED_RUSTFLAGS",

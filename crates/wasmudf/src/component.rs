@@ -242,6 +242,44 @@ impl Component {
             })
     }
 
+    /// Whether this component's scalar functions can take the direct path:
+    /// calls straight into its main core module (see
+    /// [`EngineBuilder::direct_calls`](crate::EngineBuilder::direct_calls)).
+    /// `false` for components of another shape, for components with no
+    /// scalar function, and when the engine has the direct path off.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # fn f(engine: &wasmudf::Engine) -> wasmudf::Result<()> {
+    /// let component = engine.load_file("guests/target/wasm32-wasip2/release/text.wasm")?;
+    /// println!("direct path: {}", component.has_direct_path());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn has_direct_path(&self) -> bool {
+        self.inner.direct.is_some()
+    }
+
+    /// Like [`probe_instance`](Component::probe_instance), for the instance
+    /// scalar calls use on the direct path: creates one with a new `Store`
+    /// and drops it. Returns `Ok(false)` without doing anything when the
+    /// component has no direct path.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Instantiate`] if instantiation fails.
+    pub fn probe_direct_instance(&self) -> Result<bool> {
+        match self.instantiate_direct(&Interrupt::new()) {
+            None => Ok(false),
+            Some(Ok(_)) => Ok(true),
+            Some(Err(e)) => Err(Error::Instantiate {
+                origin: self.inner.origin.clone(),
+                detail: format!("{e:#}"),
+            }),
+        }
+    }
+
     /// A fresh store and instance of this component.
     pub(crate) fn instantiate(
         &self,
@@ -253,11 +291,6 @@ impl Component {
             deterministic,
         };
         instantiate(&self.inner, interrupt, &caps)
-    }
-
-    /// Whether scalar calls can take the direct path.
-    pub(crate) fn has_direct_path(&self) -> bool {
-        self.inner.direct.is_some()
     }
 
     /// A fresh direct-path instance, if the component has a direct path.

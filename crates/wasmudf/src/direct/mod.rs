@@ -36,7 +36,7 @@
 pub(crate) mod abi;
 
 use rusqlite::types::ValueRef;
-use wasmtime::{Func, InstancePre, Linker, Memory, Module, Store, TypedFunc, ValType};
+use wasmtime::{InstancePre, Linker, Memory, Module, ModuleExport, Store, TypedFunc, ValType};
 
 use crate::sandbox::HostState;
 use abi::{AbiViolation, FlatValue, GuestAnswer};
@@ -144,6 +144,48 @@ const CALLS: [&str; 8] = [
 /// A component's main core module, compiled and linked for direct calls.
 pub(crate) struct DirectModule {
     pre: InstancePre<HostState>,
+    exports: Exports,
+}
+
+/// The exports the direct path calls, resolved to indices once at load
+/// time so that instantiation does no lookups by name.
+struct Exports {
+    memory: ModuleExport,
+    realloc: ModuleExport,
+    fast: [ModuleExport; 3],
+    take_result: ModuleExport,
+    post_take_result: Option<ModuleExport>,
+    calls: [ModuleExport; 4],
+    post_calls: [Option<ModuleExport>; 4],
+    initialize: Option<ModuleExport>,
+}
+
+impl Exports {
+    fn resolve(module: &Module) -> Result<Exports, String> {
+        let get = |name: &str| {
+            module
+                .get_export_index(name)
+                .ok_or_else(|| format!("no export `{name}`"))
+        };
+        let call = |name: &str| get(&format!("{EXPORT_PREFIX}{name}"));
+        let post =
+            |name: &str| module.get_export_index(&format!("cabi_post_{EXPORT_PREFIX}{name}"));
+        Ok(Exports {
+            memory: get("memory")?,
+            realloc: get("cabi_realloc")?,
+            fast: [call("fast1")?, call("fast2")?, call("fast3")?],
+            take_result: call("take-result")?,
+            post_take_result: post("take-result"),
+            calls: [
+                call("call0")?,
+                call("call1")?,
+                call("call2")?,
+                call("call3")?,
+            ],
+            post_calls: [post("call0"), post("call1"), post("call2"), post("call3")],
+            initialize: module.get_export_index("_initialize"),
+        })
+    }
 }
 
 impl DirectModule {
@@ -204,10 +246,16 @@ impl DirectModule {
         ) {
             return Err("no exported memory".into());
         }
+        if let Some(wasmtime::ExternType::Func(ty)) = module.get_export("_initialize")
+            && (ty.params().len() != 0 || ty.results().len() != 0)
+        {
+            return Err(format!("export `_initialize` has the core type {ty}"));
+        }
+        let exports = Exports::resolve(module)?;
         let pre = linker
             .instantiate_pre(module)
             .map_err(|e| format!("{e:#}"))?;
-        Ok(DirectModule { pre })
+        Ok(DirectModule { pre, exports })
     }
 
     /// A fresh instance in `store`.
@@ -216,56 +264,59 @@ impl DirectModule {
         store: &mut Store<HostState>,
     ) -> wasmtime::Result<DirectInstance> {
         let instance = self.pre.instantiate(&mut *store)?;
-        let mut func = |name: &str| -> wasmtime::Result<Func> {
-            instance
-                .get_func(&mut *store, name)
-                .ok_or_else(|| wasmtime::Error::msg(format!("no export `{name}`")))
-        };
-        let call = |f: &mut dyn FnMut(&str) -> wasmtime::Result<Func>, name: &str| {
-            f(&format!("{EXPORT_PREFIX}{name}"))
-        };
-        let fast1 = call(&mut func, "fast1")?;
-        let fast2 = call(&mut func, "fast2")?;
-        let fast3 = call(&mut func, "fast3")?;
-        let take_result = call(&mut func, "take-result")?;
-        let calls = [
-            call(&mut func, "call0")?,
-            call(&mut func, "call1")?,
-            call(&mut func, "call2")?,
-            call(&mut func, "call3")?,
-        ];
-        let realloc = func("cabi_realloc")?;
-        let post = |store: &mut Store<HostState>, name: &str| {
-            instance
-                .get_func(&mut *store, &format!("cabi_post_{EXPORT_PREFIX}{name}"))
-                .map(|f| f.typed::<i32, ()>(&*store))
+        let e = &self.exports;
+        let missing = || wasmtime::Error::msg("direct module export missing");
+        let post = |store: &mut Store<HostState>, export: &Option<ModuleExport>| {
+            export
+                .as_ref()
+                .map(|x| typed_export(&instance, store, x).ok_or_else(missing))
                 .transpose()
         };
-        let memory = instance
-            .get_memory(&mut *store, "memory")
-            .ok_or_else(|| wasmtime::Error::msg("no exported memory"))?;
-        if let Some(init) = instance.get_func(&mut *store, "_initialize") {
-            init.typed::<(), ()>(&*store)?.call(&mut *store, ())?;
+        let memory = match instance.get_module_export(&mut *store, &e.memory) {
+            Some(wasmtime::Extern::Memory(m)) => m,
+            _ => return Err(missing()),
+        };
+        if let Some(init) = &e.initialize {
+            typed_export::<(), ()>(&instance, store, init)
+                .ok_or_else(missing)?
+                .call(&mut *store, ())?;
         }
         Ok(DirectInstance {
             memory,
-            realloc: realloc.typed(&*store)?,
-            fast1: fast1.typed(&*store)?,
-            fast2: fast2.typed(&*store)?,
-            fast3: fast3.typed(&*store)?,
-            take_result: take_result.typed(&*store)?,
-            post_take_result: post(store, "take-result")?,
-            call0: calls[0].typed(&*store)?,
-            call1: calls[1].typed(&*store)?,
-            call2: calls[2].typed(&*store)?,
-            call3: calls[3].typed(&*store)?,
+            realloc: typed_export(&instance, store, &e.realloc).ok_or_else(missing)?,
+            fast1: typed_export(&instance, store, &e.fast[0]).ok_or_else(missing)?,
+            fast2: typed_export(&instance, store, &e.fast[1]).ok_or_else(missing)?,
+            fast3: typed_export(&instance, store, &e.fast[2]).ok_or_else(missing)?,
+            take_result: typed_export(&instance, store, &e.take_result).ok_or_else(missing)?,
+            post_take_result: post(store, &e.post_take_result)?,
+            call0: typed_export(&instance, store, &e.calls[0]).ok_or_else(missing)?,
+            call1: typed_export(&instance, store, &e.calls[1]).ok_or_else(missing)?,
+            call2: typed_export(&instance, store, &e.calls[2]).ok_or_else(missing)?,
+            call3: typed_export(&instance, store, &e.calls[3]).ok_or_else(missing)?,
             post_calls: [
-                post(store, "call0")?,
-                post(store, "call1")?,
-                post(store, "call2")?,
-                post(store, "call3")?,
+                post(store, &e.post_calls[0])?,
+                post(store, &e.post_calls[1])?,
+                post(store, &e.post_calls[2])?,
+                post(store, &e.post_calls[3])?,
             ],
         })
+    }
+}
+
+/// A function export as a `TypedFunc`, without a type check.
+///
+/// Only for exports `DirectModule::new` checked: it compared each one's
+/// core signature with the type it is used at in `instantiate`.
+fn typed_export<P: wasmtime::WasmParams, R: wasmtime::WasmResults>(
+    instance: &wasmtime::Instance,
+    store: &mut Store<HostState>,
+    export: &ModuleExport,
+) -> Option<TypedFunc<P, R>> {
+    match instance.get_module_export(&mut *store, export) {
+        // SAFETY: the signature was checked at load time (see above), and
+        // the function belongs to `store`.
+        Some(wasmtime::Extern::Func(f)) => Some(unsafe { TypedFunc::new_unchecked(&*store, f) }),
+        _ => None,
     }
 }
 
