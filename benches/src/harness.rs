@@ -72,6 +72,11 @@ pub struct Instances {
     pub pooling_us: f64,
     /// Same with the on-demand allocator.
     pub on_demand_us: f64,
+    /// Fresh direct-path instance (the core module scalar calls use),
+    /// pooling allocator, microseconds.
+    pub direct_pooling_us: f64,
+    /// Same with the on-demand allocator.
+    pub direct_on_demand_us: f64,
     /// Compiling the benchmark component with Cranelift, milliseconds.
     pub cold_compile_ms: f64,
     /// Loading it from the on-disk cache, milliseconds.
@@ -98,6 +103,8 @@ pub struct LimitCosts {
     pub deadline_ns: f64,
     /// Deadlines and fuel metering.
     pub deadline_fuel_ns: f64,
+    /// Deadlines, with the direct path off: every call is a component call.
+    pub component_path_ns: f64,
 }
 
 /// Resident memory per idle instance.
@@ -254,10 +261,18 @@ fn mean_us(n: usize, mut f: impl FnMut() -> Result<()>) -> Result<f64> {
 
 fn instances() -> Result<Instances> {
     let mut per_allocator = Vec::new();
+    let mut direct = Vec::new();
     for pooling in [true, false] {
         let engine = Engine::builder().pooling(pooling).build()?;
         let component = engine.load_file(wasmudf_test_guests::BENCH)?;
         per_allocator.push(mean_us(2000, || Ok(component.probe_instance()?))?);
+        direct.push(mean_us(2000, || {
+            if component.probe_direct_instance()? {
+                Ok(())
+            } else {
+                anyhow::bail!("the bench guest has no direct path")
+            }
+        })?);
     }
     let bytes = std::fs::read(wasmudf_test_guests::BENCH)?;
     let engine = Engine::new()?;
@@ -274,6 +289,8 @@ fn instances() -> Result<Instances> {
     Ok(Instances {
         pooling_us: per_allocator[0],
         on_demand_us: per_allocator[1],
+        direct_pooling_us: direct[0],
+        direct_on_demand_us: direct[1],
         cold_compile_ms,
         cached_load_ms,
     })
@@ -308,6 +325,7 @@ fn limit_costs(opts: &Options) -> Result<LimitCosts> {
                 })
                 .build()?,
         )?,
+        component_path_ns: per_row(Engine::builder().direct_calls(false).build()?)?,
     })
 }
 

@@ -89,6 +89,14 @@ fn print(r: &Report) {
         f2(i.on_demand_us),
     ]);
     t.add_row([
+        "fresh direct instance, pooling (µs)".to_string(),
+        f2(i.direct_pooling_us),
+    ]);
+    t.add_row([
+        "fresh direct instance, on-demand (µs)".to_string(),
+        f2(i.direct_on_demand_us),
+    ]);
+    t.add_row([
         "cold compile of bench.wasm (ms)".to_string(),
         f1(i.cold_compile_ms),
     ]);
@@ -101,6 +109,10 @@ fn print(r: &Report) {
     t.add_row([
         "add1 ns/row, deadline + fuel".to_string(),
         f1(r.limits.deadline_fuel_ns),
+    ]);
+    t.add_row([
+        "add1 ns/row, component path (direct calls off)".to_string(),
+        f1(r.limits.component_path_ns),
     ]);
     t.add_row([
         "RSS per idle instance (KiB)".to_string(),

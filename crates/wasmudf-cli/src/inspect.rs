@@ -21,5 +21,11 @@ pub(crate) fn run(file: &Path) -> Result<()> {
     }
     println!("{}", component.origin());
     println!("{table}");
+    let direct = if component.has_direct_path() {
+        "yes (calls go straight into the main core module)"
+    } else {
+        "no (every call is a component call)"
+    };
+    println!("direct path for scalars: {direct}");
     Ok(())
 }
