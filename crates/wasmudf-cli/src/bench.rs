@@ -83,45 +83,41 @@ fn print(r: &Report) {
     t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
     t.set_header(["figure", "value"]);
     let i = &r.instances;
-    t.add_row(["fresh instance, pooling (µs)".to_string(), f2(i.pooling_us)]);
-    t.add_row([
-        "fresh instance, on-demand (µs)".to_string(),
-        f2(i.on_demand_us),
-    ]);
-    t.add_row([
-        "fresh direct instance, pooling (µs)".to_string(),
-        f2(i.direct_pooling_us),
-    ]);
-    t.add_row([
-        "fresh direct instance, on-demand (µs)".to_string(),
-        f2(i.direct_on_demand_us),
-    ]);
-    t.add_row([
-        "cold compile of bench.wasm (ms)".to_string(),
-        f1(i.cold_compile_ms),
-    ]);
-    t.add_row(["load from cache (ms)".to_string(), f2(i.cached_load_ms)]);
-    t.add_row(["add1 ns/row, no deadline".to_string(), f1(r.limits.none_ns)]);
-    t.add_row([
-        "add1 ns/row, deadline (default)".to_string(),
-        f1(r.limits.deadline_ns),
-    ]);
-    t.add_row([
-        "add1 ns/row, deadline + fuel".to_string(),
-        f1(r.limits.deadline_fuel_ns),
-    ]);
-    t.add_row([
-        "add1 ns/row, component path (direct calls off)".to_string(),
-        f1(r.limits.component_path_ns),
-    ]);
-    t.add_row([
-        "RSS per idle instance (KiB)".to_string(),
-        f1(r.memory.rss_per_instance_kib),
-    ]);
-    t.add_row([
-        "anon RSS per idle instance (KiB)".to_string(),
-        f1(r.memory.anon_per_instance_kib),
-    ]);
+    let figures = [
+        ("fresh instance, pooling (µs)", f2(i.pooling_us)),
+        ("fresh instance, on-demand (µs)", f2(i.on_demand_us)),
+        (
+            "fresh direct instance, pooling (µs)",
+            f2(i.direct_pooling_us),
+        ),
+        (
+            "fresh direct instance, on-demand (µs)",
+            f2(i.direct_on_demand_us),
+        ),
+        ("cold compile of bench.wasm (ms)", f1(i.cold_compile_ms)),
+        ("load from cache (ms)", f2(i.cached_load_ms)),
+        ("add1 ns/row, no deadline", f1(r.limits.none_ns)),
+        ("add1 ns/row, deadline (default)", f1(r.limits.deadline_ns)),
+        (
+            "add1 ns/row, deadline + fuel",
+            f1(r.limits.deadline_fuel_ns),
+        ),
+        (
+            "add1 ns/row, component path (direct calls off)",
+            f1(r.limits.component_path_ns),
+        ),
+        (
+            "RSS per idle instance (KiB)",
+            f1(r.memory.rss_per_instance_kib),
+        ),
+        (
+            "anon RSS per idle instance (KiB)",
+            f1(r.memory.anon_per_instance_kib),
+        ),
+    ];
+    for (figure, value) in figures {
+        t.add_row([figure.to_string(), value]);
+    }
     for s in &r.scaling {
         t.add_row([
             format!("{} concurrent queries: q/s (N-thread/1-thread)", s.threads),
