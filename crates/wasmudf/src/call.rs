@@ -274,11 +274,10 @@ impl InstanceSlot {
         };
         let engine = self.component.engine();
         arm(engine, &mut live.store);
-        let hook = engine.on_call();
-        if let Some(hook) = hook {
-            hook(CallPhase::Enter);
-        }
-        let outcome = if must_leave_thread() {
+        let outcome = observed(engine, || {
+            if !must_leave_thread() {
+                return f(&mut live.store, &live.instance);
+            }
             let Live {
                 store, instance, ..
             } = live;
@@ -291,12 +290,7 @@ impl InstanceSlot {
                     .join()
             })
             .unwrap_or_else(|_| Err(wasmtime::Error::msg("host panic during a guest call")))
-        } else {
-            f(&mut live.store, &live.instance)
-        };
-        if let Some(hook) = hook {
-            hook(CallPhase::Exit)
-        }
+        });
         match (outcome, late_failure(live.store.data())) {
             (Err(trap), _) => {
                 let stderr = live.store.data().last_stderr_line();
@@ -342,12 +336,10 @@ impl InstanceSlot {
                     engine.counters().created_direct();
                     self.direct = Some(Live::new(store, instance, engine));
                 }
-                Some(Err(err)) => {
-                    tracing::debug!("{}: no direct instance: {err:#}", self.component.origin());
-                    self.direct_failed = true;
-                    return Direct::Retry;
-                }
-                None => {
+                failed => {
+                    if let Some(Err(err)) = failed {
+                        tracing::debug!("{}: no direct instance: {err:#}", self.component.origin());
+                    }
                     self.direct_failed = true;
                     return Direct::Retry;
                 }
@@ -358,14 +350,7 @@ impl InstanceSlot {
         };
         let engine = self.component.engine();
         arm(engine, &mut live.store);
-        let hook = engine.on_call();
-        if let Some(hook) = hook {
-            hook(CallPhase::Enter);
-        }
-        let outcome = f(&mut live.store, &live.instance);
-        if let Some(hook) = hook {
-            hook(CallPhase::Exit)
-        }
+        let outcome = observed(engine, || f(&mut live.store, &live.instance));
         match (outcome, late_failure(live.store.data())) {
             (Ok(Ok(value)), None) => Direct::Done(Ok(value)),
             (Ok(Err(message)), None) => Direct::Done(Err(CallErrorKind::Guest(message))),
@@ -405,10 +390,24 @@ impl InstanceSlot {
     }
 }
 
-/// Arms a store for one call: the deadline clock, the epoch check and a
-/// fresh fuel budget.
+/// Runs `f` between the engine's `on_call` hook's `Enter` and `Exit`.
 #[inline]
-fn arm(engine: &Engine, store: &mut Store<HostState>) {
+fn observed<T>(engine: &Engine, f: impl FnOnce() -> T) -> T {
+    let hook = engine.on_call();
+    if let Some(hook) = hook {
+        hook(CallPhase::Enter);
+    }
+    let out = f();
+    if let Some(hook) = hook {
+        hook(CallPhase::Exit);
+    }
+    out
+}
+
+/// Arms a store for one call (or an instantiation, which runs guest code
+/// too): the deadline clock, the epoch check and a fresh fuel budget.
+#[inline]
+pub(crate) fn arm(engine: &Engine, store: &mut Store<HostState>) {
     store.data_mut().call_start_ms = engine.clock().now_ms();
     if engine.epoch_interruption() {
         store.set_epoch_deadline(1);

@@ -300,11 +300,14 @@ impl Component {
         interrupt: &Interrupt,
     ) -> Option<wasmtime::Result<(Store<HostState>, DirectInstance)>> {
         let direct = self.inner.direct.as_ref()?;
-        Some((|| {
-            let mut store = new_store(&self.inner.engine, interrupt, &Capabilities::none())?;
-            let instance = direct.instantiate(&mut store)?;
-            Ok((store, instance))
-        })())
+        Some(
+            new_store(&self.inner.engine, interrupt, &Capabilities::none()).and_then(
+                |mut store| {
+                    let instance = direct.instantiate(&mut store)?;
+                    Ok((store, instance))
+                },
+            ),
+        )
     }
 }
 
@@ -342,13 +345,7 @@ fn new_store(
         Ok(wasmtime::UpdateDeadline::Continue(1))
     });
     // Instantiation runs guest code too (start functions, `_initialize`).
-    store.data_mut().call_start_ms = engine.clock().now_ms();
-    if engine.epoch_interruption() {
-        store.set_epoch_deadline(1);
-    }
-    if let Some(fuel) = limits.fuel {
-        store.set_fuel(fuel)?;
-    }
+    crate::call::arm(engine, &mut store);
     Ok(store)
 }
 

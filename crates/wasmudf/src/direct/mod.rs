@@ -100,47 +100,6 @@ pub(crate) fn main_module(component: &[u8]) -> Option<&[u8]> {
     None
 }
 
-/// The core signature of each export we call, from the canonical ABI:
-/// `u32` is `i32`; a `number` flattens to `(i32, i64)`; a `value` to
-/// `(i32, i64, i32)`; results too wide to flatten come back as a pointer.
-fn expected_signature(name: &str) -> Option<(Vec<ValType>, Vec<ValType>)> {
-    use ValType::{I32, I64};
-    let number = [I32, I64];
-    let value = [I32, I64, I32];
-    let with_id = |args: &[ValType], n: usize| {
-        let mut params = vec![I32];
-        for _ in 0..n {
-            params.extend_from_slice(args);
-        }
-        params
-    };
-    Some(match name {
-        "fast1" => (with_id(&number, 1), vec![I32]),
-        "fast2" => (with_id(&number, 2), vec![I32]),
-        "fast3" => (with_id(&number, 3), vec![I32]),
-        "call0" => (with_id(&value, 0), vec![I32]),
-        "call1" => (with_id(&value, 1), vec![I32]),
-        "call2" => (with_id(&value, 2), vec![I32]),
-        "call3" => (with_id(&value, 3), vec![I32]),
-        "take-result" => (vec![], vec![I32]),
-        "cabi_realloc" => (vec![I32; 4], vec![I32]),
-        post if post.starts_with("cabi_post_") => (vec![I32], vec![]),
-        _ => return None,
-    })
-}
-
-/// Export names the direct path needs, by role.
-const CALLS: [&str; 8] = [
-    "fast1",
-    "fast2",
-    "fast3",
-    "take-result",
-    "call0",
-    "call1",
-    "call2",
-    "call3",
-];
-
 /// A component's main core module, compiled and linked for direct calls.
 pub(crate) struct DirectModule {
     pre: InstancePre<HostState>,
@@ -161,37 +120,79 @@ struct Exports {
 }
 
 impl Exports {
+    /// Finds each export and checks its core signature against what the
+    /// canonical ABI gives our WIT: `u32` is `i32`; a `number` flattens to
+    /// `(i32, i64)` and a `value` to `(i32, i64, i32)`; results too wide to
+    /// flatten come back as a pointer (`i32`); a post-return function takes
+    /// that pointer.
     fn resolve(module: &Module) -> Result<Exports, String> {
-        let get = |name: &str| {
-            module
-                .get_export_index(name)
-                .ok_or_else(|| format!("no export `{name}`"))
+        use ValType::{I32, I64};
+        const NUMBER: &[ValType] = &[I32, I64];
+        const VALUE: &[ValType] = &[I32, I64, I32];
+        // The function id, then `n` flattened arguments.
+        let args = |flat: &[ValType], n: usize| -> Vec<ValType> {
+            std::iter::once(I32)
+                .chain(flat.iter().cycle().take(flat.len() * n).cloned())
+                .collect()
         };
-        let call = |name: &str| get(&format!("{EXPORT_PREFIX}{name}"));
-        let post =
-            |name: &str| module.get_export_index(&format!("cabi_post_{EXPORT_PREFIX}{name}"));
+        let optional = |name: &str, params: &[ValType], results: &[ValType]| {
+            let same = |have: &mut dyn ExactSizeIterator<Item = ValType>, want: &[ValType]| {
+                have.len() == want.len() && have.zip(want).all(|(x, y)| ValType::eq(&x, y))
+            };
+            match module.get_export(name) {
+                None => Ok(None),
+                Some(wasmtime::ExternType::Func(ty))
+                    if same(&mut ty.params(), params) && same(&mut ty.results(), results) =>
+                {
+                    Ok(module.get_export_index(name))
+                }
+                Some(other) => Err(format!("export `{name}` has the type {other:?}")),
+            }
+        };
+        let required = |name: &str, params: &[ValType], results: &[ValType]| {
+            optional(name, params, results)?.ok_or_else(|| format!("no function export `{name}`"))
+        };
+        let call = |name: &str, params: &[ValType]| {
+            required(&format!("{EXPORT_PREFIX}{name}"), params, &[I32])
+        };
+        // Post-return functions exist only where a result owns memory.
+        let post = |name: &str| optional(&format!("cabi_post_{EXPORT_PREFIX}{name}"), &[I32], &[]);
+        let memory = match module.get_export("memory") {
+            Some(wasmtime::ExternType::Memory(_)) => module.get_export_index("memory"),
+            _ => None,
+        };
         Ok(Exports {
-            memory: get("memory")?,
-            realloc: get("cabi_realloc")?,
-            fast: [call("fast1")?, call("fast2")?, call("fast3")?],
-            take_result: call("take-result")?,
-            post_take_result: post("take-result"),
-            calls: [
-                call("call0")?,
-                call("call1")?,
-                call("call2")?,
-                call("call3")?,
+            memory: memory.ok_or("no exported memory")?,
+            realloc: required("cabi_realloc", &[I32, I32, I32, I32], &[I32])?,
+            fast: [
+                call("fast1", &args(NUMBER, 1))?,
+                call("fast2", &args(NUMBER, 2))?,
+                call("fast3", &args(NUMBER, 3))?,
             ],
-            post_calls: [post("call0"), post("call1"), post("call2"), post("call3")],
-            initialize: module.get_export_index("_initialize"),
+            take_result: call("take-result", &[])?,
+            post_take_result: post("take-result")?,
+            calls: [
+                call("call0", &args(VALUE, 0))?,
+                call("call1", &args(VALUE, 1))?,
+                call("call2", &args(VALUE, 2))?,
+                call("call3", &args(VALUE, 3))?,
+            ],
+            post_calls: [
+                post("call0")?,
+                post("call1")?,
+                post("call2")?,
+                post("call3")?,
+            ],
+            initialize: optional("_initialize", &[], &[])?,
         })
     }
 }
 
 impl DirectModule {
-    /// Links `module` with stub imports and checks its exports. `Err`
+    /// Checks `module`'s exports and links it with stub imports. `Err`
     /// explains why the component gets no direct path.
     pub(crate) fn new(module: &Module) -> Result<DirectModule, String> {
+        let exports = Exports::resolve(module)?;
         let mut linker = Linker::new(module.engine());
         for import in module.imports() {
             let wasmtime::ExternType::Func(ty) = import.ty() else {
@@ -211,47 +212,6 @@ impl DirectModule {
                 })
                 .map_err(|e| format!("{e:#}"))?;
         }
-        let exports = CALLS
-            .iter()
-            .map(|call| format!("{EXPORT_PREFIX}{call}"))
-            .chain(
-                CALLS
-                    .iter()
-                    .skip(3)
-                    .map(|c| format!("cabi_post_{EXPORT_PREFIX}{c}")),
-            )
-            .chain(["cabi_realloc".to_string()]);
-        for name in exports {
-            let short = name.strip_prefix(EXPORT_PREFIX).unwrap_or(&name);
-            let Some((params, results)) = expected_signature(short) else {
-                continue;
-            };
-            match module.get_export(&name) {
-                Some(wasmtime::ExternType::Func(ty)) => {
-                    let same = |a: &mut dyn ExactSizeIterator<Item = ValType>, b: &[ValType]| {
-                        a.len() == b.len() && a.zip(b).all(|(x, y)| ValType::eq(&x, y))
-                    };
-                    if !same(&mut ty.params(), &params) || !same(&mut ty.results(), &results) {
-                        return Err(format!("export `{name}` has the core type {ty}"));
-                    }
-                }
-                // Post-return functions exist only where a result owns memory.
-                None if name.starts_with("cabi_post_") => {}
-                _ => return Err(format!("no function export `{name}`")),
-            }
-        }
-        if !matches!(
-            module.get_export("memory"),
-            Some(wasmtime::ExternType::Memory(_))
-        ) {
-            return Err("no exported memory".into());
-        }
-        if let Some(wasmtime::ExternType::Func(ty)) = module.get_export("_initialize")
-            && (ty.params().len() != 0 || ty.results().len() != 0)
-        {
-            return Err(format!("export `_initialize` has the core type {ty}"));
-        }
-        let exports = Exports::resolve(module)?;
         let pre = linker
             .instantiate_pre(module)
             .map_err(|e| format!("{e:#}"))?;
@@ -305,7 +265,7 @@ impl DirectModule {
 
 /// A function export as a `TypedFunc`, without a type check.
 ///
-/// Only for exports `DirectModule::new` checked: it compared each one's
+/// Only for exports `Exports::resolve` checked: it compared each one's
 /// core signature with the type it is used at in `instantiate`.
 fn typed_export<P: wasmtime::WasmParams, R: wasmtime::WasmResults>(
     instance: &wasmtime::Instance,
