@@ -6,6 +6,8 @@ use std::sync::{Mutex, OnceLock};
 use rusqlite::Connection;
 use wasmudf::{Component, Engine};
 
+pub mod wat_guest;
+
 /// One engine for the whole test binary, as an embedder would have.
 pub fn engine() -> &'static Engine {
     static ENGINE: OnceLock<Engine> = OnceLock::new();

@@ -6,6 +6,7 @@ mod direct;
 mod errors;
 mod examples;
 mod hostile;
+mod limits;
 mod load;
 mod roundtrip;
 mod sandbox;

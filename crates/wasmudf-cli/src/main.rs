@@ -76,7 +76,8 @@ struct SessionArgs {
     /// when omitted.
     #[arg(long)]
     fuel: Option<u64>,
-    /// Linear memory cap per instance, in MiB.
+    /// Linear memory cap per instance (all of its memories together), in
+    /// MiB.
     #[arg(long, value_name = "MIB", default_value_t = 64)]
     memory_mib: usize,
     /// Largest TEXT or BLOB a UDF may return, in MiB.
@@ -88,6 +89,16 @@ struct SessionArgs {
     /// Most live instances across all components.
     #[arg(long, default_value_t = 1000)]
     max_instances: u32,
+    /// Most core instances inside one component instance.
+    #[arg(long, value_name = "N", default_value_t = wasmudf::Limits::default().max_core_instances)]
+    max_core_instances: u32,
+    /// Most functions a component may define across its core modules;
+    /// checked before compiling.
+    #[arg(long, value_name = "N", default_value_t = wasmudf::Limits::default().max_wasm_functions)]
+    max_wasm_functions: u32,
+    /// Most code a component may bring, in MiB; checked before compiling.
+    #[arg(long, value_name = "MIB", default_value_t = wasmudf::Limits::default().max_code_bytes >> 20)]
+    max_code_mib: usize,
     /// Compile every component afresh instead of loading it from the
     /// on-disk cache of compiled components (`$XDG_CACHE_HOME/wasmudf`).
     #[arg(long)]
@@ -110,6 +121,9 @@ impl SessionArgs {
             max_result_bytes: self.max_result_mib.saturating_mul(1 << 20),
             max_wasm_stack: self.stack_kib.saturating_mul(1 << 10),
             max_instances: self.max_instances,
+            max_core_instances: self.max_core_instances,
+            max_wasm_functions: self.max_wasm_functions,
+            max_code_bytes: self.max_code_mib.saturating_mul(1 << 20),
             ..wasmudf::Limits::default()
         }
     }

@@ -117,6 +117,16 @@ pub(crate) fn classify(err: &wasmtime::Error, stderr: Option<String>) -> CallErr
     }
 }
 
+/// Classifies a trap in a store: a generic trap that follows a refused
+/// memory or table growth in the same call is reported as that limit (a
+/// Rust guest aborts when an allocation fails), with the guest's stderr.
+fn classify_in(err: &wasmtime::Error, state: &HostState) -> CallErrorKind {
+    match (classify(err, state.last_stderr_line()), state.limiter.hit()) {
+        (CallErrorKind::Trap(_), Some(hit)) => CallErrorKind::Resource(hit.to_string()),
+        (kind, _) => kind,
+    }
+}
+
 /// A one-line description of a trap, with the guest's last stderr line
 /// (a Rust panic message, say) when there is one.
 pub(crate) fn describe_trap(err: &wasmtime::Error, stderr: Option<String>) -> String {
@@ -293,9 +303,9 @@ impl InstanceSlot {
         });
         match (outcome, late_failure(live.store.data())) {
             (Err(trap), _) => {
-                let stderr = live.store.data().last_stderr_line();
+                let cause = classify_in(&trap, live.store.data());
                 self.discard();
-                Err(classify(&trap, stderr))
+                Err(cause)
             }
             // A guest woken early from a sleep may return before the next
             // epoch check; the call still failed.
@@ -368,8 +378,9 @@ impl InstanceSlot {
                 Direct::Retry
             }
             (Err(trap), _) => {
+                let cause = classify_in(&trap, live.store.data());
                 self.discard_direct(true);
-                Direct::Done(Err(classify(&trap, None)))
+                Direct::Done(Err(cause))
             }
         }
     }
@@ -408,7 +419,9 @@ fn observed<T>(engine: &Engine, f: impl FnOnce() -> T) -> T {
 /// too): the deadline clock, the epoch check and a fresh fuel budget.
 #[inline]
 pub(crate) fn arm(engine: &Engine, store: &mut Store<HostState>) {
-    store.data_mut().call_start_ms = engine.clock().now_ms();
+    let state = store.data_mut();
+    state.call_start_ms = engine.clock().now_ms();
+    state.limiter.clear_hit();
     if engine.epoch_interruption() {
         store.set_epoch_deadline(1);
     }

@@ -90,6 +90,10 @@ fn check_header(origin: &str, bytes: &[u8]) -> Result<()> {
 impl Component {
     pub(crate) fn compile(engine: Engine, origin: &str, bytes: &[u8]) -> Result<Component> {
         check_header(origin, bytes)?;
+        crate::precheck::check(bytes, engine.limits()).map_err(|detail| Error::OverLimit {
+            origin: origin.to_string(),
+            detail,
+        })?;
         let invalid = |e: wasmtime::Error| Error::Invalid {
             origin: origin.to_string(),
             detail: format!("{e:#}"),
@@ -321,10 +325,7 @@ fn new_store(
     let limits = engine.limits();
     let timeout_ms = u64::try_from(limits.timeout.as_millis()).unwrap_or(u64::MAX);
     let state = HostState::new(
-        crate::limits::Limiter {
-            max_memory_bytes: limits.max_memory_bytes,
-            max_table_elements: limits.max_table_elements,
-        },
+        crate::limits::Limiter::new(limits),
         interrupt.clone(),
         engine.clock().clone(),
         timeout_ms,

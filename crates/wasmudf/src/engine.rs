@@ -203,18 +203,9 @@ impl EngineBuilder {
             .consume_fuel(self.limits.fuel.is_some())
             .max_wasm_stack(self.limits.max_wasm_stack);
         if self.pooling {
-            let instances = self.limits.max_instances;
-            let mut pool = wasmtime::PoolingAllocationConfig::new();
-            pool.total_component_instances(instances)
-                // A Rust wasip2 component is one main module plus a couple of
-                // small shim modules, each a core instance; a direct-path
-                // instance is one more core instance with its own memory.
-                .total_core_instances(instances.saturating_mul(5))
-                .total_memories(instances.saturating_mul(2))
-                .total_tables(instances.saturating_mul(3))
-                .max_memory_size(self.limits.max_memory_bytes)
-                .table_elements(self.limits.max_table_elements);
-            config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
+            config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool_config(
+                &self.limits,
+            )));
         }
         let engine = wasmtime::Engine::new(&config).map_err(|e| Error::Config(format!("{e:#}")))?;
         let linker = sandbox::linker(&engine).map_err(|e| Error::Config(format!("{e:#}")))?;
@@ -242,6 +233,37 @@ impl EngineBuilder {
             }),
         })
     }
+}
+
+/// The pooling allocator's configuration for `limits`.
+///
+/// Each component instance may hold up to `max_core_instances` core
+/// instances, `max_memories` memories and `max_tables` tables, and the pool
+/// has room for `max_instances` component instances at those caps (plus a
+/// direct-path store per instance). Core instances in the pool are only a
+/// count, so their total is sized for the worst case: a componentize-py
+/// component makes about 40 per instantiation. Each pooled memory reserves
+/// address space (several GiB), so memories are sized for the common case
+/// of a few per instance; a component that needs more than its share fails
+/// to instantiate with a clear error once the pool is exhausted, and never
+/// takes more than [`Limits::max_memory_bytes`] in total.
+fn pool_config(limits: &Limits) -> wasmtime::PoolingAllocationConfig {
+    let instances = limits.max_instances;
+    let mut pool = wasmtime::PoolingAllocationConfig::new();
+    pool.total_component_instances(instances)
+        .max_core_instances_per_component(limits.max_core_instances)
+        .max_memories_per_component(limits.max_memories)
+        .max_tables_per_component(limits.max_tables)
+        .max_memories_per_module(limits.max_memories)
+        .max_tables_per_module(limits.max_tables)
+        // One more core instance and memory per component instance for
+        // its direct-path store.
+        .total_core_instances(instances.saturating_mul(limits.max_core_instances.saturating_add(1)))
+        .total_memories(instances.saturating_mul(3))
+        .total_tables(instances.saturating_mul(limits.max_tables.min(4)))
+        .max_memory_size(limits.max_memory_bytes)
+        .table_elements(limits.max_table_elements);
+    pool
 }
 
 /// Compiles components and owns what every instance shares.

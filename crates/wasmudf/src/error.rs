@@ -38,6 +38,17 @@ pub enum Error {
         /// The configured cap.
         limit: u64,
     },
+    /// The component is over one of the structural limits checked before it
+    /// is compiled ([`Limits::max_wasm_functions`](crate::Limits::max_wasm_functions),
+    /// [`max_code_bytes`](crate::Limits::max_code_bytes),
+    /// [`max_function_locals`](crate::Limits::max_function_locals)).
+    #[error("{origin}: refused before compiling: {detail}")]
+    OverLimit {
+        /// Where the bytes came from.
+        origin: String,
+        /// Which limit, what was found and how to raise it.
+        detail: String,
+    },
     /// The component is valid but failed to compile or validate.
     #[error("{origin}: invalid component: {detail}")]
     Invalid {

@@ -47,6 +47,7 @@ mod files;
 mod interrupt;
 mod limits;
 mod manifest;
+mod precheck;
 mod register;
 mod sandbox;
 mod value;

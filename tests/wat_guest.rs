@@ -1,0 +1,119 @@
+//! Guests written by hand as a core module in WAT and made into components
+//! for the `wasmudf:udf` world with `wit-component`, the same tool behind
+//! `wasm32-wasip2` and `cargo component` builds.
+//!
+//! They let a test build what no guest SDK would emit: several memories,
+//! another string encoding, odd exports. A module writes only the exports
+//! its test is about; [`stub_exports`] fills in the rest of the world with
+//! functions that trap, and [`manifest`] lays out the manifest's answer as
+//! a data segment.
+
+use std::fmt::Write as _;
+
+pub use wit_component::StringEncoding;
+
+/// Every core export the world needs, as `(name, params, results)`.
+const EXPORTS: &[(&str, &str, &str)] = &[
+    ("call0", "i32", "i32"),
+    ("call1", "i32 i32 i64 i32", "i32"),
+    ("call2", "i32 i32 i64 i32 i32 i64 i32", "i32"),
+    ("call3", "i32 i32 i64 i32 i32 i64 i32 i32 i64 i32", "i32"),
+    ("call", "i32 i32 i32", "i32"),
+    ("fast1", "i32 i32 i64", "i32"),
+    ("fast2", "i32 i32 i64 i32 i64", "i32"),
+    ("fast3", "i32 i32 i64 i32 i64 i32 i64", "i32"),
+    ("take-result", "", "i32"),
+    ("[static]accumulator.create", "i32", "i32"),
+    ("[method]accumulator.step", "i32 i32 i32 i32", "i32"),
+    (
+        "[method]accumulator.step-integers",
+        "i32 i32 i32 i32",
+        "i32",
+    ),
+    ("[method]accumulator.step-reals", "i32 i32 i32 i32", "i32"),
+    ("[method]accumulator.inverse", "i32 i32 i32 i32", "i32"),
+    ("[method]accumulator.value", "i32", "i32"),
+    ("[static]accumulator.finish", "i32", "i32"),
+];
+
+/// The prefix of the guest interface's core export names.
+pub const PREFIX: &str = "wasmudf:udf/guest@0.1.0#";
+
+/// Trapping definitions of every guest export not named in `defined`
+/// (names without [`PREFIX`], e.g. `"fast1"`).
+pub fn stub_exports(defined: &[&str]) -> String {
+    let mut wat = String::new();
+    for (name, params, results) in EXPORTS {
+        if !defined.contains(name) {
+            writeln!(
+                wat,
+                "(func (export \"{PREFIX}{name}\") (param {params}) (result {results}) unreachable)"
+            )
+            .expect("write to String");
+        }
+    }
+    wat
+}
+
+/// A function in a hand-written manifest: name, arity, kind (0 scalar,
+/// 1 aggregate, 2 window) and flags (1 deterministic, 2 innocuous,
+/// 4 direct-only).
+pub type Spec<'a> = (&'a str, i16, u8, u8);
+
+/// The `manifest` export and the data segment it returns, laid out at
+/// `base` in memory 0 as the canonical ABI lays out a
+/// `list<function-spec>`: a (pointer, length) pair, then 12-byte records
+/// (name pointer and length, arity, kind, flags), then the names.
+pub fn manifest(base: u32, functions: &[Spec<'_>]) -> String {
+    let n = u32::try_from(functions.len()).expect("few functions");
+    let records = base + 8;
+    let mut names_at = records + 12 * n;
+    let mut bytes = Vec::new();
+    bytes.extend(records.to_le_bytes());
+    bytes.extend(n.to_le_bytes());
+    let mut names: Vec<u8> = Vec::new();
+    for (name, arity, kind, flags) in functions {
+        let len = u32::try_from(name.len()).expect("short name");
+        bytes.extend(names_at.to_le_bytes());
+        bytes.extend(len.to_le_bytes());
+        bytes.extend(arity.to_le_bytes());
+        bytes.push(*kind);
+        bytes.push(*flags);
+        names.extend(name.as_bytes());
+        names_at += len;
+    }
+    bytes.extend(names);
+    let data: String = bytes.iter().map(|b| format!("\\{b:02x}")).collect();
+    format!(
+        "(data (memory 0) (i32.const {base}) \"{data}\")\n\
+         (func (export \"{PREFIX}manifest\") (result i32) i32.const {base})\n"
+    )
+}
+
+/// A bump allocator as `cabi_realloc`, handing out memory 0 from `start`
+/// (never freeing, never reallocating in place).
+pub fn bump_realloc(start: u32) -> String {
+    format!(
+        "(global $bump (mut i32) (i32.const {start}))\n\
+         (func (export \"cabi_realloc\") (param i32 i32 i32 i32) (result i32)\n\
+           (local $at i32)\n\
+           (local.set $at (global.get $bump))\n\
+           (global.set $bump (i32.add (global.get $bump) (local.get 3)))\n\
+           (local.get $at))\n"
+    )
+}
+
+/// Makes a component for the `udf` world of `wit/` from a core module in
+/// WAT whose strings use `encoding`.
+pub fn component(core_wat: &str, encoding: StringEncoding) -> anyhow::Result<Vec<u8>> {
+    let mut resolve = wit_parser::Resolve::default();
+    let wit = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../wit");
+    let (package, _) = resolve.push_dir(&wit)?;
+    let world = resolve.select_world(&[package], Some("udf"))?;
+    let mut module = wat::parse_str(core_wat)?;
+    wit_component::embed_component_metadata(&mut module, &resolve, world, encoding)?;
+    wit_component::ComponentEncoder::default()
+        .module(&module)?
+        .validate(true)
+        .encode()
+}
