@@ -88,6 +88,9 @@ struct SessionArgs {
     /// Most live instances across all components.
     #[arg(long, default_value_t = 1000)]
     max_instances: u32,
+    /// Most functions one component may declare.
+    #[arg(long, value_name = "N", default_value_t = 4096)]
+    max_functions: usize,
     /// Compile every component afresh instead of loading it from the
     /// on-disk cache of compiled components (`$XDG_CACHE_HOME/wasmudf`).
     #[arg(long)]
@@ -110,6 +113,7 @@ impl SessionArgs {
             max_result_bytes: self.max_result_mib.saturating_mul(1 << 20),
             max_wasm_stack: self.stack_kib.saturating_mul(1 << 10),
             max_instances: self.max_instances,
+            max_functions: self.max_functions,
             ..wasmudf::Limits::default()
         }
     }

@@ -39,6 +39,11 @@ pub struct Limits {
     pub max_result_bytes: usize,
     /// Most live instances of all components on one engine.
     pub max_instances: u32,
+    /// Most functions one component's manifest may declare. Registration
+    /// costs grow with the number of functions on a connection (SQLite's
+    /// function hash stops growing at 64 buckets), for every connection of
+    /// a pool.
+    pub max_functions: usize,
 }
 
 impl Default for Limits {
@@ -51,6 +56,7 @@ impl Default for Limits {
             max_wasm_stack: 512 << 10,
             max_result_bytes: 64 << 20,
             max_instances: 1000,
+            max_functions: 4096,
         }
     }
 }
