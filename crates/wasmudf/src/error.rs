@@ -152,8 +152,9 @@ pub enum FunctionOwner {
     /// A wasmudf component, named by its origin (its path, or the name
     /// given to [`Engine::load`](crate::Engine::load)).
     Component(String),
-    /// The application, or anything else that is neither SQLite nor a
-    /// wasmudf component.
+    /// Registered on the connection by anything but wasmudf: the
+    /// application, or an extension SQLite registers on every connection
+    /// (FTS5's `highlight`, R*Tree's `rtreecheck`, ...).
     Application,
 }
 
