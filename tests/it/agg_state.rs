@@ -45,7 +45,10 @@ fn failed_aggregate_calls_leave_no_accumulator_alive() -> Result<()> {
     }
     assert_eq!(live(&conn)?, 0);
     assert_eq!(
-        scalar(&conn, "SELECT count_live(column1) FROM (VALUES (1), ('a'), (NULL))")?,
+        scalar(
+            &conn,
+            "SELECT count_live(column1) FROM (VALUES (1), ('a'), (NULL))"
+        )?,
         Value::Integer(3)
     );
     assert_eq!(live(&conn)?, 0);
@@ -136,11 +139,17 @@ fn big_rows_workload() -> Result<u64> {
     // 3,000 rows of 100 KB TEXT: 300 MB through a guest of 32 MiB. One
     // batch of 1,024 such rows would be 100 MB.
     assert_eq!(
-        count("SELECT count_live(printf('%.*c', 100000, 'x')) FROM n", 3000)?,
+        count(
+            "SELECT count_live(printf('%.*c', 100000, 'x')) FROM n",
+            3000
+        )?,
         3000
     );
     // 300 rows of 1 MiB BLOB, each over the batch budget, so each alone.
-    assert_eq!(count("SELECT count_live(zeroblob(1 << 20)) FROM n", 300)?, 300);
+    assert_eq!(
+        count("SELECT count_live(zeroblob(1 << 20)) FROM n", 300)?,
+        300
+    );
     // One row of 8 MiB, and a window over 2 MiB rows.
     assert_eq!(count("SELECT count_live(zeroblob(8 << 20)) FROM n", 1)?, 1);
     assert_eq!(

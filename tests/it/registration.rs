@@ -65,7 +65,9 @@ fn a_variadic_function_named_like_a_builtin_is_refused() -> Result<()> {
     // arity error, the builtins and the view answer as before.
     let wrong_arity = scalar(&conn, "SELECT abs(-7, 1)").expect_err("abs has one argument");
     assert!(
-        wrong_arity.to_string().contains("wrong number of arguments"),
+        wrong_arity
+            .to_string()
+            .contains("wrong number of arguments"),
         "{wrong_arity}"
     );
     assert_eq!(functions(&conn)?, before);
@@ -115,12 +117,18 @@ fn a_fixed_arity_function_over_an_earlier_components_variadic_is_refused() -> Re
     let msg = err.to_string();
     assert!(
         msg.contains("`greatest` (arity 2)")
-            && msg.contains(&format!("`greatest` (variadic) of component {}", guests::GREATEST)),
+            && msg.contains(&format!(
+                "`greatest` (variadic) of component {}",
+                guests::GREATEST
+            )),
         "{msg}"
     );
     // The earlier component still answers every arity.
     assert_eq!(scalar(&conn, "SELECT greatest(1, 9)")?, Value::Integer(9));
-    assert_eq!(scalar(&conn, "SELECT greatest(1, 9, 4)")?, Value::Integer(9));
+    assert_eq!(
+        scalar(&conn, "SELECT greatest(1, 9, 4)")?,
+        Value::Integer(9)
+    );
     Ok(())
 }
 
@@ -149,7 +157,10 @@ fn registration_refused_by_one_component_leaves_the_others_working() -> Result<(
     let conn = conn_with_view()?;
     component("identity").register(&conn)?;
     assert!(component("shadow-builtins").register(&conn).is_err());
-    assert_eq!(scalar(&conn, "SELECT identity(41) + 1")?, Value::Integer(42));
+    assert_eq!(
+        scalar(&conn, "SELECT identity(41) + 1")?,
+        Value::Integer(42)
+    );
     assert_builtins_answer(&conn)
 }
 
@@ -182,7 +193,9 @@ fn the_function_cap_is_configurable() -> Result<()> {
         .build()?;
     // `identity` declares one function, `text` several.
     assert!(tight.load_file(guests::IDENTITY).is_ok());
-    let err = tight.load_file(guests::TEXT).expect_err("over one function");
+    let err = tight
+        .load_file(guests::TEXT)
+        .expect_err("over one function");
     assert!(err.to_string().contains("at most 1 are allowed"), "{err}");
     let roomy = Engine::builder()
         .limits(Limits {
@@ -190,6 +203,9 @@ fn the_function_cap_is_configurable() -> Result<()> {
             ..Limits::default()
         })
         .build()?;
-    assert_eq!(roomy.load_file(guests::HUGE_MANIFEST)?.functions().len(), 200_000);
+    assert_eq!(
+        roomy.load_file(guests::HUGE_MANIFEST)?.functions().len(),
+        200_000
+    );
     Ok(())
 }

@@ -207,10 +207,17 @@ mod tests {
 
     #[test]
     fn the_function_count_is_capped() {
-        let many = |n: usize| (0..n).map(|i| spec(&format!("f{i}"), 1)).collect::<Vec<_>>();
+        let many = |n: usize| {
+            (0..n)
+                .map(|i| spec(&format!("f{i}"), 1))
+                .collect::<Vec<_>>()
+        };
         assert_eq!(validate(many(3), 3).map(|v| v.len()), Ok(3));
         let err = validate(many(4), 3).expect_err("over the cap");
-        assert!(err.contains("4 functions") && err.contains("at most 3"), "{err}");
+        assert!(
+            err.contains("4 functions") && err.contains("at most 3"),
+            "{err}"
+        );
         assert!(validate(Vec::new(), 0).is_ok());
     }
 

@@ -228,7 +228,10 @@ fn check_clashes(
             builtin: row.get(2)?,
             name,
         };
-        known.entry(f.name.to_ascii_lowercase()).or_default().push(f);
+        known
+            .entry(f.name.to_ascii_lowercase())
+            .or_default()
+            .push(f);
     }
     for spec in functions {
         let Some(same_name) = known.get(&spec.name.to_ascii_lowercase()) else {
@@ -434,7 +437,8 @@ impl Target {
     fn push(&self, ctx: &Context<'_>, acc: &mut AccState, op: Op) -> rusqlite::Result<()> {
         let row_bytes: usize = (0..ctx.len()).map(|i| batch::cost(ctx.get_raw(i))).sum();
         if acc.pending_op != op
-            || (acc.pending_rows > 0 && acc.pending_bytes.saturating_add(row_bytes) > self.batch_bytes)
+            || (acc.pending_rows > 0
+                && acc.pending_bytes.saturating_add(row_bytes) > self.batch_bytes)
         {
             self.flush(&mut lock(&self.slot), acc)?;
             acc.pending_op = op;
@@ -466,9 +470,9 @@ impl Target {
         let r = self.flush(&mut slot, acc).and_then(|()| {
             let handle = self.handle(&mut slot, acc).map_err(|c| self.error(c))?;
             Ok(match last {
-                Last::Value => slot.call(|s, u| {
-                    u.wasmudf_udf_guest().accumulator().call_value(s, handle)
-                }),
+                Last::Value => {
+                    slot.call(|s, u| u.wasmudf_udf_guest().accumulator().call_value(s, handle))
+                }
                 Last::Finish => {
                     // The guest owns the handle once `finish` is called,
                     // whatever it returns; a call refused before it ran
@@ -485,10 +489,10 @@ impl Target {
                 }
             })
         });
-        if last == Last::Finish {
-            if let Some(handle) = acc.handle.take() {
-                slot.release(handle, acc.generation);
-            }
+        if last == Last::Finish
+            && let Some(handle) = acc.handle.take()
+        {
+            slot.release(handle, acc.generation);
         }
         drop(slot);
         self.result(r?)
@@ -645,13 +649,15 @@ mod tests {
         // `substr` has arities 2 and 3; either is named.
         let (_, _, hit) = clash(&conn, scalar("substr", Arity::Variadic)).expect("substr");
         assert!(hit.arity == 2 || hit.arity == 3, "{hit}");
-        assert_eq!(clash(&conn, scalar("no_such_builtin", Arity::Variadic)), None);
+        assert_eq!(
+            clash(&conn, scalar("no_such_builtin", Arity::Variadic)),
+            None
+        );
         Ok(())
     }
 
     #[test]
-    fn a_fixed_arity_function_clashes_with_the_same_arity_or_a_variadic() -> anyhow::Result<()>
-    {
+    fn a_fixed_arity_function_clashes_with_the_same_arity_or_a_variadic() -> anyhow::Result<()> {
         let conn = Connection::open_in_memory()?;
         // Same name and arity as a builtin.
         let (_, _, hit) = clash(&conn, scalar("Lower", Arity::Exactly(1))).expect("lower");
@@ -659,7 +665,10 @@ mod tests {
         // `max` and `printf` are variadic builtins: a two-argument `max`
         // would take `max(a, b)`.
         let (_, arity, hit) = clash(&conn, scalar("max", Arity::Exactly(2))).expect("max");
-        assert_eq!((arity, hit), (2, existing("max", -1, FunctionOwner::Builtin)));
+        assert_eq!(
+            (arity, hit),
+            (2, existing("max", -1, FunctionOwner::Builtin))
+        );
         assert!(clash(&conn, scalar("printf", Arity::Exactly(0))).is_some());
         // A new arity of a fixed-arity builtin takes no existing call.
         assert_eq!(clash(&conn, scalar("round", Arity::Exactly(3))), None);
@@ -668,8 +677,7 @@ mod tests {
     }
 
     #[test]
-    fn a_clash_names_the_component_or_the_application_that_registered_it()
-    -> anyhow::Result<()> {
+    fn a_clash_names_the_component_or_the_application_that_registered_it() -> anyhow::Result<()> {
         let conn = Connection::open_in_memory()?;
         let flags = SqlFlags::SQLITE_UTF8;
         conn.create_scalar_function("app_fn", -1, flags, |_| Ok(0))?;
@@ -680,7 +688,11 @@ mod tests {
         let (_, _, hit) = clash(&conn, scalar("comp_fn", Arity::Exactly(1))).expect("comp");
         assert_eq!(
             hit,
-            existing("comp_fn", -1, FunctionOwner::Component("earlier.wasm".into()))
+            existing(
+                "comp_fn",
+                -1,
+                FunctionOwner::Component("earlier.wasm".into())
+            )
         );
         let message = Error::NameClash {
             origin: "new.wasm".into(),
