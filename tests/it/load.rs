@@ -1,7 +1,8 @@
 //! Each typed load error, from real files.
 
 use anyhow::Result;
-use wasmudf::Error;
+use wasmudf::{Error, FunctionOwner};
+use wasmudf_test_guests::IDENTITY;
 use wasmudf_tests::{component, engine};
 
 fn load(bytes: &[u8]) -> wasmudf::Result<wasmudf::Component> {
@@ -73,7 +74,9 @@ fn registering_a_name_twice_on_one_connection_clashes() -> Result<()> {
     component("identity").register(&conn)?;
     let err = component("identity").register(&conn).expect_err("clash");
     assert!(
-        matches!(err, Error::NameClash { ref name, arity: 1 } if name == "identity"),
+        matches!(err, Error::NameClash { ref name, arity: 1, ref existing, .. }
+            if name == "identity"
+                && existing.owner == FunctionOwner::Component(IDENTITY.to_string())),
         "{err}"
     );
     Ok(())
@@ -89,7 +92,11 @@ fn clash_with_an_application_function_is_detected() -> Result<()> {
         |_| Ok(0),
     )?;
     let err = component("text").register(&conn).expect_err("clash");
-    assert!(matches!(err, Error::NameClash { .. }), "{err}");
+    assert!(
+        matches!(err, Error::NameClash { ref existing, .. }
+            if existing.owner == FunctionOwner::Application),
+        "{err}"
+    );
     Ok(())
 }
 

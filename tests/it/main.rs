@@ -1,5 +1,6 @@
 //! Integration tests: real components compiled from `guests/`, real SQLite.
 
+mod agg_state;
 mod aggregates;
 mod asyncdb;
 mod direct;
@@ -8,6 +9,7 @@ mod examples;
 mod hostile;
 mod limits;
 mod load;
+mod registration;
 mod roundtrip;
 mod sandbox;
 
@@ -24,7 +26,7 @@ mod every_guest {
                     // Test guests whose whole point is to be rejected at
                     // load time; `load.rs` and `hostile.rs` check the error.
                     "dup_manifest" | "other_version" | "bad_arity" | "dup_names_case"
-                    | "open_socket" => assert!(loaded.is_err()),
+                    | "open_socket" | "huge_manifest" => assert!(loaded.is_err()),
                     _ => {
                         let c = loaded.expect("guest loads");
                         assert!(!c.functions().is_empty(), "guest exports no function");

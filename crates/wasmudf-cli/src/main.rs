@@ -99,6 +99,9 @@ struct SessionArgs {
     /// Most code a component may bring, in MiB; checked before compiling.
     #[arg(long, value_name = "MIB", default_value_t = wasmudf::Limits::default().max_code_bytes >> 20)]
     max_code_mib: usize,
+    /// Most functions one component may declare.
+    #[arg(long, value_name = "N", default_value_t = wasmudf::Limits::default().max_functions)]
+    max_functions: usize,
     /// Compile every component afresh instead of loading it from the
     /// on-disk cache of compiled components (`$XDG_CACHE_HOME/wasmudf`).
     #[arg(long)]
@@ -124,6 +127,7 @@ impl SessionArgs {
             max_core_instances: self.max_core_instances,
             max_wasm_functions: self.max_wasm_functions,
             max_code_bytes: self.max_code_mib.saturating_mul(1 << 20),
+            max_functions: self.max_functions,
             ..wasmudf::Limits::default()
         }
     }

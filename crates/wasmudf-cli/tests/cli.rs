@@ -183,6 +183,42 @@ fn shell_runs_statements_and_dot_commands_from_stdin() {
     }
 }
 
+/// A component that would shadow other functions is refused by `.load`,
+/// and the shell's connections go on answering with the builtins.
+#[test]
+fn shell_refuses_a_component_that_shadows_builtins_and_answers_on() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wasmudf"))
+        .arg("shell")
+        .env("HOME", tempfile::tempdir().expect("tempdir").path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("shell starts");
+    let script = format!(
+        ".load {}\nSELECT abs(-5) || lower('OK') AS r;\nSELECT greatest(1, 7) AS g;\n.quit\n",
+        wasmudf_test_guests::SHADOW_BUILTINS
+    );
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(script.as_bytes())
+        .expect("write script");
+    let out = child.wait_with_output().expect("shell exits");
+    let (text, err) = (stdout(&out), stderr(&out));
+    assert!(out.status.success(), "{err}");
+    // The shell has the examples loaded, `greatest` among them.
+    assert!(
+        err.contains("`greatest` (arity 2) clashes with `greatest` (variadic) of component"),
+        "{err}"
+    );
+    assert!(!text.contains("loaded 1 component"), "{text}");
+    for needle in ["5ok", "7"] {
+        assert!(text.contains(needle), "{needle} missing from {text}");
+    }
+}
+
 /// Hostile components through the CLI with its limit flags: a clear error,
 /// exit code 1 (never a signal), nothing on stdout but results.
 #[test]
@@ -240,6 +276,19 @@ fn hostile_components_end_in_clear_errors() {
             "wasi:sockets",
         ),
         (g::BAD_ARITY, "SELECT 1", &[], "invalid manifest"),
+        (
+            g::SHADOW_BUILTINS,
+            "SELECT abs(-1)",
+            &[],
+            "clashes with SQLite's builtin `abs`",
+        ),
+        (g::HUGE_MANIFEST, "SELECT 1", &[], "at most 4096"),
+        (
+            g::HUGE_MANIFEST,
+            "SELECT 1",
+            &["--max-functions", "100"],
+            "at most 100 are allowed",
+        ),
     ];
     for (udf, sql, flags, needle) in cases {
         let mut args = vec!["query", "--udf", udf];

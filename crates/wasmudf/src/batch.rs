@@ -10,6 +10,18 @@ use rusqlite::types::{Value as SqlValue, ValueRef};
 use crate::bindings::ValueParam;
 use crate::value::{owned_to_guest, to_owned};
 
+/// What one argument weighs in a step batch: the size of a canonical
+/// `value` (16 bytes) plus its TEXT or BLOB payload, which the guest has to
+/// hold while it runs `step`.
+#[inline]
+pub(crate) fn cost(value: ValueRef<'_>) -> usize {
+    const VALUE_SIZE: usize = 16;
+    match value {
+        ValueRef::Text(bytes) | ValueRef::Blob(bytes) => VALUE_SIZE.saturating_add(bytes.len()),
+        ValueRef::Null | ValueRef::Integer(_) | ValueRef::Real(_) => VALUE_SIZE,
+    }
+}
+
 /// Buffered arguments, row after row.
 #[derive(Debug)]
 pub(crate) enum Batch {

@@ -229,6 +229,10 @@ pub(crate) struct InstanceSlot {
     /// Bumped whenever the component instance is replaced, so aggregate
     /// handles from an earlier instance are recognised as stale.
     generation: u64,
+    /// Accumulator handles of the current instance that SQLite no longer
+    /// needs but that could not be dropped yet (the connection was
+    /// interrupted); see [`InstanceSlot::release`].
+    orphans: Vec<wasmtime::component::ResourceAny>,
 }
 
 impl InstanceSlot {
@@ -241,6 +245,7 @@ impl InstanceSlot {
             direct: None,
             direct_failed: false,
             generation: 0,
+            orphans: Vec::new(),
         }
     }
 
@@ -390,7 +395,40 @@ impl InstanceSlot {
         if self.live.take().is_some() {
             self.component.engine().counters().replaced();
         }
+        // Their instance, and the guest state behind them, are gone.
+        self.orphans.clear();
         self.generation += 1;
+    }
+
+    /// Drops an accumulator handle of instance `generation` that SQLite no
+    /// longer needs, running the guest's destructor, so neither the store's
+    /// handle table nor the guest's memory keeps it. On an interrupted
+    /// connection no guest code may run: the handle waits for
+    /// [`release_orphans`](InstanceSlot::release_orphans) at a later call.
+    /// A handle of an instance since replaced went with that instance.
+    pub(crate) fn release(&mut self, handle: wasmtime::component::ResourceAny, generation: u64) {
+        if generation == self.generation && self.live.is_some() {
+            self.orphans.push(handle);
+            self.release_orphans();
+        }
+    }
+
+    /// Drops the handles [`release`](InstanceSlot::release) could not. Call
+    /// it only while no other handle is in use: a destructor that traps
+    /// replaces the instance (and bumps the generation).
+    pub(crate) fn release_orphans(&mut self) {
+        if self.orphans.is_empty() || self.interrupt.is_interrupted() {
+            return;
+        }
+        let orphans = std::mem::take(&mut self.orphans);
+        // A failure has been dealt with by `call`: a trap replaced the
+        // instance, and every handle went with it.
+        let _ = self.call(move |store, _| {
+            for handle in orphans {
+                handle.resource_drop(&mut *store)?;
+            }
+            Ok(Ok(()))
+        });
     }
 
     /// Drops the direct instance; `failed` counts it as replaced.

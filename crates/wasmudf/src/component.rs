@@ -41,6 +41,7 @@ pub(crate) const GUEST_VERSION: &str = "0.1.0";
 pub struct Component {
     inner: Arc<ComponentInner>,
     trusted: bool,
+    allow_override: bool,
     grants: Arc<[DirGrant]>,
 }
 
@@ -60,6 +61,7 @@ impl std::fmt::Debug for Component {
             .field("origin", &self.inner.origin)
             .field("functions", &self.inner.functions)
             .field("trusted", &self.trusted)
+            .field("allow_override", &self.allow_override)
             .field("grants", &self.grants)
             .finish_non_exhaustive()
     }
@@ -144,6 +146,7 @@ impl Component {
         Ok(Component {
             inner: Arc::new(inner),
             trusted: false,
+            allow_override: false,
             grants: Arc::new([]),
         })
     }
@@ -171,6 +174,33 @@ impl Component {
     pub fn trusted(mut self, trusted: bool) -> Component {
         self.trusted = trusted;
         self
+    }
+
+    /// Lets this component's functions replace or shadow functions the
+    /// connection already has (SQLite's builtins, the application's, other
+    /// components'), instead of failing with [`Error::NameClash`]. Off by
+    /// default, and meant only for components the embedder vouches for: a
+    /// variadic `abs` would take over every call of `abs`, including those
+    /// inside existing views and triggers.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # fn f(engine: &wasmudf::Engine, conn: &rusqlite::Connection) -> wasmudf::Result<()> {
+    /// // A component whose `lower` is meant to replace SQLite's ASCII-only one.
+    /// let unicode = engine.load_file("unicode-lower.wasm")?.allow_override(true);
+    /// unicode.register(conn)?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn allow_override(mut self, allow: bool) -> Component {
+        self.allow_override = allow;
+        self
+    }
+
+    /// Whether [`Component::allow_override`] is on.
+    pub fn overrides_allowed(&self) -> bool {
+        self.allow_override
     }
 
     /// Lets the component's instances use a host directory. Nothing is
@@ -211,9 +241,13 @@ impl Component {
     ///
     /// # Errors
     ///
-    /// [`Error::NameClash`] if a function with the same name and arity is
-    /// already registered on `conn` (by SQLite itself, by wasmudf or by the
-    /// application), and [`Error::Sqlite`] if SQLite refuses a registration.
+    /// [`Error::NameClash`] if a function would replace or shadow one
+    /// already on `conn` (SQLite's builtin, the application's or another
+    /// component's): the same name with the same arity, or the same name
+    /// when either is variadic, since SQLite then sends calls of other
+    /// arities to the variadic one. Nothing is registered then, unless
+    /// [`Component::allow_override`] is on. [`Error::Sqlite`] if SQLite
+    /// refuses a registration.
     pub fn register(&self, conn: &rusqlite::Connection) -> Result<()> {
         crate::register::register(self, conn, Interrupt::new())
     }
@@ -396,7 +430,8 @@ fn read_manifest(inner: &ComponentInner) -> Result<Vec<FunctionSpec>> {
         .wasmudf_udf_guest()
         .call_manifest(&mut store)
         .map_err(failed)?;
-    manifest::validate(raw).map_err(|detail| Error::Manifest {
+    let max_functions = inner.engine.limits().max_functions;
+    manifest::validate(raw, max_functions).map_err(|detail| Error::Manifest {
         origin: inner.origin.clone(),
         detail,
     })

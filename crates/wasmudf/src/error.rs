@@ -82,13 +82,25 @@ pub enum Error {
         /// What is wrong, naming the function.
         detail: String,
     },
-    /// A function name is already registered on the connection.
-    #[error("function `{name}` (arity {arity}) is already registered on this connection")]
+    /// A function would replace or shadow one the connection already has:
+    /// the same name (compared ASCII case-insensitively, as SQLite does)
+    /// and the same arity, or the same name where either side is variadic.
+    /// [`Component::allow_override`](crate::Component::allow_override) lets
+    /// an embedder register it anyway.
+    #[error(
+        "{origin}: function `{name}` ({}) clashes with {existing} already registered on this \
+         connection",
+        arity_text(*arity)
+    )]
     NameClash {
-        /// The clashing SQL name.
+        /// Where the new function's component came from.
+        origin: String,
+        /// The new function's SQL name, as its manifest spells it.
         name: String,
-        /// Its arity (-1 for variadic).
+        /// The new function's arity (-1 for variadic).
         arity: i16,
+        /// The function it clashes with.
+        existing: ExistingFunction,
     },
     /// Instantiating the component, or running its manifest, failed.
     #[error("{origin}: failed to instantiate: {detail}")]
@@ -128,6 +140,55 @@ pub enum Error {
     /// the application registered; the connection it used was discarded.
     #[error("a blocking database task panicked: {0}")]
     Panic(String),
+}
+
+/// A function already registered on a connection, as named in
+/// [`Error::NameClash`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExistingFunction {
+    /// Its SQL name, as SQLite lists it.
+    pub name: String,
+    /// Its arity (-1 for variadic).
+    pub arity: i16,
+    /// Who registered it.
+    pub owner: FunctionOwner,
+}
+
+/// Who registered an [`ExistingFunction`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FunctionOwner {
+    /// SQLite itself: a builtin such as `abs` or `sum`.
+    Builtin,
+    /// A wasmudf component, named by its origin (its path, or the name
+    /// given to [`Engine::load`](crate::Engine::load)).
+    Component(String),
+    /// Registered on the connection by anything but wasmudf: the
+    /// application, or an extension SQLite registers on every connection
+    /// (FTS5's `highlight`, R*Tree's `rtreecheck`, ...).
+    Application,
+}
+
+impl std::fmt::Display for ExistingFunction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (name, arity) = (&self.name, arity_text(self.arity));
+        match &self.owner {
+            FunctionOwner::Builtin => write!(f, "SQLite's builtin `{name}` ({arity})"),
+            FunctionOwner::Component(origin) => {
+                write!(f, "`{name}` ({arity}) of component {origin}")
+            }
+            FunctionOwner::Application => write!(f, "the application's `{name}` ({arity})"),
+        }
+    }
+}
+
+/// `arity 2`, or `variadic` for -1.
+fn arity_text(arity: i16) -> String {
+    if arity < 0 {
+        "variadic".to_string()
+    } else {
+        format!("arity {arity}")
+    }
 }
 
 /// Shorthand for results of this crate.

@@ -57,7 +57,7 @@ pub use call::{CallError, CallErrorKind};
 pub use component::Component;
 pub use database::{Database, DatabaseBuilder, PoolStats, Row, RowStream, ToParams, Transaction};
 pub use engine::{CallPhase, Engine, EngineBuilder, InstanceStats};
-pub use error::{Error, Result};
+pub use error::{Error, ExistingFunction, FunctionOwner, Result};
 pub use interrupt::Interrupt;
 pub use limits::Limits;
 pub use manifest::{Arity, FunctionFlags, FunctionKind, FunctionSpec, MAX_ARITY};

@@ -60,6 +60,11 @@ pub struct Limits {
     pub max_code_bytes: usize,
     /// Most locals one function may declare, checked before compiling.
     pub max_function_locals: u32,
+    /// Most functions one component's manifest may declare. Registration
+    /// costs grow with the number of functions on a connection (SQLite's
+    /// function hash stops growing at 64 buckets), for every connection of
+    /// a pool.
+    pub max_functions: usize,
 }
 
 impl Default for Limits {
@@ -78,6 +83,7 @@ impl Default for Limits {
             max_wasm_functions: 80_000,
             max_code_bytes: 48 << 20,
             max_function_locals: 50_000,
+            max_functions: 4096,
         }
     }
 }

@@ -106,10 +106,19 @@ pub struct FunctionSpec {
 }
 
 /// Checks a manifest as the guest returned it and converts it to the
-/// public types. `Err` carries a message naming the offending function.
-pub(crate) fn validate(raw: Vec<WitSpec>) -> Result<Vec<FunctionSpec>, String> {
-    if raw.len() > u32::MAX as usize {
-        return Err("too many functions".into());
+/// public types. `Err` carries a message naming the offending function, or
+/// the count when there are more than `max_functions`
+/// ([`Limits::max_functions`](crate::Limits::max_functions)).
+pub(crate) fn validate(
+    raw: Vec<WitSpec>,
+    max_functions: usize,
+) -> Result<Vec<FunctionSpec>, String> {
+    // First, so a huge manifest costs no more than reading it.
+    if raw.len() > max_functions.min(u32::MAX as usize) {
+        return Err(format!(
+            "{} functions declared; at most {max_functions} are allowed (Limits::max_functions)",
+            raw.len()
+        ));
     }
     let mut seen = HashSet::new();
     let mut specs = Vec::with_capacity(raw.len());
@@ -184,7 +193,7 @@ mod tests {
 
     #[test]
     fn rules() {
-        let check = |specs: Vec<WitSpec>| validate(specs).map(|v| v.len());
+        let check = |specs: Vec<WitSpec>| validate(specs, 4096).map(|v| v.len());
         assert_eq!(check(vec![spec("a", 1), spec("b", -1)]), Ok(2));
         // Overloading by arity is SQLite's own rule, so it is allowed.
         assert_eq!(check(vec![spec("f", 1), spec("F", 2)]), Ok(2));
@@ -194,6 +203,22 @@ mod tests {
         assert!(check(vec![spec("x", -2)]).is_err());
         assert!(check(vec![spec(&"n".repeat(256), 0)]).is_err());
         assert!(check(vec![spec("a\0b", 0)]).is_err());
+    }
+
+    #[test]
+    fn the_function_count_is_capped() {
+        let many = |n: usize| {
+            (0..n)
+                .map(|i| spec(&format!("f{i}"), 1))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(validate(many(3), 3).map(|v| v.len()), Ok(3));
+        let err = validate(many(4), 3).expect_err("over the cap");
+        assert!(
+            err.contains("4 functions") && err.contains("at most 3"),
+            "{err}"
+        );
+        assert!(validate(Vec::new(), 0).is_ok());
     }
 
     fn arb_spec() -> impl Strategy<Value = WitSpec> {
@@ -228,7 +253,7 @@ mod tests {
         /// rule SQLite registration relies on.
         #[test]
         fn decoder_accepts_only_valid_manifests(raw in proptest::collection::vec(arb_spec(), 0..12)) {
-            if let Ok(specs) = validate(raw.clone()) {
+            if let Ok(specs) = validate(raw.clone(), 4096) {
                 prop_assert_eq!(specs.len(), raw.len());
                 let mut seen = std::collections::HashSet::new();
                 for s in &specs {

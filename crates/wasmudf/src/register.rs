@@ -6,6 +6,8 @@
 //! whichever thread steps a statement reaches the same instance and the
 //! same aggregate state; nothing is kept in thread-local storage.
 
+use std::collections::HashMap;
+use std::ffi::CStr;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -15,11 +17,11 @@ use rusqlite::functions::{Aggregate, Context, FunctionFlags as SqlFlags, WindowA
 use rusqlite::types::{Value as SqlValue, ValueRef};
 use wasmtime::component::ResourceAny;
 
-use crate::batch::Batch;
+use crate::batch::{self, Batch};
 use crate::bindings::{FastResult, ValueParam, ValueResult};
 use crate::call::{CallError, CallErrorKind, Direct, InstanceSlot};
 use crate::component::Component;
-use crate::error::{Error, Result};
+use crate::error::{Error, ExistingFunction, FunctionOwner, Result};
 use crate::interrupt::Interrupt;
 use crate::manifest::{FunctionKind, FunctionSpec};
 use crate::value::{from_fast, from_guest, to_guest, to_number};
@@ -44,6 +46,19 @@ const MAX_DIRECT_ARGS: usize = 3;
 /// hands them to the guest.
 const STEP_BATCH_ROWS: u32 = 1024;
 
+/// Bytes of aggregate arguments (see [`batch::cost`]) buffered before one
+/// `step` call, at most; a row larger than this is sent on its own. Rows of
+/// 64 KB would otherwise make a batch of 64 MB, which the guest must hold
+/// at once whatever it does with the rows.
+const STEP_BATCH_BYTES: usize = 256 << 10;
+
+/// The step batch's byte budget for a memory limit: [`STEP_BATCH_BYTES`],
+/// or a sixteenth of the guest's memory if that is less, so a batch never
+/// takes more than a small share of what the guest may have.
+fn step_batch_bytes(max_memory_bytes: usize) -> usize {
+    STEP_BATCH_BYTES.min(max_memory_bytes / 16).max(1)
+}
+
 type Slot = Arc<Mutex<InstanceSlot>>;
 
 /// The slot's lock is never contended: a connection is used by one thread
@@ -57,7 +72,10 @@ pub(crate) fn register(
     conn: &Connection,
     interrupt: Interrupt,
 ) -> Result<()> {
-    check_clashes(component.functions(), conn)?;
+    let registry = registry(conn)?;
+    if !component.overrides_allowed() {
+        check_clashes(component.origin(), component.functions(), conn, registry)?;
+    }
     // Deterministic functions run in an instance of their own with
     // deterministic capabilities; the rest share another. Each is created
     // on first use, so a component of one kind costs one instance.
@@ -69,7 +87,10 @@ pub(crate) fn register(
         )))
     };
     let (det_slot, other_slot) = (slot_for(true), slot_for(false));
-    let max_result = component.engine().limits().max_result_bytes;
+    let limits = component.engine().limits();
+    let max_result = limits.max_result_bytes;
+    let batch_bytes = step_batch_bytes(limits.max_memory_bytes);
+    let origin: Arc<str> = component.origin().into();
     for (id, spec) in component.functions().iter().enumerate() {
         let id = u32::try_from(id).map_err(|_| Error::Manifest {
             origin: component.origin().to_string(),
@@ -87,6 +108,7 @@ pub(crate) fn register(
             id,
             name: spec.name.clone().into(),
             max_result,
+            batch_bytes,
             direct: AtomicBool::new(component.has_direct_path()),
         };
         match spec.kind {
@@ -103,6 +125,7 @@ pub(crate) fn register(
                 conn.create_window_function(spec.name.as_str(), arity, flags, target)?
             }
         }
+        registry.record(&spec.name, arity, &origin);
     }
     Ok(())
 }
@@ -122,27 +145,124 @@ fn sqlite_flags(spec: &FunctionSpec, trusted: bool) -> SqlFlags {
     flags
 }
 
-/// Refuses to replace a function SQLite already knows with the same name
-/// and arity, be it a builtin, an application function or
-/// another component's.
-fn check_clashes(functions: &[FunctionSpec], conn: &Connection) -> Result<()> {
-    let mut stmt = conn.prepare("SELECT name, narg FROM pragma_function_list")?;
-    let existing = stmt
-        .query_map([], |row| {
-            Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+/// Which component registered which function on a connection, so that a
+/// clash can name it. Kept in SQLite's client data, which lives and dies
+/// with the connection.
+#[derive(Default)]
+struct Registry(Mutex<HashMap<(String, i64), Arc<str>>>);
+
+impl Registry {
+    fn record(&self, name: &str, arity: i32, origin: &Arc<str>) {
+        let key = (name.to_ascii_lowercase(), i64::from(arity));
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key, origin.clone());
+    }
+
+    fn origin(&self, name: &str, arity: i64) -> Option<Arc<str>> {
+        let key = (name.to_ascii_lowercase(), arity);
+        let map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        map.get(&key).cloned()
+    }
+}
+
+/// The client-data name of the connection's [`Registry`].
+const REGISTRY: &CStr = c"wasmudf.registry";
+
+/// The connection's [`Registry`], created on first use.
+fn registry(conn: &Connection) -> Result<&Registry> {
+    // SAFETY: client data under `REGISTRY` is only ever set here, and
+    // always to a `Registry`.
+    if let Some(registry) = unsafe { conn.get_clientdata::<Registry, _>(REGISTRY)? } {
+        return Ok(registry);
+    }
+    // SAFETY: as above; nothing holds a reference to earlier data under
+    // this name, since there is none.
+    unsafe { conn.set_clientdata(REGISTRY, Some(Registry::default()))? };
+    // SAFETY: as above.
+    unsafe { conn.get_clientdata::<Registry, _>(REGISTRY)? }.ok_or_else(|| {
+        Error::Sqlite(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_NOMEM),
+            Some("SQLite kept no client data for wasmudf's function registry".into()),
+        ))
+    })
+}
+
+/// A function SQLite knows on the connection, from `pragma_function_list`.
+struct Known {
+    name: String,
+    arity: i64,
+    builtin: bool,
+}
+
+/// Refuses a function that would replace or shadow one SQLite already
+/// knows on this connection (a builtin, the application's or another
+/// component's): one with the same name (ASCII case-insensitive, as SQLite
+/// compares) and the same arity, or the same name where either side is
+/// variadic. SQLite prefers an exact arity to a variadic function, but a
+/// connection's own function to a builtin, so a variadic `abs` would take
+/// every call of `abs`, even from views written before it came; and a
+/// fixed-arity function would take the calls of that arity from an
+/// existing variadic one.
+///
+/// Within one manifest, the same name and arity twice is refused when the
+/// manifest is read; a variadic and a fixed-arity function of the same
+/// name there are one author's overloads, as SQLite allows.
+fn check_clashes(
+    origin: &str,
+    functions: &[FunctionSpec],
+    conn: &Connection,
+    registry: &Registry,
+) -> Result<()> {
+    let mut known: HashMap<String, Vec<Known>> = HashMap::new();
+    let mut stmt = conn.prepare("SELECT name, narg, builtin FROM pragma_function_list")?;
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        let name: String = row.get(0)?;
+        let arity: i64 = row.get(1)?;
+        let f = Known {
+            // Some builtins are -3 or -4: variadic, with at least one or
+            // two arguments.
+            arity: arity.max(-1),
+            builtin: row.get(2)?,
+            name,
+        };
+        known
+            .entry(f.name.to_ascii_lowercase())
+            .or_default()
+            .push(f);
+    }
     for spec in functions {
-        let arity = spec.arity.as_sqlite() as i64;
-        let clash = existing
+        let Some(same_name) = known.get(&spec.name.to_ascii_lowercase()) else {
+            continue;
+        };
+        let arity = i64::from(spec.arity.as_sqlite());
+        let clashes = |f: &&Known| arity == -1 || f.arity == -1 || f.arity == arity;
+        // Name the exact match if there is one, else any clashing one.
+        let hit = same_name
             .iter()
-            .any(|(name, narg)| name.eq_ignore_ascii_case(&spec.name) && (*narg == arity));
-        if clash {
-            return Err(Error::NameClash {
-                name: spec.name.clone(),
-                arity: arity as i16,
-            });
-        }
+            .filter(clashes)
+            .min_by_key(|f| (f.arity != arity, !f.builtin, f.arity));
+        let Some(hit) = hit else { continue };
+        let owner = if hit.builtin {
+            FunctionOwner::Builtin
+        } else {
+            match registry.origin(&hit.name, hit.arity) {
+                Some(origin) => FunctionOwner::Component(origin.to_string()),
+                None => FunctionOwner::Application,
+            }
+        };
+        return Err(Error::NameClash {
+            origin: origin.to_string(),
+            name: spec.name.clone(),
+            arity: spec.arity.as_sqlite() as i16,
+            existing: ExistingFunction {
+                name: hit.name.clone(),
+                arity: i16::try_from(hit.arity).unwrap_or(i16::MAX),
+                owner,
+            },
+        });
     }
     Ok(())
 }
@@ -153,6 +273,8 @@ struct Target {
     id: u32,
     name: Arc<str>,
     max_result: usize,
+    /// The step batch's byte budget ([`step_batch_bytes`]).
+    batch_bytes: usize,
     /// Whether scalar calls try the direct path first; cleared for good
     /// once the function needs the host (see [`crate::direct`]).
     direct: AtomicBool,
@@ -199,6 +321,7 @@ impl Target {
                 Direct::Retry => {}
             }
         }
+        slot.release_orphans();
         let r = self.component_scalar(&mut slot, ctx);
         drop(slot);
         self.result(r)
@@ -264,18 +387,21 @@ impl Target {
         if acc.pending_rows == 0 {
             return Ok(());
         }
-        let handle = self.handle(slot, acc)?;
+        let handle = self.handle(slot, acc);
         let rows = std::mem::take(&mut acc.pending_rows);
+        acc.pending_bytes = 0;
         let op = acc.pending_op;
         let pending = &acc.pending;
-        let r = slot.call(|s, u| {
-            let accs = u.wasmudf_udf_guest().accumulator();
-            match (op, pending) {
-                (Op::Step, Batch::Integers(v)) => accs.call_step_integers(s, handle, v, rows),
-                (Op::Step, Batch::Reals(v)) => accs.call_step_reals(s, handle, v, rows),
-                (Op::Step, batch) => accs.call_step(s, handle, &batch.params(), rows),
-                (Op::Inverse, batch) => accs.call_inverse(s, handle, &batch.params(), rows),
-            }
+        let r = handle.and_then(|handle| {
+            slot.call(|s, u| {
+                let accs = u.wasmudf_udf_guest().accumulator();
+                match (op, pending) {
+                    (Op::Step, Batch::Integers(v)) => accs.call_step_integers(s, handle, v, rows),
+                    (Op::Step, Batch::Reals(v)) => accs.call_step_reals(s, handle, v, rows),
+                    (Op::Step, batch) => accs.call_step(s, handle, &batch.params(), rows),
+                    (Op::Inverse, batch) => accs.call_inverse(s, handle, &batch.params(), rows),
+                }
+            })
         });
         acc.pending.clear();
         r.map_err(|cause| self.error(cause))
@@ -283,27 +409,37 @@ impl Target {
 
     /// The group's accumulator handle, created on first use and checked
     /// against the instance generation.
-    fn handle(&self, slot: &mut InstanceSlot, acc: &mut AccState) -> rusqlite::Result<ResourceAny> {
+    fn handle(
+        &self,
+        slot: &mut InstanceSlot,
+        acc: &mut AccState,
+    ) -> std::result::Result<ResourceAny, CallErrorKind> {
+        // Before the generation check: dropping them may replace the
+        // instance (a destructor that traps).
+        slot.release_orphans();
         if let Some(handle) = acc.handle {
             return if acc.generation == slot.generation() {
                 Ok(handle)
             } else {
-                Err(self.error(CallErrorKind::StateLost))
+                Err(CallErrorKind::StateLost)
             };
         }
         let id = self.id;
-        let handle = slot
-            .call(|s, u| u.wasmudf_udf_guest().accumulator().call_create(s, id))
-            .map_err(|cause| self.error(cause))?;
+        let handle = slot.call(|s, u| u.wasmudf_udf_guest().accumulator().call_create(s, id))?;
         acc.generation = slot.generation();
         acc.handle = Some(handle);
         Ok(handle)
     }
 
     /// Buffers one row; the slot is locked only when the buffer is handed
-    /// over.
+    /// over. A batch ends at [`STEP_BATCH_ROWS`] rows or at the byte
+    /// budget, whichever comes first; a row over the budget goes alone.
     fn push(&self, ctx: &Context<'_>, acc: &mut AccState, op: Op) -> rusqlite::Result<()> {
-        if acc.pending_op != op {
+        let row_bytes: usize = (0..ctx.len()).map(|i| batch::cost(ctx.get_raw(i))).sum();
+        if acc.pending_op != op
+            || (acc.pending_rows > 0
+                && acc.pending_bytes.saturating_add(row_bytes) > self.batch_bytes)
+        {
             self.flush(&mut lock(&self.slot), acc)?;
             acc.pending_op = op;
         }
@@ -311,29 +447,80 @@ impl Target {
             acc.pending.push(ctx.get_raw(i));
         }
         acc.pending_rows += 1;
+        acc.pending_bytes = acc.pending_bytes.saturating_add(row_bytes);
         // Inverse rows and window steps are interleaved with `value` calls
         // anyway; only plain aggregate steps gain from a long batch.
-        if acc.pending_rows >= STEP_BATCH_ROWS || op == Op::Inverse {
+        if acc.pending_rows >= STEP_BATCH_ROWS
+            || acc.pending_bytes >= self.batch_bytes
+            || op == Op::Inverse
+        {
             self.flush(&mut lock(&self.slot), acc)?;
         }
         Ok(())
     }
 
-    /// Flushes, then runs `last` on the group's accumulator under one lock.
-    fn conclude(
-        &self,
-        acc: &mut AccState,
-        last: impl FnOnce(
-            &mut wasmtime::Store<crate::sandbox::HostState>,
-            &crate::bindings::Udf,
-            ResourceAny,
-        ) -> wasmtime::Result<std::result::Result<ValueResult, String>>
-        + Send,
-    ) -> rusqlite::Result<SqlValue> {
+    /// Flushes, then asks the group's accumulator for its current value
+    /// ([`Last::Value`]) or its final one ([`Last::Finish`], which hands
+    /// the accumulator over to the guest), under one lock. A handle that
+    /// `finish` did not take, because something failed first, is released
+    /// here: SQLite discards the group after its final call whatever the
+    /// outcome.
+    fn conclude(&self, acc: &mut AccState, last: Last) -> rusqlite::Result<SqlValue> {
         let mut slot = lock(&self.slot);
-        self.flush(&mut slot, acc)?;
-        let handle = self.handle(&mut slot, acc)?;
-        let r = slot.call(|s, u| last(s, u, handle));
+        let r = self.flush(&mut slot, acc).and_then(|()| {
+            let handle = self.handle(&mut slot, acc).map_err(|c| self.error(c))?;
+            Ok(match last {
+                Last::Value => {
+                    slot.call(|s, u| u.wasmudf_udf_guest().accumulator().call_value(s, handle))
+                }
+                Last::Finish => {
+                    // The guest owns the handle once `finish` is called,
+                    // whatever it returns; a call refused before it ran
+                    // (an interrupt) leaves it ours to release.
+                    let mut handed_over = false;
+                    let r = slot.call(|s, u| {
+                        handed_over = true;
+                        u.wasmudf_udf_guest().accumulator().call_finish(s, handle)
+                    });
+                    if handed_over {
+                        acc.handle = None;
+                    }
+                    r
+                }
+            })
+        });
+        if last == Last::Finish
+            && let Some(handle) = acc.handle.take()
+        {
+            slot.release(handle, acc.generation);
+        }
+        drop(slot);
+        self.result(r?)
+    }
+
+    /// The value of an accumulator that saw no rows: SQLite asks for it
+    /// without ever having stepped the group (an aggregate over no rows, a
+    /// window frame that is empty). A throwaway accumulator is created and
+    /// consumed or dropped within one call, so it cannot outlive it.
+    fn conclude_empty(&self, last: Last) -> rusqlite::Result<SqlValue> {
+        let id = self.id;
+        let mut slot = lock(&self.slot);
+        slot.release_orphans();
+        let r = slot.call(|s, u| {
+            let accs = u.wasmudf_udf_guest().accumulator();
+            let handle = match accs.call_create(&mut *s, id)? {
+                Ok(handle) => handle,
+                Err(message) => return Ok(Err(message)),
+            };
+            match last {
+                Last::Finish => accs.call_finish(s, handle),
+                Last::Value => {
+                    let value = accs.call_value(&mut *s, handle)?;
+                    handle.resource_drop(s)?;
+                    Ok(value)
+                }
+            }
+        });
         drop(slot);
         self.result(r)
     }
@@ -346,15 +533,31 @@ enum Op {
     Inverse,
 }
 
+/// What [`Target::conclude`] asks the accumulator for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Last {
+    Value,
+    Finish,
+}
+
 /// One group's state while SQLite steps it: the guest accumulator (created
 /// lazily) and the rows not yet handed to it. SQLite keeps this in the
 /// statement's aggregate context, so it moves with the statement.
+///
+/// SQLite calls the function's final callback for every aggregate context
+/// it allocated, also when a statement fails or is reset early (it
+/// finalizes a context when it releases it), and rusqlite hands the state
+/// to [`Aggregate::finalize`] then; that is where the accumulator is
+/// finished or released. (Were xFinal ever skipped, rusqlite would leak the
+/// boxed state rather than drop it, so a `Drop` impl here would not help.)
 #[derive(Default)]
 struct AccState {
     handle: Option<ResourceAny>,
     generation: u64,
     pending: Batch,
     pending_rows: u32,
+    /// [`batch::cost`] of the pending rows.
+    pending_bytes: usize,
     pending_op: Op,
 }
 
@@ -372,23 +575,19 @@ impl Aggregate<AccCell, SqlValue> for Target {
     }
 
     fn finalize(&self, _ctx: &mut Context<'_>, acc: Option<AccCell>) -> rusqlite::Result<SqlValue> {
-        let mut acc = acc.map(|a| a.0).unwrap_or_default();
-        self.conclude(&mut acc, |s, u, handle| {
-            u.wasmudf_udf_guest().accumulator().call_finish(s, handle)
-        })
+        match acc {
+            Some(mut acc) => self.conclude(&mut acc.0, Last::Finish),
+            None => self.conclude_empty(Last::Finish),
+        }
     }
 }
 
 impl WindowAggregate<AccCell, SqlValue> for Target {
     fn value(&self, acc: Option<&mut AccCell>) -> rusqlite::Result<SqlValue> {
-        let mut empty = AccState::default();
-        let acc = match acc {
-            Some(acc) => &mut acc.0,
-            None => &mut empty,
-        };
-        self.conclude(acc, |s, u, handle| {
-            u.wasmudf_udf_guest().accumulator().call_value(s, handle)
-        })
+        match acc {
+            Some(acc) => self.conclude(&mut acc.0, Last::Value),
+            None => self.conclude_empty(Last::Value),
+        }
     }
 
     fn inverse(&self, ctx: &mut Context<'_>, acc: &mut AccCell) -> rusqlite::Result<()> {
@@ -400,6 +599,122 @@ impl WindowAggregate<AccCell, SqlValue> for Target {
 mod tests {
     use super::*;
     use crate::manifest::Arity;
+
+    fn scalar(name: &str, arity: Arity) -> FunctionSpec {
+        FunctionSpec {
+            name: name.into(),
+            arity,
+            kind: FunctionKind::Scalar,
+            flags: crate::FunctionFlags::default(),
+        }
+    }
+
+    /// What registering `spec` on `conn` clashes with, if anything.
+    fn clash(conn: &Connection, spec: FunctionSpec) -> Option<(String, i16, ExistingFunction)> {
+        let registry = registry(conn).expect("registry");
+        match check_clashes("new.wasm", &[spec], conn, registry) {
+            Ok(()) => None,
+            Err(Error::NameClash {
+                origin,
+                name,
+                arity,
+                existing,
+            }) => {
+                assert_eq!(origin, "new.wasm");
+                Some((name, arity, existing))
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    fn existing(name: &str, arity: i16, owner: FunctionOwner) -> ExistingFunction {
+        ExistingFunction {
+            name: name.into(),
+            arity,
+            owner,
+        }
+    }
+
+    #[test]
+    fn a_variadic_function_clashes_with_any_builtin_of_its_name() -> anyhow::Result<()> {
+        let conn = Connection::open_in_memory()?;
+        let got = clash(&conn, scalar("ABS", Arity::Variadic));
+        assert_eq!(
+            got,
+            Some(("ABS".into(), -1, existing("abs", 1, FunctionOwner::Builtin)))
+        );
+        // `sum` is a builtin aggregate (and window function).
+        let (_, _, hit) = clash(&conn, scalar("sum", Arity::Variadic)).expect("sum");
+        assert_eq!(hit, existing("sum", 1, FunctionOwner::Builtin));
+        // `substr` has arities 2 and 3; either is named.
+        let (_, _, hit) = clash(&conn, scalar("substr", Arity::Variadic)).expect("substr");
+        assert!(hit.arity == 2 || hit.arity == 3, "{hit}");
+        assert_eq!(
+            clash(&conn, scalar("no_such_builtin", Arity::Variadic)),
+            None
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn a_fixed_arity_function_clashes_with_the_same_arity_or_a_variadic() -> anyhow::Result<()> {
+        let conn = Connection::open_in_memory()?;
+        // Same name and arity as a builtin.
+        let (_, _, hit) = clash(&conn, scalar("Lower", Arity::Exactly(1))).expect("lower");
+        assert_eq!(hit, existing("lower", 1, FunctionOwner::Builtin));
+        // `max` and `printf` are variadic builtins: a two-argument `max`
+        // would take `max(a, b)`.
+        let (_, arity, hit) = clash(&conn, scalar("max", Arity::Exactly(2))).expect("max");
+        assert_eq!(
+            (arity, hit),
+            (2, existing("max", -1, FunctionOwner::Builtin))
+        );
+        assert!(clash(&conn, scalar("printf", Arity::Exactly(0))).is_some());
+        // A new arity of a fixed-arity builtin takes no existing call.
+        assert_eq!(clash(&conn, scalar("round", Arity::Exactly(3))), None);
+        assert_eq!(clash(&conn, scalar("abs", Arity::Exactly(2))), None);
+        Ok(())
+    }
+
+    #[test]
+    fn a_clash_names_the_component_or_the_application_that_registered_it() -> anyhow::Result<()> {
+        let conn = Connection::open_in_memory()?;
+        let flags = SqlFlags::SQLITE_UTF8;
+        conn.create_scalar_function("app_fn", -1, flags, |_| Ok(0))?;
+        conn.create_scalar_function("comp_fn", -1, flags, |_| Ok(0))?;
+        registry(&conn)?.record("Comp_Fn", -1, &Arc::from("earlier.wasm"));
+        let (_, _, hit) = clash(&conn, scalar("APP_FN", Arity::Exactly(3))).expect("app");
+        assert_eq!(hit, existing("app_fn", -1, FunctionOwner::Application));
+        let (_, _, hit) = clash(&conn, scalar("comp_fn", Arity::Exactly(1))).expect("comp");
+        assert_eq!(
+            hit,
+            existing(
+                "comp_fn",
+                -1,
+                FunctionOwner::Component("earlier.wasm".into())
+            )
+        );
+        let message = Error::NameClash {
+            origin: "new.wasm".into(),
+            name: "comp_fn".into(),
+            arity: 1,
+            existing: hit,
+        }
+        .to_string();
+        assert_eq!(
+            message,
+            "new.wasm: function `comp_fn` (arity 1) clashes with `comp_fn` (variadic) of \
+             component earlier.wasm already registered on this connection"
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn the_step_batch_budget_follows_the_memory_limit() {
+        assert_eq!(step_batch_bytes(64 << 20), STEP_BATCH_BYTES);
+        assert_eq!(step_batch_bytes(1 << 20), 64 << 10);
+        assert_eq!(step_batch_bytes(0), 1);
+    }
 
     #[test]
     fn untrusted_functions_are_direct_only_and_never_innocuous() {
