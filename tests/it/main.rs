@@ -2,6 +2,8 @@
 
 mod aggregates;
 mod asyncdb;
+mod cancel;
+mod determinism;
 mod direct;
 mod errors;
 mod examples;
@@ -9,6 +11,7 @@ mod hostile;
 mod load;
 mod roundtrip;
 mod sandbox;
+mod threads;
 
 /// Every guest is loaded by at least this test, which makes "every guest
 /// builds and is covered" a compile-time list rather than a convention.

@@ -33,12 +33,21 @@ pub struct Limits {
     pub max_memory_bytes: usize,
     /// Largest number of elements in any one table.
     pub max_table_elements: usize,
-    /// Largest wasm stack, in bytes.
+    /// Largest wasm stack, in bytes; at most [`Limits::MAX_WASM_STACK`].
+    /// A guest call runs with this much native stack plus 256 KiB for the
+    /// host left; on a thread with less, it runs on a fresh stack segment
+    /// (correct, but a few microseconds slower per call).
     pub max_wasm_stack: usize,
     /// Largest TEXT or BLOB a function may return, in bytes.
     pub max_result_bytes: usize,
     /// Most live instances of all components on one engine.
     pub max_instances: u32,
+}
+
+impl Limits {
+    /// The largest [`Limits::max_wasm_stack`] an engine accepts: 64 MiB.
+    /// Every byte of it is native stack a guest may fill.
+    pub const MAX_WASM_STACK: usize = 64 << 20;
 }
 
 impl Default for Limits {
