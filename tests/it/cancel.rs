@@ -11,13 +11,19 @@ use anyhow::Result;
 use wasmudf::{Database, Error};
 use wasmudf_tests::component;
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
+/// Runs `test` on a multi-thread runtime with 4 blocking threads. A
+/// statement that ignored its cancel would keep a blocking thread for ever:
+/// the runtime is then left behind rather than waited for, so such a test
+/// fails instead of hanging.
+fn run(test: impl Future<Output = Result<()>>) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .max_blocking_threads(4)
         .enable_all()
-        .build()
-        .expect("runtime builds")
+        .build()?;
+    let outcome = runtime.block_on(test);
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    outcome
 }
 
 async fn open(path: &Path, timeout: Option<Duration>) -> Result<Database> {
@@ -39,9 +45,12 @@ async fn open(path: &Path, timeout: Option<Duration>) -> Result<Database> {
 async fn rows_after(db: &Database, path: &Path) -> Result<i64> {
     // Generous: the cancelled work sleeps 300 ms; a statement that ignored
     // the cancel would hold the connection for ever.
-    let next = tokio::time::timeout(Duration::from_secs(30), db.execute("INSERT INTO t VALUES (99)", ()))
-        .await
-        .expect("the connection comes back")?;
+    let next = tokio::time::timeout(
+        Duration::from_secs(30),
+        db.execute("INSERT INTO t VALUES (99)", ()),
+    )
+    .await
+    .map_err(|_| anyhow::anyhow!("the connection never came back"))??;
     assert_eq!(next, 1);
     let conn = rusqlite::Connection::open(path)?;
     let n: i64 = conn.query_row("SELECT count(*) FROM t WHERE x <> 99", [], |r| r.get(0))?;
@@ -60,14 +69,18 @@ fn pause() {
 fn an_interact_dropped_before_its_insert_commits_nothing() -> Result<()> {
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("db.sqlite");
-    runtime().block_on(async {
+    run(async {
         let db = open(&path, None).await?;
         let work = db.interact(|conn| {
             pause();
             conn.execute("INSERT INTO t VALUES (1)", [])?;
             Ok(())
         });
-        assert!(tokio::time::timeout(Duration::from_millis(100), work).await.is_err());
+        assert!(
+            tokio::time::timeout(Duration::from_millis(100), work)
+                .await
+                .is_err()
+        );
         assert_eq!(rows_after(&db, &path).await?, 0);
         Ok(())
     })
@@ -77,7 +90,7 @@ fn an_interact_dropped_before_its_insert_commits_nothing() -> Result<()> {
 fn an_execute_batch_past_the_query_timeout_commits_nothing() -> Result<()> {
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("db.sqlite");
-    runtime().block_on(async {
+    run(async {
         let db = open(&path, Some(Duration::from_millis(100))).await?;
         let err = db
             .interact(|conn| {
@@ -97,7 +110,7 @@ fn an_execute_batch_past_the_query_timeout_commits_nothing() -> Result<()> {
 fn a_transaction_committed_after_a_cancel_is_rolled_back() -> Result<()> {
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("db.sqlite");
-    runtime().block_on(async {
+    run(async {
         let db = open(&path, None).await?;
         let work = db.interact(|conn| {
             conn.execute_batch("BEGIN; INSERT INTO t VALUES (1);")?;
@@ -105,7 +118,11 @@ fn a_transaction_committed_after_a_cancel_is_rolled_back() -> Result<()> {
             conn.execute_batch("COMMIT")?;
             Ok(())
         });
-        assert!(tokio::time::timeout(Duration::from_millis(100), work).await.is_err());
+        assert!(
+            tokio::time::timeout(Duration::from_millis(100), work)
+                .await
+                .is_err()
+        );
         assert_eq!(rows_after(&db, &path).await?, 0);
         Ok(())
     })
@@ -115,7 +132,7 @@ fn a_transaction_committed_after_a_cancel_is_rolled_back() -> Result<()> {
 fn a_long_statement_started_after_a_cancel_stops() -> Result<()> {
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("db.sqlite");
-    runtime().block_on(async {
+    run(async {
         let db = open(&path, None).await?;
         let work = db.interact(|conn| {
             pause();
@@ -127,7 +144,11 @@ fn a_long_statement_started_after_a_cancel_stops() -> Result<()> {
             )?;
             Ok(())
         });
-        assert!(tokio::time::timeout(Duration::from_millis(100), work).await.is_err());
+        assert!(
+            tokio::time::timeout(Duration::from_millis(100), work)
+                .await
+                .is_err()
+        );
         assert_eq!(rows_after(&db, &path).await?, 0);
         Ok(())
     })
@@ -137,14 +158,16 @@ fn a_long_statement_started_after_a_cancel_stops() -> Result<()> {
 fn a_queued_execute_whose_future_was_dropped_never_runs() -> Result<()> {
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("db.sqlite");
-    runtime().block_on(async {
+    run(async {
         let db = open(&path, None).await?;
         // Fill the blocking pool (4 threads), so the INSERT waits in its queue.
-        let busy: Vec<_> = (0..4)
-            .map(|_| tokio::task::spawn_blocking(pause))
-            .collect();
+        let busy: Vec<_> = (0..4).map(|_| tokio::task::spawn_blocking(pause)).collect();
         let insert = db.execute("INSERT INTO t VALUES (1)", ());
-        assert!(tokio::time::timeout(Duration::from_millis(100), insert).await.is_err());
+        assert!(
+            tokio::time::timeout(Duration::from_millis(100), insert)
+                .await
+                .is_err()
+        );
         for task in busy {
             task.await?;
         }

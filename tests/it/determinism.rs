@@ -50,10 +50,15 @@ fn a_deterministic_function_sees_no_granted_directory() -> Result<()> {
     let plain: String = conn.query_row("SELECT plain_read('/data/data.txt')", [], |r| r.get(0))?;
     assert_eq!(plain, "varies");
     let det = conn
-        .query_row("SELECT det_read('/data/data.txt')", [], |r| r.get::<_, String>(0))
+        .query_row("SELECT det_read('/data/data.txt')", [], |r| {
+            r.get::<_, String>(0)
+        })
         .expect_err("no grant for a deterministic function")
         .to_string();
-    assert!(det.contains("det_read: cannot read /data/data.txt"), "{det}");
+    assert!(
+        det.contains("det_read: cannot read /data/data.txt"),
+        "{det}"
+    );
     Ok(())
 }
 
@@ -70,7 +75,10 @@ fn a_deterministic_function_reads_the_same_random_bytes_on_every_call() -> Resul
         Ok(out)
     };
     let plain = calls("SELECT plain_random()")?;
-    assert!(plain.windows(2).all(|w| w[0] != w[1]), "plain twin repeats: {plain:?}");
+    assert!(
+        plain.windows(2).all(|w| w[0] != w[1]),
+        "plain twin repeats: {plain:?}"
+    );
     let first = calls("SELECT det_random()")?;
     assert_eq!(first[0].len(), 16);
     assert!(first.iter().all(|b| *b == first[0]), "{first:?}");

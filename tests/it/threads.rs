@@ -70,8 +70,7 @@ fn deep_recursion_near_a_2_mib_wasm_stack_on_tokio_blocking_threads_is_an_error(
     runtime.block_on(async {
         // The synchronous API in the user's own spawn_blocking.
         let on_engine = engine.clone();
-        tokio::task::spawn_blocking(move || recurse_fails_cleanly(&conn_on(&on_engine)?))
-            .await??;
+        tokio::task::spawn_blocking(move || recurse_fails_cleanly(&conn_on(&on_engine)?)).await??;
         // The async facade.
         let db = Database::builder()
             .components([

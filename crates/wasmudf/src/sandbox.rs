@@ -195,7 +195,11 @@ impl HostState {
             // already run on a thread that may block.
             .allow_blocking_current_thread(true);
         // A deterministic instance reads no files: their contents vary.
-        let grants: &[DirGrant] = if caps.deterministic { &[] } else { &caps.grants };
+        let grants: &[DirGrant] = if caps.deterministic {
+            &[]
+        } else {
+            &caps.grants
+        };
         for grant in grants {
             let perms = if grant.writable {
                 wasmtime_wasi::FsPerms::ReadWrite
