@@ -3,6 +3,8 @@
 mod agg_state;
 mod aggregates;
 mod asyncdb;
+mod cancel;
+mod determinism;
 mod direct;
 mod errors;
 mod examples;
@@ -12,6 +14,7 @@ mod load;
 mod registration;
 mod roundtrip;
 mod sandbox;
+mod threads;
 
 /// Every guest is loaded by at least this test, which makes "every guest
 /// builds and is covered" a compile-time list rather than a convention.

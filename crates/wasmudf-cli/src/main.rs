@@ -72,6 +72,10 @@ struct SessionArgs {
     /// Deadline for one UDF call, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 5000)]
     timeout_ms: u64,
+    /// Deadline for each SQL argument (or shell input), in milliseconds:
+    /// past it the statements are stopped and nothing more commits.
+    #[arg(long, value_name = "MS")]
+    query_timeout_ms: Option<u64>,
     /// Fuel budget for one UDF call (roughly wasm instructions); unmetered
     /// when omitted.
     #[arg(long)]

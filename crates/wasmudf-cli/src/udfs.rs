@@ -55,6 +55,9 @@ pub(crate) async fn open(args: &SessionArgs, components: &[Component]) -> Result
     if let Some(path) = &args.db {
         builder = builder.path(path);
     }
+    if let Some(ms) = args.query_timeout_ms {
+        builder = builder.query_timeout(std::time::Duration::from_millis(ms));
+    }
     builder.open().await.with_context(|| match &args.db {
         Some(path) => format!("opening database {}", path.display()),
         None => "opening the in-memory database".to_string(),

@@ -390,3 +390,26 @@ fn compiled_components_are_cached_and_no_cache_bypasses_it() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out).trim(), r#"[{"x":7}]"#);
 }
+
+#[test]
+fn a_query_timeout_stops_a_multi_statement_input_and_nothing_after_it_commits() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("x.db");
+    let db = db.to_str().expect("utf-8 path");
+    let out = wasmudf(&[
+        "query",
+        "--db",
+        db,
+        "--query-timeout-ms",
+        "300",
+        "CREATE TABLE t(x); BEGIN; INSERT INTO t VALUES (1); SELECT sleep(5000); \
+         INSERT INTO t VALUES (2); COMMIT; INSERT INTO t VALUES (3)",
+    ]);
+    assert!(!out.status.success(), "{}", stdout(&out));
+    assert!(stderr(&out).contains("timed out"), "{}", stderr(&out));
+    let conn = rusqlite::Connection::open(db).expect("database opens");
+    let rows: i64 = conn
+        .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+        .expect("the table was created before the timeout");
+    assert_eq!(rows, 0, "a statement after the timeout committed");
+}

@@ -8,7 +8,7 @@
 
 use std::cell::Cell;
 use std::fmt;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use wasmtime::Store;
 
@@ -149,31 +149,133 @@ pub(crate) fn describe_trap(err: &wasmtime::Error, stderr: Option<String>) -> St
 }
 
 thread_local! {
-    /// Set on threads where a blocking WASI call may run a tokio
-    /// `block_on`: the async [`Database`](crate::Database)'s blocking-pool
-    /// closures.
+    /// Set while a [`BlockingScope`] lives on this thread: the async
+    /// [`Database`](crate::Database)'s blocking-pool closures.
     static BLOCKING_OK: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Marks the current thread as one where guest calls may block: it is not a
-/// tokio worker, so wasmtime-wasi's blocking adapters can `block_on` here.
-pub(crate) fn mark_blocking_thread() {
-    BLOCKING_OK.with(|ok| ok.set(true));
+/// Marks the current thread as one where guest calls may block (it is not
+/// a tokio worker, so wasmtime-wasi's blocking adapters can `block_on`
+/// here) for as long as the guard lives. Scoped rather than set for good:
+/// tokio may later run other work on the same thread.
+pub(crate) struct BlockingScope {
+    was: bool,
 }
 
-/// Whether [`mark_blocking_thread`] was called on this thread.
+impl BlockingScope {
+    pub(crate) fn enter() -> BlockingScope {
+        BlockingScope {
+            was: BLOCKING_OK.replace(true),
+        }
+    }
+}
+
+impl Drop for BlockingScope {
+    fn drop(&mut self) {
+        BLOCKING_OK.set(self.was);
+    }
+}
+
+/// Whether a [`BlockingScope`] is active on this thread.
 pub(crate) fn is_blocking_thread() -> bool {
-    BLOCKING_OK.with(Cell::get)
+    BLOCKING_OK.get()
 }
 
-/// Whether a guest call must leave this thread. wasmtime-wasi's synchronous
-/// WASI adapters run a tokio `block_on` when a guest blocks (a sleep, a
-/// stream flush); on a tokio worker thread that panics ("Cannot start a
-/// runtime from within a runtime"). When the synchronous API is called from
-/// such a thread, the call runs on a short-lived scoped thread instead.
+/// Native stack a host needs above the deepest wasm frame: WASI host calls
+/// (a tokio `block_on` among them), libcalls and trap handling.
+const HOST_STACK_HEADROOM: usize = 256 << 10;
+
+/// The largest `max_wasm_stack` of the engines built in this process, so
+/// that a [`Database`](crate::Database) job can reserve the stack its guest
+/// calls need once, whatever engines its components come from.
+static LARGEST_WASM_STACK: AtomicUsize = AtomicUsize::new(0);
+
+/// Records an engine's `max_wasm_stack` (see [`largest_wasm_stack`]).
+pub(crate) fn note_wasm_stack(max_wasm_stack: usize) {
+    LARGEST_WASM_STACK.fetch_max(max_wasm_stack, Ordering::Relaxed);
+}
+
+/// The largest `max_wasm_stack` recorded by [`note_wasm_stack`].
+pub(crate) fn largest_wasm_stack() -> usize {
+    LARGEST_WASM_STACK.load(Ordering::Relaxed)
+}
+
+/// The native stack a guest call needs: all of `max_wasm_stack`, plus
+/// [`HOST_STACK_HEADROOM`].
+pub(crate) fn stack_needed(max_wasm_stack: usize) -> usize {
+    max_wasm_stack.saturating_add(HOST_STACK_HEADROOM)
+}
+
+/// Runs `f`, which enters wasm, with at least `max_wasm_stack` plus
+/// headroom of native stack left. wasmtime places the wasm stack limit
+/// `max_wasm_stack` below the stack pointer at entry; on a thread with less
+/// stack than that, deep recursion runs into the guard page and the process
+/// aborts instead of trapping. A thread short of stack (a 2 MiB tokio
+/// thread under a 2 MiB `max_wasm_stack`) runs `f` on a fresh segment;
+/// otherwise this costs one comparison against the stack pointer.
 #[inline]
-fn must_leave_thread() -> bool {
-    !BLOCKING_OK.with(Cell::get) && tokio::runtime::Handle::try_current().is_ok()
+pub(crate) fn with_guest_stack<R>(max_wasm_stack: usize, f: impl FnOnce() -> R) -> R {
+    let needed = stack_needed(max_wasm_stack);
+    stacker::maybe_grow(needed, needed.saturating_add(HOST_STACK_HEADROOM), f)
+}
+
+/// Runs `f` (a component-path guest call, or an instantiation) on a thread
+/// where wasmtime-wasi's synchronous adapters may block, with enough stack.
+///
+/// Those adapters run a tokio `block_on` when a guest blocks (a sleep, a
+/// stream flush): on the runtime's handle if the thread has one, on
+/// wasmtime-wasi's own runtime otherwise. That panics only where the thread
+/// is inside a runtime's async context (a worker, or a `block_on`). So:
+/// - a [`BlockingScope`], or no runtime at all: run here;
+/// - a multi-thread runtime: `block_in_place`, which on a worker hands the
+///   worker's other tasks to another thread and leaves the async context,
+///   and elsewhere (a `spawn_blocking` thread, as deadpool-sqlite and
+///   tokio-rusqlite use) just runs `f`;
+/// - a current-thread runtime, where `block_in_place` panics and a
+///   `spawn_blocking` thread cannot be told from the runtime's own: one
+///   long-lived helper thread runs `f` while the caller waits.
+pub(crate) fn on_guest_thread<R: Send>(max_wasm_stack: usize, f: impl FnOnce() -> R + Send) -> R {
+    if BLOCKING_OK.get() {
+        return with_guest_stack(max_wasm_stack, f);
+    }
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Err(_) => with_guest_stack(max_wasm_stack, f),
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => {
+            tokio::task::block_in_place(|| with_guest_stack(max_wasm_stack, f))
+        }
+        Ok(_) => helper_thread::run(move || with_guest_stack(max_wasm_stack, f)),
+    }
+}
+
+mod helper_thread {
+    use std::sync::OnceLock;
+
+    /// One thread, made on first use and kept: a rayon pool of one, because
+    /// `install` runs a borrowing closure there and waits for it.
+    fn pool() -> Option<&'static rayon::ThreadPool> {
+        static POOL: OnceLock<Option<rayon::ThreadPool>> = OnceLock::new();
+        POOL.get_or_init(|| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(1)
+                .thread_name(|_| "wasmudf-guest".into())
+                .build()
+                .inspect_err(|e| tracing::error!("wasmudf: no guest helper thread: {e}"))
+                .ok()
+        })
+        .as_ref()
+    }
+
+    /// Runs `f` on the helper thread and waits for it; if that thread
+    /// cannot be had, on a scoped thread of its own.
+    pub(super) fn run<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+        match pool() {
+            Some(pool) => pool.install(f),
+            None => std::thread::scope(|scope| match scope.spawn(f).join() {
+                Ok(out) => out,
+                Err(panic) => std::panic::resume_unwind(panic),
+            }),
+        }
+    }
 }
 
 /// A live store and instance (a component's, or a direct-path core
@@ -276,12 +378,15 @@ impl InstanceSlot {
         if self.interrupt.is_interrupted() {
             return Err(CallErrorKind::Interrupted);
         }
+        let max_stack = self.component.engine().limits().max_wasm_stack;
         if self.live.is_none() {
             self.check_capacity()?;
-            let (store, udf) = self
-                .component
-                .instantiate(&self.interrupt, self.deterministic)
-                .map_err(|e| CallErrorKind::Instantiate(describe_trap(&e, None)))?;
+            let (component, interrupt) = (&self.component, &self.interrupt);
+            let deterministic = self.deterministic;
+            let (store, udf) = on_guest_thread(max_stack, || {
+                component.instantiate(interrupt, deterministic)
+            })
+            .map_err(|e| CallErrorKind::Instantiate(describe_trap(&e, None)))?;
             self.live = Some(Live::new(store, udf, self.component.engine()));
         }
         let Some(live) = self.live.as_mut() else {
@@ -289,23 +394,12 @@ impl InstanceSlot {
         };
         let engine = self.component.engine();
         arm(engine, &mut live.store);
-        let outcome = observed(engine, || {
-            if !must_leave_thread() {
-                return f(&mut live.store, &live.instance);
-            }
-            let Live {
-                store, instance, ..
-            } = live;
-            std::thread::scope(|scope| {
-                scope
-                    .spawn(move || {
-                        mark_blocking_thread();
-                        f(store, instance)
-                    })
-                    .join()
-            })
-            .unwrap_or_else(|_| Err(wasmtime::Error::msg("host panic during a guest call")))
-        });
+        let Live {
+            store, instance, ..
+        } = &mut *live;
+        // The hook runs where the guest does, so it sees which threads run
+        // guests.
+        let outcome = on_guest_thread(max_stack, || observed(engine, || f(store, instance)));
         match (outcome, late_failure(live.store.data())) {
             (Err(trap), _) => {
                 let cause = classify_in(&trap, live.store.data());
@@ -439,14 +533,15 @@ impl InstanceSlot {
     }
 }
 
-/// Runs `f` between the engine's `on_call` hook's `Enter` and `Exit`.
+/// Runs `f` between the engine's `on_call` hook's `Enter` and `Exit`, with
+/// enough native stack for the guest (see [`with_guest_stack`]).
 #[inline]
 fn observed<T>(engine: &Engine, f: impl FnOnce() -> T) -> T {
     let hook = engine.on_call();
     if let Some(hook) = hook {
         hook(CallPhase::Enter);
     }
-    let out = f();
+    let out = with_guest_stack(engine.limits().max_wasm_stack, f);
     if let Some(hook) = hook {
         hook(CallPhase::Exit);
     }
@@ -454,12 +549,16 @@ fn observed<T>(engine: &Engine, f: impl FnOnce() -> T) -> T {
 }
 
 /// Arms a store for one call (or an instantiation, which runs guest code
-/// too): the deadline clock, the epoch check and a fresh fuel budget.
+/// too): the deadline clock, the epoch check, a fresh fuel budget, and for a
+/// deterministic instance its clock and random sequences restarted.
 #[inline]
 pub(crate) fn arm(engine: &Engine, store: &mut Store<HostState>) {
     let state = store.data_mut();
     state.call_start_ms = engine.clock().now_ms();
     state.limiter.clear_hit();
+    if state.deterministic {
+        state.start_deterministic_call();
+    }
     if engine.epoch_interruption() {
         store.set_epoch_deadline(1);
     }
@@ -482,5 +581,37 @@ fn late_failure(state: &HostState) -> Option<CallErrorKind> {
         Some(CallErrorKind::Deadline)
     } else {
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_blocking_marker_ends_with_its_scope() {
+        assert!(!is_blocking_thread());
+        {
+            let _outer = BlockingScope::enter();
+            assert!(is_blocking_thread());
+            {
+                let _inner = BlockingScope::enter();
+                assert!(is_blocking_thread());
+            }
+            assert!(is_blocking_thread(), "an inner scope ended the outer one");
+        }
+        assert!(!is_blocking_thread(), "the marker outlived its scope");
+    }
+
+    #[test]
+    fn a_guest_stack_is_there_even_on_a_small_thread() {
+        let need = 8 << 20;
+        let remaining = std::thread::Builder::new()
+            .stack_size(256 << 10)
+            .spawn(move || with_guest_stack(need, stacker::remaining_stack))
+            .expect("thread spawns")
+            .join()
+            .expect("thread runs");
+        assert!(remaining.is_some_and(|r| r >= stack_needed(need)));
     }
 }

@@ -7,7 +7,9 @@
 //! wasmtime-wasi so that a guest blocked in a sleep (`std::thread::sleep`
 //! on wasip2) can be woken by an [`Interrupt`] or cut short at the call's
 //! deadline; epoch interruption alone only reaches a guest while it runs
-//! wasm code.
+//! wasm code. For an instance of deterministic functions the clock is
+//! logical instead: zero at the start of every call, moved only by the
+//! guest's own sleeps, which return at once.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -82,6 +84,28 @@ impl Pollable for GuestSleep {
     }
 }
 
+/// A deterministic instance's sleep: its clock has already moved on, so it
+/// is ready at once, and `pollable.ready` says so every time.
+struct LogicalSleep;
+
+#[wasmtime_wasi::async_trait]
+impl Pollable for LogicalSleep {
+    async fn ready(&mut self) {}
+}
+
+/// A sleep of a deterministic instance: moves its logical clock to `until`
+/// (nanoseconds since the call started) and returns a ready pollable.
+fn logical_sleep(
+    mut store: StoreContextMut<'_, HostState>,
+    until: u64,
+) -> wasmtime::Result<(Resource<DynPollable>,)> {
+    let state = store.data_mut();
+    state.logical_ns = state.logical_ns.max(until);
+    let table = state.table();
+    let resource = table.push(LogicalSleep)?;
+    Ok((subscribe(table, resource)?,))
+}
+
 fn sleep_until(
     mut store: StoreContextMut<'_, HostState>,
     until: Instant,
@@ -103,9 +127,9 @@ pub(crate) fn add_monotonic_clock(linker: &mut Linker<HostState>) -> wasmtime::R
     let mut clock = linker.instance("wasi:clocks/monotonic-clock@0.2.12")?;
     clock.func_wrap("now", |store: StoreContextMut<'_, HostState>, (): ()| {
         let state = store.data();
-        // Deterministic functions see time stand still.
+        // Deterministic functions see only the time they slept themselves.
         let now = if state.deterministic {
-            0
+            state.logical_ns
         } else {
             state.clock.monotonic_nanos()
         };
@@ -117,6 +141,9 @@ pub(crate) fn add_monotonic_clock(linker: &mut Linker<HostState>) -> wasmtime::R
     clock.func_wrap(
         "subscribe-instant",
         |store: StoreContextMut<'_, HostState>, (when,): (u64,)| {
+            if store.data().deterministic {
+                return logical_sleep(store, when);
+            }
             let until = store.data().clock.base + Duration::from_nanos(when);
             sleep_until(store, until)
         },
@@ -124,6 +151,10 @@ pub(crate) fn add_monotonic_clock(linker: &mut Linker<HostState>) -> wasmtime::R
     clock.func_wrap(
         "subscribe-duration",
         |store: StoreContextMut<'_, HostState>, (nanos,): (u64,)| {
+            if store.data().deterministic {
+                let until = store.data().logical_ns.saturating_add(nanos);
+                return logical_sleep(store, until);
+            }
             let now = Instant::now();
             let until = now
                 .checked_add(Duration::from_nanos(nanos))

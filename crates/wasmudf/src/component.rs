@@ -341,7 +341,9 @@ impl Component {
         Some(
             new_store(&self.inner.engine, interrupt, &Capabilities::none()).and_then(
                 |mut store| {
-                    let instance = direct.instantiate(&mut store)?;
+                    let stack = self.inner.engine.limits().max_wasm_stack;
+                    let instance =
+                        crate::call::with_guest_stack(stack, || direct.instantiate(&mut store))?;
                     Ok((store, instance))
                 },
             ),
@@ -424,12 +426,12 @@ fn read_manifest(inner: &ComponentInner) -> Result<Vec<FunctionSpec>> {
         detail: crate::call::describe_trap(&e, None),
     };
     // The manifest is read with no capabilities at all.
-    let (mut store, udf) =
-        instantiate(inner, &Interrupt::new(), &Capabilities::none()).map_err(failed)?;
-    let raw = udf
-        .wasmudf_udf_guest()
-        .call_manifest(&mut store)
-        .map_err(failed)?;
+    let stack = inner.engine.limits().max_wasm_stack;
+    let raw = crate::call::on_guest_thread(stack, || {
+        let (mut store, udf) = instantiate(inner, &Interrupt::new(), &Capabilities::none())?;
+        udf.wasmudf_udf_guest().call_manifest(&mut store)
+    })
+    .map_err(failed)?;
     let max_functions = inner.engine.limits().max_functions;
     manifest::validate(raw, max_functions).map_err(|detail| Error::Manifest {
         origin: inner.origin.clone(),

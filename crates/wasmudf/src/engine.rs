@@ -139,9 +139,10 @@ impl EngineBuilder {
         self
     }
 
-    /// Runs `hook` on the calling thread just before and just after every
-    /// guest call. Meant for instrumentation (which threads run guests, how
-    /// many calls overlap); keep it cheap, it is on the per-row path.
+    /// Runs `hook` on the thread that runs the guest, just before and just
+    /// after every guest call. Meant for instrumentation (which threads run
+    /// guests, how many calls overlap); keep it cheap, it is on the per-row
+    /// path.
     pub fn on_call(mut self, hook: impl Fn(CallPhase) + Send + Sync + 'static) -> Self {
         self.on_call = Some(Arc::new(hook));
         self
@@ -194,14 +195,25 @@ impl EngineBuilder {
     /// # Errors
     ///
     /// [`Error::Config`] if wasmtime rejects the configuration, for example
-    /// when the pooling allocator cannot reserve its address space.
+    /// when the pooling allocator cannot reserve its address space, or when
+    /// [`Limits::max_wasm_stack`] is zero or over [`Limits::MAX_WASM_STACK`].
     pub fn build(self) -> Result<Engine> {
+        let stack = self.limits.max_wasm_stack;
+        if stack == 0 || stack > Limits::MAX_WASM_STACK {
+            return Err(Error::Config(format!(
+                "max_wasm_stack of {stack} bytes: it must be between 1 byte and {} MiB",
+                Limits::MAX_WASM_STACK >> 20
+            )));
+        }
         let mut config = wasmtime::Config::new();
         config
             .wasm_component_model(true)
             .epoch_interruption(self.epoch_interruption)
             .consume_fuel(self.limits.fuel.is_some())
-            .max_wasm_stack(self.limits.max_wasm_stack);
+            .max_wasm_stack(stack)
+            // Checked against `max_wasm_stack` even though no call runs
+            // async; guest calls get their stack from `call::with_guest_stack`.
+            .async_stack_size(crate::call::stack_needed(stack).max(2 << 20));
         if self.pooling {
             config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool_config(
                 &self.limits,
@@ -218,6 +230,7 @@ impl EngineBuilder {
             };
         let clock = Arc::new(CoarseClock::new());
         spawn_epoch_ticker(&engine, &clock);
+        crate::call::note_wasm_stack(stack);
         Ok(Engine {
             inner: Arc::new(EngineInner {
                 wasmtime: engine,

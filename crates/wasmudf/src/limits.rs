@@ -39,7 +39,10 @@ pub struct Limits {
     pub max_memory_bytes: usize,
     /// Most table elements one instance may hold, summed over its tables.
     pub max_table_elements: usize,
-    /// Largest wasm stack, in bytes.
+    /// Largest wasm stack, in bytes; at most [`Limits::MAX_WASM_STACK`].
+    /// A guest call runs with this much native stack plus 256 KiB for the
+    /// host left; on a thread with less, it runs on a fresh stack segment
+    /// (correct, but a few microseconds slower per call).
     pub max_wasm_stack: usize,
     /// Largest TEXT or BLOB a function may return, in bytes.
     pub max_result_bytes: usize,
@@ -65,6 +68,12 @@ pub struct Limits {
     /// function hash stops growing at 64 buckets), for every connection of
     /// a pool.
     pub max_functions: usize,
+}
+
+impl Limits {
+    /// The largest [`Limits::max_wasm_stack`] an engine accepts: 64 MiB.
+    /// Every byte of it is native stack a guest may fill.
+    pub const MAX_WASM_STACK: usize = 64 << 20;
 }
 
 impl Default for Limits {

@@ -10,7 +10,7 @@ use wasmtime::component::{Linker, ResourceTable};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
 use crate::capture::Captured;
@@ -61,9 +61,12 @@ impl DirGrant {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Capabilities {
     pub(crate) grants: Arc<[DirGrant]>,
-    /// For an instance that runs only deterministic functions: clocks read
-    /// as zero and "random" bytes are a fixed sequence, so the functions
-    /// cannot observe anything that varies.
+    /// For an instance that runs only deterministic functions: no granted
+    /// directories, the wall clock stopped at the Unix epoch, a monotonic
+    /// clock that starts at zero on every call and moves only by the
+    /// guest's own sleeps (which return at once), and "random" bytes that
+    /// start the same fixed sequence on every call. The functions therefore
+    /// cannot observe anything that varies, not even across calls.
     pub(crate) deterministic: bool,
 }
 
@@ -89,6 +92,61 @@ impl wasmtime_wasi::HostWallClock for FrozenWallClock {
     }
 }
 
+/// A "random" generator for deterministic instances: a SplitMix64 sequence
+/// from a fixed seed, restarted whenever `calls` moves, that is, at the
+/// start of every call (see [`HostState::start_deterministic_call`]).
+struct PerCallSequence {
+    calls: Arc<AtomicU64>,
+    seen: u64,
+    seed: u64,
+    state: u64,
+}
+
+impl PerCallSequence {
+    fn new(calls: &Arc<AtomicU64>, seed: u64) -> Self {
+        PerCallSequence {
+            calls: calls.clone(),
+            seen: calls.load(Ordering::Relaxed),
+            seed,
+            state: seed,
+        }
+    }
+
+    fn next(&mut self) -> u64 {
+        let calls = self.calls.load(Ordering::Relaxed);
+        if calls != self.seen {
+            self.seen = calls;
+            self.state = self.seed;
+        }
+        // SplitMix64 (Steele, Lea, Flood 2014).
+        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+}
+
+impl rand_core::TryRng for PerCallSequence {
+    type Error = std::convert::Infallible;
+
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        Ok((self.next() >> 32) as u32)
+    }
+
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        Ok(self.next())
+    }
+
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+        for chunk in dst.chunks_mut(8) {
+            let bytes = self.next().to_le_bytes();
+            chunk.copy_from_slice(&bytes[..chunk.len()]);
+        }
+        Ok(())
+    }
+}
+
 /// The data every guest `Store` carries.
 pub(crate) struct HostState {
     wasi: WasiCtx,
@@ -107,6 +165,12 @@ pub(crate) struct HostState {
     /// Set when a guest sleep was cut short by the call's deadline, so the
     /// call fails even if the guest returns before the next epoch check.
     pub(crate) cut_short: Arc<AtomicBool>,
+    /// For a deterministic instance: the monotonic clock, in nanoseconds
+    /// since the call started, advanced only by the guest's sleeps.
+    pub(crate) logical_ns: u64,
+    /// Bumped at the start of every call of a deterministic instance, which
+    /// restarts its random sequences.
+    calls: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for HostState {
@@ -130,7 +194,13 @@ impl HostState {
             // File I/O on a granted directory runs inline: guest calls
             // already run on a thread that may block.
             .allow_blocking_current_thread(true);
-        for grant in caps.grants.iter() {
+        // A deterministic instance reads no files: their contents vary.
+        let grants: &[DirGrant] = if caps.deterministic {
+            &[]
+        } else {
+            &caps.grants
+        };
+        for grant in grants {
             let perms = if grant.writable {
                 wasmtime_wasi::FsPerms::ReadWrite
             } else {
@@ -139,10 +209,11 @@ impl HostState {
             wasi.preopened_dir(&grant.host, &grant.guest, perms)
                 .map_err(|e| std::io::Error::other(format!("{}: {e:#}", grant.host.display())))?;
         }
+        let calls = Arc::new(AtomicU64::new(0));
         if caps.deterministic {
             wasi.wall_clock(FrozenWallClock)
-                .secure_random(wasmtime_wasi::Deterministic::new(vec![4, 2]))
-                .insecure_random(wasmtime_wasi::Deterministic::new(vec![4, 2]))
+                .secure_random(PerCallSequence::new(&calls, 0x5EC0_4E00))
+                .insecure_random(PerCallSequence::new(&calls, 0x1A5E_C04E))
                 .insecure_random_seed(42);
         }
         let wasi = wasi.build();
@@ -157,7 +228,18 @@ impl HostState {
             timeout_ms,
             cut_short: Arc::default(),
             deterministic: caps.deterministic,
+            logical_ns: 0,
+            calls,
         })
+    }
+
+    /// Called as a deterministic instance's call (or instantiation) starts:
+    /// its monotonic clock goes back to zero and its random sequences
+    /// restart, so no call sees what an earlier one did to them.
+    #[inline]
+    pub(crate) fn start_deterministic_call(&mut self) {
+        self.logical_ns = 0;
+        self.calls.fetch_add(1, Ordering::Relaxed);
     }
 
     /// When the current call's deadline passes.

@@ -89,8 +89,11 @@ impl DatabaseBuilder {
     }
 
     /// How long a connection waits for a lock held by another (default 5 s).
+    /// Clamped to `i32::MAX` milliseconds (about 24.8 days), the most SQLite
+    /// takes.
     pub fn busy_timeout(mut self, timeout: Duration) -> Self {
-        self.busy_timeout = Some(timeout);
+        const LONGEST: Duration = Duration::from_millis(i32::MAX as u64);
+        self.busy_timeout = Some(timeout.min(LONGEST));
         self
     }
 
@@ -441,9 +444,21 @@ async fn guarded<R: Send + 'static>(
 ) -> Result<R> {
     let guard = CancelOnDrop(Some(ticket.clone()));
     let task = blocking(move || {
+        // Queued work whose caller has gone is not started. Dropping it
+        // here, inside the blocking scope, returns a lease it owns to the
+        // pool on this thread.
+        if ticket.cancelled() {
+            ticket.finish();
+            drop(work);
+            return Ok(None);
+        }
         let result = work();
         ticket.finish();
-        Ok(result)
+        if ticket.cancelled() {
+            drop(result);
+            return Ok(None);
+        }
+        Ok(Some(result))
     });
     let joined = match shared.query_timeout {
         // On timeout `guard` cancels the work as it drops.
@@ -453,7 +468,8 @@ async fn guarded<R: Send + 'static>(
         None => task.await,
     };
     guard.disarm();
-    joined
+    // `None` only when cancelled, and a cancelled caller is gone.
+    joined?.ok_or(Error::Interrupted)
 }
 
 /// Runs `work` on `lease`'s connection (see [`guarded`]) and hands the lease

@@ -77,8 +77,10 @@ impl Pool {
 
     /// Opens a connection with every component registered. Blocking.
     pub(crate) fn open(&self) -> Result<PooledConn> {
-        let conn = Connection::open_with_flags(&self.target.uri, self.target.flags)?;
+        let mut conn = Connection::open_with_flags(&self.target.uri, self.target.flags)?;
         conn.busy_timeout(self.busy_timeout)?;
+        let interrupt = Interrupt::new();
+        stop_sqlite_on(&mut conn, &interrupt)?;
         // A schema (view, trigger) must not call functions that were not
         // meant for it, whatever the database file says.
         conn.pragma_update(None, "trusted_schema", "OFF")?;
@@ -89,7 +91,7 @@ impl Pool {
         let mut pooled = PooledConn {
             sqlite: Arc::new(conn.get_interrupt_handle()),
             conn,
-            interrupt: Interrupt::new(),
+            interrupt,
             registered: 0,
         };
         self.catch_up(&mut pooled)?;
@@ -203,14 +205,38 @@ impl Pool {
     }
 }
 
-/// Runs blocking work on tokio's blocking pool, on a thread marked as safe
-/// for blocking guest calls.
+/// How many SQLite VM steps pass between two looks at the interrupt flag
+/// (see [`stop_sqlite_on`]): rare enough to cost nothing measurable, often
+/// enough to stop a long statement within microseconds.
+const PROGRESS_OPS: std::ffi::c_int = 1000;
+
+/// Makes a cancel stick on `conn` until the next [`Pool::acquire`] resets
+/// `interrupt`.
+///
+/// `sqlite3_interrupt` alone is lost when it lands while no statement runs
+/// (between two statements of a batch, or before queued work starts):
+/// SQLite clears it when the next statement starts. So SQLite is also asked
+/// to look at the flag: every [`PROGRESS_OPS`] steps a progress handler
+/// stops a statement that started after the cancel, and a commit hook turns
+/// any commit made after it into a rollback, so cancelled work never
+/// commits, however short its statements. A user's own hooks set through
+/// [`Database::interact`](crate::Database::interact) replace these.
+fn stop_sqlite_on(conn: &mut Connection, interrupt: &Interrupt) -> rusqlite::Result<()> {
+    let flag = interrupt.clone();
+    conn.progress_handler(PROGRESS_OPS, Some(move || flag.is_interrupted()))?;
+    let flag = interrupt.clone();
+    conn.commit_hook(Some(move || flag.is_interrupted()))
+}
+
+/// Runs blocking work on tokio's blocking pool, marked as safe for blocking
+/// guest calls while it runs, with the guests' native stack reserved once
+/// for the whole job rather than on each call.
 pub(crate) async fn blocking<R: Send + 'static>(
     f: impl FnOnce() -> Result<R> + Send + 'static,
 ) -> Result<R> {
     tokio::task::spawn_blocking(move || {
-        crate::call::mark_blocking_thread();
-        f()
+        let _scope = crate::call::BlockingScope::enter();
+        crate::call::with_guest_stack(crate::call::largest_wasm_stack(), f)
     })
     .await
     .map_err(|e| Error::Panic(e.to_string()))?
@@ -249,6 +275,9 @@ impl Leased {
             pool,
             _permit,
         } = self;
+        // The work under the last ticket has ended: a raised flag has done
+        // its job and must not stop the rollback.
+        conn.interrupt.reset();
         if !conn.conn.is_autocommit() {
             // An abandoned transaction never leaks into the next user.
             if let Err(err) = conn.conn.execute_batch("ROLLBACK") {
@@ -302,6 +331,11 @@ impl Ticket {
 
     pub(crate) fn finish(&self) {
         *self.done.lock().unwrap_or_else(PoisonError::into_inner) = true;
+    }
+
+    /// Whether the work was cancelled: its caller has gone.
+    pub(crate) fn cancelled(&self) -> bool {
+        self.interrupt.is_interrupted()
     }
 }
 
