@@ -2,6 +2,7 @@
 
 mod aggregates;
 mod asyncdb;
+mod cache;
 mod direct;
 mod errors;
 mod examples;
