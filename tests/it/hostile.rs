@@ -339,3 +339,78 @@ fn deterministic_functions_get_no_varying_capabilities() -> Result<()> {
     assert_eq!(frozen, 0, "a deterministic function saw the time");
     Ok(())
 }
+
+/// No control character a terminal would obey: C0/C1 controls, DEL, and
+/// the bidirectional overrides.
+fn has_raw_controls(text: &str) -> bool {
+    text.chars()
+        .any(|c| c.is_control() || ('\u{202a}'..='\u{202e}').contains(&c))
+}
+
+#[test]
+fn guest_text_in_errors_is_escaped_and_capped() -> Result<()> {
+    for direct in [true, false] {
+        let engine = Engine::builder().direct_calls(direct).build()?;
+        let conn = conn_with(&engine, guests::TERMINAL_ESCAPE)?;
+        for (sql, needle) in [
+            (
+                "SELECT esc_error()",
+                "esc_error: \\u{1b}]0;pwned-title\\u{7}\\u{1b}]52;c;",
+            ),
+            ("SELECT esc_panic()", "esc_panic: trapped:"),
+        ] {
+            let err = conn
+                .query_row(sql, [], |row| row.get::<_, Value>(0))
+                .expect_err(sql)
+                .to_string();
+            assert!(!has_raw_controls(&err), "{sql}: raw control in {err:?}");
+            assert!(err.contains(needle), "{sql}: {err:?} lacks {needle:?}");
+            assert!(err.contains("\\u{9b}2J\\u{202e}evil"), "{sql}: {err:?}");
+        }
+        // 12 MiB of guest error becomes a few KiB, marked as cut.
+        let err = conn
+            .query_row("SELECT giant_error(12)", [], |row| row.get::<_, Value>(0))
+            .expect_err("giant error")
+            .to_string();
+        assert!(
+            err.len() < wasmudf::MAX_GUEST_MESSAGE_BYTES + 512,
+            "{} bytes",
+            err.len()
+        );
+        assert!(
+            err.contains("(truncated, 12583"),
+            "{}",
+            &err[err.len() - 80..]
+        );
+        assert!(!has_raw_controls(&err));
+        // The value itself is data, returned as the guest made it.
+        let text: String = conn.query_row("SELECT esc_text()", [], |r| r.get(0))?;
+        assert!(text.starts_with("\x1b]0;pwned-title\x07"));
+        let v: i64 = conn.query_row("SELECT identity(41) + 1", [], |r| r.get(0))?;
+        assert_eq!(v, 42);
+    }
+    Ok(())
+}
+
+#[test]
+fn call_error_display_escapes_every_part() {
+    let err = wasmudf::CallError {
+        function: "f\x1b]0;x\x07".into(),
+        cause: wasmudf::CallErrorKind::Trap("boom (guest stderr: \x1b[2J\u{9b}c)".into()),
+    };
+    let shown = err.to_string();
+    assert!(!has_raw_controls(&shown), "{shown:?}");
+    assert_eq!(
+        shown,
+        "f\\u{1b}]0;x\\u{7}: trapped: boom (guest stderr: \\u{1b}[2J\\u{9b}c)"
+    );
+}
+
+#[test]
+fn guest_names_in_load_errors_are_escaped() {
+    let err = Error::Manifest {
+        origin: "x.wasm".into(),
+        detail: "`a\x1b]52;c;Zm9v\x07` (arity 1) is declared twice".into(),
+    };
+    assert!(!has_raw_controls(&err.to_string()), "{err}");
+}

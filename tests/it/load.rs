@@ -144,3 +144,75 @@ fn manifest_is_read_with_kinds_arities_and_flags() {
     let sleep = component("sleep");
     assert!(!sleep.functions()[0].flags.deterministic);
 }
+
+/// The user named the path: a symbolic link to a component is followed,
+/// whether it is relative, absolute, or a chain, and keeps its own name in
+/// `origin`.
+#[test]
+fn symlinked_component_files_are_followed() -> Result<()> {
+    use std::os::unix::fs::symlink;
+    let dir = tempfile::tempdir()?;
+    let real = dir.path().join("real");
+    std::fs::create_dir(&real)?;
+    std::fs::copy(wasmudf_test_guests::IDENTITY, real.join("identity.wasm"))?;
+    let links = dir.path().join("links");
+    std::fs::create_dir(&links)?;
+    symlink("../real/identity.wasm", links.join("relative.wasm"))?;
+    symlink(wasmudf_test_guests::TEXT, links.join("absolute.wasm"))?;
+    symlink("relative.wasm", links.join("chain.wasm"))?;
+    for (name, function) in [
+        ("relative.wasm", "identity"),
+        ("absolute.wasm", "unicode_upper"),
+        ("chain.wasm", "identity"),
+    ] {
+        let path = links.join(name);
+        let c = engine().load_file(&path)?;
+        assert_eq!(c.origin(), path.display().to_string());
+        assert!(c.functions().iter().any(|f| f.name == function), "{name}");
+    }
+    // A link to a directory is still not a component file.
+    symlink(&real, links.join("dir.wasm"))?;
+    let err = engine()
+        .load_file(links.join("dir.wasm"))
+        .expect_err("a directory");
+    assert!(matches!(err, Error::Io { .. }), "{err}");
+    Ok(())
+}
+
+/// A folder load follows symlinked `.wasm` files and reports every entry it
+/// passes over, with the reason.
+#[test]
+fn load_dir_follows_links_and_reports_what_it_skips() -> Result<()> {
+    use std::os::unix::fs::symlink;
+    use wasmudf::SkipReason;
+    let dir = tempfile::tempdir()?;
+    std::fs::copy(wasmudf_test_guests::IDENTITY, dir.path().join("a.wasm"))?;
+    symlink(wasmudf_test_guests::TEXT, dir.path().join("b.wasm"))?;
+    symlink(dir.path().join("missing"), dir.path().join("dangling.wasm"))?;
+    std::fs::create_dir(dir.path().join("folder.wasm"))?;
+    std::fs::write(dir.path().join("notes.txt"), "not a component")?;
+    let loaded = engine().load_dir_report(dir.path())?;
+    let origins: Vec<&str> = loaded.components.iter().map(|c| c.origin()).collect();
+    assert_eq!(
+        origins,
+        [
+            dir.path().join("a.wasm").display().to_string(),
+            dir.path().join("b.wasm").display().to_string()
+        ]
+    );
+    let skipped: Vec<(String, &SkipReason)> = loaded
+        .skipped
+        .iter()
+        .map(|s| {
+            let name = s.path.file_name().map(|n| n.to_string_lossy().into_owned());
+            (name.unwrap_or_default(), &s.reason)
+        })
+        .collect();
+    assert_eq!(skipped.len(), 3, "{skipped:?}");
+    assert!(matches!(skipped[0], (ref n, SkipReason::BrokenLink(_)) if n == "dangling.wasm"));
+    assert!(matches!(skipped[1], (ref n, SkipReason::NotAFile) if n == "folder.wasm"));
+    assert!(matches!(skipped[2], (ref n, SkipReason::NotWasm) if n == "notes.txt"));
+    // `load_dir` loads the same components.
+    assert_eq!(engine().load_dir(dir.path())?.len(), 2);
+    Ok(())
+}

@@ -5,6 +5,7 @@ mod aggregates;
 mod asyncdb;
 mod cancel;
 mod determinism;
+mod cache;
 mod direct;
 mod errors;
 mod examples;

@@ -5,6 +5,8 @@ use std::path::Path;
 use anyhow::Result;
 use comfy_table::Table;
 
+use crate::output::safe;
+
 pub(crate) fn run(file: &Path) -> Result<()> {
     let engine = wasmudf::Engine::new()?;
     let component = engine.load_file(file)?;
@@ -13,13 +15,13 @@ pub(crate) fn run(file: &Path) -> Result<()> {
     table.set_header(["function", "kind", "arity", "flags"]);
     for f in component.functions() {
         table.add_row([
-            f.name.clone(),
+            safe(&f.name).into_owned(),
             f.kind.to_string(),
             f.arity.to_string(),
             f.flags.to_string(),
         ]);
     }
-    println!("{}", component.origin());
+    println!("{}", safe(component.origin()));
     println!("{table}");
     let direct = if component.has_direct_path() {
         "yes (calls go straight into the main core module)"

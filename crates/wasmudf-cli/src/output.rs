@@ -1,7 +1,34 @@
-//! Rendering result rows as a table or as JSON.
+//! Rendering result rows as a table or as JSON, and making any text that
+//! may come from a guest safe to print.
+//!
+//! Everything the CLI prints passes through here: guest text (values, error
+//! messages, function names) can hold terminal control sequences that set
+//! the window title or write the clipboard, so control characters are shown
+//! escaped (`\u{1b}`), never raw.
+
+use std::borrow::Cow;
 
 use comfy_table::Table;
 use rusqlite::types::Value;
+
+/// `text` with control characters escaped, for one line of output.
+pub(crate) fn safe(text: &str) -> Cow<'_, str> {
+    wasmudf::escape_controls(text)
+}
+
+/// Like [`safe`], keeping line breaks: a multi-line TEXT value stays
+/// multi-line inside its table cell.
+fn safe_lines(text: &str) -> String {
+    text.split('\n')
+        .map(|line| safe(line))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Prints an error on stderr, escaped.
+pub(crate) fn print_error(err: &anyhow::Error) {
+    eprintln!("error: {}", safe(&format!("{err:#}")));
+}
 
 /// The rows of one statement.
 #[derive(Debug, Default)]
@@ -16,7 +43,7 @@ fn cell(value: &Value) -> String {
         Value::Null => "NULL".into(),
         Value::Integer(i) => i.to_string(),
         Value::Real(r) => format!("{r:?}"),
-        Value::Text(s) => s.clone(),
+        Value::Text(s) => safe_lines(s),
         Value::Blob(b) => format!("x'{}'", hex(b)),
     }
 }
@@ -46,7 +73,7 @@ impl ResultSet {
         }
         let mut table = Table::new();
         table.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
-        table.set_header(self.columns.iter());
+        table.set_header(self.columns.iter().map(|c| safe(c)));
         for row in &self.rows {
             table.add_row(row.iter().map(cell));
         }
@@ -67,8 +94,30 @@ impl ResultSet {
                 serde_json::Value::Object(object)
             })
             .collect();
-        serde_json::Value::Array(rows).to_string()
+        escape_json(serde_json::Value::Array(rows).to_string())
     }
+}
+
+/// serde_json escapes C0 controls in strings but writes DEL, the C1
+/// controls (U+0080..U+009F, which some terminals obey) and the Unicode
+/// reordering controls raw. Outside strings JSON text is plain ASCII, so
+/// writing every such character as `\uXXXX` keeps the JSON equal.
+fn escape_json(json: String) -> String {
+    let escaped = |c: char| matches!(safe(c.encode_utf8(&mut [0; 4])), Cow::Owned(_));
+    if !json.chars().any(escaped) {
+        return json;
+    }
+    let mut out = String::with_capacity(json.len() + 16);
+    for c in json.chars() {
+        if escaped(c) {
+            for unit in c.encode_utf16(&mut [0; 2]) {
+                out.push_str(&format!("\\u{unit:04x}"));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -91,6 +140,29 @@ mod tests {
             set.to_json(),
             r#"[{"n":null,"i":-3,"r":2.5,"t":"ß","b":"00ff"}]"#
         );
+    }
+
+    #[test]
+    fn control_characters_are_escaped_in_tables_and_json() -> anyhow::Result<()> {
+        let hostile = "a\x1b]0;t\x07\u{9b}2J\u{202e}\x7f\nline2";
+        let set = ResultSet {
+            columns: vec!["c\x1b".into()],
+            rows: vec![vec![Value::Text(hostile.into())]],
+        };
+        let table = set.to_table().unwrap_or_default();
+        assert!(
+            !table.contains(['\x1b', '\x07', '\u{9b}', '\u{202e}', '\x7f']),
+            "{table}"
+        );
+        assert!(table.contains("line2"), "{table}");
+        let json = set.to_json();
+        assert!(
+            !json.contains(['\x1b', '\x07', '\u{9b}', '\u{202e}', '\x7f']),
+            "{json}"
+        );
+        let back: serde_json::Value = serde_json::from_str(&json)?;
+        assert_eq!(back[0]["c\x1b"], hostile);
+        Ok(())
     }
 
     #[test]

@@ -5,6 +5,7 @@ use rustyline::DefaultEditor;
 use rustyline::error::ReadlineError;
 
 use crate::SessionArgs;
+use crate::output;
 use crate::query::execute;
 use crate::udfs;
 
@@ -64,11 +65,11 @@ pub(crate) fn run(args: &SessionArgs) -> Result<()> {
                             println!("loaded {} component(s)", added.len());
                             components.extend(added);
                         }
-                        Err(err) => eprintln!("error: {err:#}"),
+                        Err(err) => output::print_error(&err),
                     }
                 }
                 (".load", _) => eprintln!("usage: .load FILE"),
-                (other, _) => eprintln!("unknown command {other}; try .help"),
+                (other, _) => eprintln!("unknown command {}; try .help", output::safe(other)),
             }
             continue;
         }
@@ -87,7 +88,7 @@ pub(crate) fn run(args: &SessionArgs) -> Result<()> {
                     }
                 }
             }
-            Err(err) => eprintln!("error: {err:#}"),
+            Err(err) => output::print_error(&err),
         }
     }
     if let Some(path) = &history {
@@ -115,13 +116,15 @@ fn load_more(
 fn print_functions(components: &[wasmudf::Component]) {
     for c in components {
         for f in c.functions() {
+            // Names and origins come from the component and the file
+            // system: printed escaped.
             println!(
                 "{:<20} {:<9} arity {:<8} {}  ({})",
-                f.name,
+                output::safe(&f.name),
                 f.kind,
                 f.arity,
                 f.flags,
-                c.origin()
+                output::safe(c.origin())
             );
         }
     }

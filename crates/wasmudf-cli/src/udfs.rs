@@ -5,6 +5,7 @@ use anyhow::{Context, Result};
 use wasmudf::{Component, Database, Engine};
 
 use crate::SessionArgs;
+use crate::output::safe;
 
 /// Compiles the components named by `--udf` (files or folders), or the
 /// embedded example guests when there are none.
@@ -24,13 +25,24 @@ pub(crate) fn load(engine: &Engine, args: &SessionArgs) -> Result<Vec<Component>
         .collect())
 }
 
-/// A component file, or every component in a folder.
+/// A component file, or every component in a folder. A folder's `.wasm`
+/// entries that cannot be loaded (a directory, a dangling link) are named
+/// on stderr; other files are passed over quietly.
 pub(crate) fn load_path(engine: &Engine, path: &std::path::Path) -> Result<Vec<Component>> {
-    Ok(if path.is_dir() {
-        engine.load_dir(path)?
-    } else {
-        vec![engine.load_file(path)?]
-    })
+    if !path.is_dir() {
+        return Ok(vec![engine.load_file(path)?]);
+    }
+    let loaded = engine.load_dir_report(path)?;
+    for skipped in &loaded.skipped {
+        if skipped.reason != wasmudf::SkipReason::NotWasm {
+            eprintln!(
+                "note: skipped {}: {}",
+                safe(&skipped.path.display().to_string()),
+                safe(&skipped.reason.to_string())
+            );
+        }
+    }
+    Ok(loaded.components)
 }
 
 /// The engine for a session's limits.
@@ -43,7 +55,16 @@ pub(crate) fn engine(args: &SessionArgs) -> Result<Engine> {
     {
         builder = builder.cache_dir(dir);
     }
-    Ok(builder.build()?)
+    let engine = builder.build()?;
+    // An unusable cache (a read-only home, a directory others can write)
+    // costs compile time, not correctness: say so and carry on.
+    if let status @ wasmudf::CacheStatus::Refused { .. } = engine.cache_status() {
+        eprintln!(
+            "warning: {}; compiling every component (--no-cache silences this)",
+            safe(&status.to_string())
+        );
+    }
+    Ok(engine)
 }
 
 /// Opens the session's database, a pool of `--threads` connections, each

@@ -413,3 +413,161 @@ fn a_query_timeout_stops_a_multi_statement_input_and_nothing_after_it_commits() 
         .expect("the table was created before the timeout");
     assert_eq!(rows, 0, "a statement after the timeout committed");
 }
+
+/// Raw bytes a terminal would obey: ESC, BEL, any other C0 control but
+/// newline, the 8-bit CSI (U+009B) and the right-to-left override (U+202E).
+fn raw_controls(bytes: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(bytes)
+        .chars()
+        .filter(|&c| (c.is_control() && c != '\n') || c == '\u{202e}')
+        .map(|c| format!("{c:?}"))
+        .collect()
+}
+
+fn assert_clean(what: &str, out: &Output) {
+    for (stream, bytes) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+        let found = raw_controls(bytes);
+        assert!(
+            found.is_empty(),
+            "{what}: raw {found:?} on {stream}: {:?}",
+            String::from_utf8_lossy(bytes)
+        );
+    }
+}
+
+#[test]
+fn guest_control_characters_never_reach_the_terminal() {
+    let udf = wasmudf_test_guests::TERMINAL_ESCAPE;
+    let escaped = r"\u{1b}]52;c;ZWNobyBwd25lZA==\u{7}";
+    // Values: in a table, and as JSON (which must still parse back).
+    let out = wasmudf(&["query", "--udf", udf, "SELECT esc_text() AS t"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_clean("table", &out);
+    assert!(stdout(&out).contains(escaped), "{}", stdout(&out));
+    let out = wasmudf(&["query", "--udf", udf, "--json", "SELECT esc_text() AS t"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_clean("json", &out);
+    let rows: serde_json::Value = serde_json::from_str(stdout(&out).trim()).expect("valid JSON");
+    assert!(
+        rows[0]["t"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("\x1b]0;pwned-title\x07") && t.ends_with("\u{202e}evil")),
+        "{rows}"
+    );
+    // Errors: the guest's own, and a trap quoting its stderr.
+    for sql in ["SELECT esc_error()", "SELECT esc_panic()"] {
+        for json in [false, true] {
+            let mut args = vec!["query", "--udf", udf];
+            if json {
+                args.push("--json");
+            }
+            args.push(sql);
+            let out = wasmudf(&args);
+            assert_eq!(out.status.code(), Some(1), "{sql}");
+            assert_clean(sql, &out);
+            assert!(stderr(&out).contains(escaped), "{sql}: {}", stderr(&out));
+        }
+    }
+    // A 12 MiB error is cut, even with a small result limit.
+    let out = wasmudf(&[
+        "query",
+        "--udf",
+        udf,
+        "--max-result-mib",
+        "1",
+        "SELECT giant_error(12)",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_clean("giant_error", &out);
+    assert!(
+        out.stderr.len() < 8 << 10,
+        "{} bytes on stderr",
+        out.stderr.len()
+    );
+    assert!(
+        stderr(&out).contains("(truncated, 12583040 bytes)"),
+        "{}",
+        stderr(&out)
+    );
+    // Function names: `inspect` and the shell's `.functions`.
+    let out = wasmudf(&["inspect", udf]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_clean("inspect", &out);
+    assert!(stdout(&out).contains(r"esc_name\u{1b}]0;pwned-name\u{7}"));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wasmudf"))
+        .args(["shell", "--udf", udf])
+        .env("HOME", tempfile::tempdir().expect("tempdir").path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("shell starts");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b".functions\nSELECT esc_text();\nSELECT esc_error();\n.quit\n")
+        .expect("write script");
+    let out = child.wait_with_output().expect("shell exits");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_clean("shell", &out);
+    assert!(stdout(&out).contains(r"esc_name\u{1b}]0;pwned-name\u{7}"));
+    // A file name is text the CLI prints, too.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let junk = dir.path().join("evil\x1b]0;file\x07.wasm");
+    std::fs::write(&junk, b"junk").expect("write");
+    let out = wasmudf(&["query", "--udf", junk.to_str().expect("utf-8"), "SELECT 1"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_clean("file name", &out);
+}
+
+/// A cache location that cannot be written (a read-only home, say) costs a
+/// warning, not the query.
+#[test]
+fn an_unusable_cache_location_does_not_stop_the_cli() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let not_a_dir = dir.path().join("home");
+    std::fs::write(&not_a_dir, b"").expect("write");
+    let out = Command::new(env!("CARGO_BIN_EXE_wasmudf"))
+        .args(["query", "--json", "SELECT identity(7) AS x"])
+        .env_remove("XDG_CACHE_HOME")
+        .env("HOME", &not_a_dir)
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), r#"[{"x":7}]"#);
+    assert!(
+        stderr(&out).starts_with("warning: compiled-code cache"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_folder_load_follows_links_and_names_what_it_skips() {
+    use std::os::unix::fs::symlink;
+    let dir = tempfile::tempdir().expect("tempdir");
+    symlink(
+        wasmudf_test_guests::IDENTITY,
+        dir.path().join("identity.wasm"),
+    )
+    .expect("link");
+    symlink(dir.path().join("gone"), dir.path().join("dangling.wasm")).expect("link");
+    std::fs::write(dir.path().join("README.md"), "docs").expect("write");
+    let folder = dir.path().to_str().expect("utf-8 path");
+    let out = wasmudf(&[
+        "query",
+        "--udf",
+        folder,
+        "--json",
+        "SELECT identity(3) AS x",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), r#"[{"x":3}]"#);
+    let err = stderr(&out);
+    assert!(
+        err.contains("note: skipped") && err.contains("dangling.wasm: symbolic link"),
+        "{err}"
+    );
+    assert!(!err.contains("README"), "{err}");
+}

@@ -1,23 +1,76 @@
 //! The on-disk cache of compiled components, so a second start skips
 //! Cranelift.
 //!
-//! An entry is keyed by the SHA-256 of the component's bytes together with
-//! wasmtime's compatibility hash of the engine configuration, so a change of
-//! wasmtime version or of engine settings never loads a stale artifact. The
-//! directory is opened with cap-std; entries are written to a temporary
-//! name and renamed into place, so a crash never leaves half an entry.
-//!
 //! Loading an entry runs native code that wasmtime produced earlier, which
-//! is why wasmtime marks deserialization `unsafe`: the cache directory must
-//! be writable only by the user running wasmudf (it is created `0700`).
+//! is why wasmtime marks deserialization `unsafe`: whoever can write an
+//! entry can run code in the host, outside the sandbox. So an entry is
+//! trusted only when all of this holds, each checked through the open
+//! handle (`fstat`), never by path:
+//!
+//! - the directory and the entry are owned by the user running wasmudf and
+//!   writable by no one else (no group or other write bit);
+//! - the entry starts with a digest of its contents keyed by the engine
+//!   fingerprint and the component's bytes, so another component's artifact
+//!   (or a truncated one) planted under this component's name is refused.
+//!
+//! A directory that fails the check is not used at all (the engine compiles
+//! every component and says why in [`CacheStatus`]); an entry that fails
+//! is ignored and replaced by a fresh one. Entries are written to a new
+//! file (`create_new`, a random suffix, mode `0600`) and renamed into place,
+//! so a crash never leaves half an entry and nothing is written through a
+//! name someone else prepared. The directory is kept under a size cap by
+//! removing the least recently used entries.
 
-use std::hash::Hasher;
+use std::hash::{BuildHasher, Hasher};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use cap_std::ambient_authority;
-use cap_std::fs::{Dir, OpenOptions};
+use cap_std::fs::{Dir, Metadata, OpenOptions};
 use sha2::{Digest, Sha256};
+
+/// What every entry starts with, then the 32-byte digest, then wasmtime's
+/// serialized artifact.
+const MAGIC: &[u8; 8] = b"wasmudf\x01";
+const HEADER_BYTES: usize = MAGIC.len() + 32;
+
+/// Default cap on the cache directory's total size.
+pub(crate) const DEFAULT_MAX_BYTES: u64 = 512 << 20;
+
+/// Whether an engine keeps compiled code on disk; see
+/// [`Engine::cache_status`](crate::Engine::cache_status).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CacheStatus {
+    /// No cache directory was configured.
+    Off,
+    /// Compiled components are kept in this directory.
+    Active(PathBuf),
+    /// A cache directory was configured but is not safe or not usable (not
+    /// private to this user, or it cannot be created); the engine compiles
+    /// every component instead.
+    Refused {
+        /// The configured directory.
+        dir: PathBuf,
+        /// Why it is not used.
+        reason: String,
+    },
+}
+
+impl std::fmt::Display for CacheStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CacheStatus::Off => f.write_str("no compiled-code cache"),
+            CacheStatus::Active(dir) => write!(f, "compiled-code cache in {}", dir.display()),
+            CacheStatus::Refused { dir, reason } => write!(
+                f,
+                "compiled-code cache {} not used: {reason}",
+                dir.display()
+            ),
+        }
+    }
+}
 
 /// A cache directory for one engine configuration.
 #[derive(Debug)]
@@ -25,6 +78,7 @@ pub(crate) struct ComponentCache {
     dir: Dir,
     path: PathBuf,
     engine_key: [u8; 32],
+    max_bytes: u64,
 }
 
 /// Feeds `Hash` output into SHA-256, to fingerprint the engine.
@@ -39,15 +93,65 @@ impl Hasher for ShaHasher {
     }
 }
 
+/// Refuses a directory or entry that someone other than this user could
+/// have written. `meta` must come from the open handle.
+#[cfg(unix)]
+fn check_private(meta: &Metadata) -> Result<(), String> {
+    use cap_std::fs::MetadataExt;
+    let me = rustix::process::geteuid().as_raw();
+    if meta.uid() != me {
+        return Err(format!(
+            "owned by uid {}, not by this user (uid {me})",
+            meta.uid()
+        ));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Err(format!(
+            "writable by group or others (mode {:o})",
+            meta.mode() & 0o7777
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_private(_meta: &Metadata) -> Result<(), String> {
+    // Windows ACLs are not checked; the entry digest still applies.
+    Ok(())
+}
+
+/// An unpredictable suffix for temporary names, from the standard
+/// library's randomly keyed hasher.
+fn random_suffix() -> u64 {
+    let mut hasher = std::hash::RandomState::new().build_hasher();
+    hasher.write_u32(std::process::id());
+    if let Ok(since) = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH) {
+        hasher.write_u128(since.as_nanos());
+    }
+    hasher.finish()
+}
+
 impl ComponentCache {
-    /// Opens (creating if needed) the cache directory.
-    pub(crate) fn open(path: &Path, engine: &wasmtime::Engine) -> std::io::Result<ComponentCache> {
+    /// Opens (creating if needed, mode `0700`) the cache directory and
+    /// checks that it is private to this user.
+    pub(crate) fn open(
+        path: &Path,
+        engine: &wasmtime::Engine,
+        max_bytes: u64,
+    ) -> Result<ComponentCache, String> {
         let mut builder = std::fs::DirBuilder::new();
         builder.recursive(true);
         #[cfg(unix)]
         std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-        builder.create(path)?;
-        let dir = Dir::open_ambient_dir(path, ambient_authority())?;
+        builder
+            .create(path)
+            .map_err(|e| format!("cannot create it: {e}"))?;
+        let dir = Dir::open_ambient_dir(path, ambient_authority())
+            .map_err(|e| format!("cannot open it: {e}"))?;
+        let meta = dir
+            .dir_metadata()
+            .map_err(|e| format!("cannot read its metadata: {e}"))?;
+        check_private(&meta)?;
         let mut hasher = ShaHasher(Sha256::new());
         std::hash::Hash::hash(&engine.precompile_compatibility_hash(), &mut hasher);
         hasher.0.update(env!("CARGO_PKG_VERSION").as_bytes());
@@ -55,63 +159,194 @@ impl ComponentCache {
             dir,
             path: path.to_path_buf(),
             engine_key: hasher.0.finalize().into(),
+            max_bytes,
         })
     }
 
-    /// The entry for an artifact of `kind` compiled from `bytes`.
-    fn entry_name(&self, bytes: &[u8], kind: Artifact) -> String {
+    /// The key of the entry for component `bytes`: it names the entry and
+    /// keys its digest.
+    fn entry_key(&self, bytes: &[u8]) -> [u8; 32] {
         let mut sha = Sha256::new();
         sha.update(self.engine_key);
         sha.update(bytes);
-        let digest = sha.finalize();
-        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        sha.finalize().into()
+    }
+
+    fn entry_name(key: &[u8; 32], kind: Artifact) -> String {
+        let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
         match kind {
             Artifact::Component => format!("{hex}.cwasm"),
             Artifact::DirectModule => format!("{hex}.direct.cwasm"),
         }
     }
 
-    fn read(&self, name: &str) -> Option<Vec<u8>> {
-        let mut file = self.dir.open(name).ok()?;
-        let mut artifact = Vec::new();
-        file.read_to_end(&mut artifact).ok()?;
-        Some(artifact)
+    /// The digest an entry for `key` and `kind` holding `artifact` starts
+    /// with.
+    fn digest(key: &[u8; 32], kind: Artifact, artifact: &[u8]) -> [u8; 32] {
+        let mut sha = Sha256::new();
+        sha.update(b"wasmudf cache entry\0");
+        sha.update(key);
+        sha.update([kind as u8]);
+        sha.update(artifact);
+        sha.finalize().into()
     }
 
-    fn write(&self, name: &str, artifact: wasmtime::Result<Vec<u8>>) {
-        let result = artifact
-            .map_err(std::io::Error::other)
-            .and_then(|artifact| {
-                let tmp = format!("{name}.{}.tmp", std::process::id());
-                let mut file = self.dir.open_with(
-                    &tmp,
-                    OpenOptions::new().write(true).create(true).truncate(true),
-                )?;
-                file.write_all(&artifact)?;
-                file.sync_all()?;
-                self.dir.rename(&tmp, &self.dir, name)
-            });
-        if let Err(err) = result {
+    /// The entry's bytes, header included, once it has passed every check;
+    /// `None` (with a warning unless it simply does not exist) otherwise.
+    fn read(&self, key: &[u8; 32], kind: Artifact) -> Option<Vec<u8>> {
+        let name = Self::entry_name(key, kind);
+        let refuse = |why: &str| {
+            tracing::warn!(
+                "wasmudf: ignoring cache entry {} in {}: {why}",
+                name,
+                self.path.display()
+            );
+        };
+        let file = match self.dir.open(&name) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+            Err(e) => {
+                refuse(&e.to_string());
+                return None;
+            }
+        };
+        let meta = match file.metadata() {
+            Ok(meta) => meta,
+            Err(e) => {
+                refuse(&e.to_string());
+                return None;
+            }
+        };
+        if !meta.is_file() {
+            refuse("not a regular file");
+            return None;
+        }
+        if let Err(why) = check_private(&meta) {
+            refuse(&why);
+            return None;
+        }
+        if meta.len() > self.max_bytes {
+            refuse("larger than the cache's size cap");
+            return None;
+        }
+        let mut entry = Vec::new();
+        let mut file = file.take(self.max_bytes);
+        if let Err(e) = file.read_to_end(&mut entry) {
+            refuse(&e.to_string());
+            return None;
+        }
+        let genuine = entry.len() >= HEADER_BYTES
+            && entry[..MAGIC.len()] == MAGIC[..]
+            && entry[MAGIC.len()..HEADER_BYTES]
+                == Self::digest(key, kind, &entry[HEADER_BYTES..])[..];
+        if !genuine {
+            refuse(
+                "its digest does not match this component (another component's artifact, or damaged)",
+            );
+            return None;
+        }
+        // Reading refreshes the entry's place in the eviction order. Only
+        // the owner may set times, which the check above established.
+        let _ = file.into_inner().into_std().set_modified(SystemTime::now());
+        Some(entry)
+    }
+
+    fn write(&self, key: &[u8; 32], kind: Artifact, artifact: wasmtime::Result<Vec<u8>>) {
+        let name = Self::entry_name(key, kind);
+        let artifact = match artifact {
+            Ok(artifact) => artifact,
+            Err(err) => {
+                tracing::warn!("wasmudf: could not serialize {name}: {err:#}");
+                return;
+            }
+        };
+        if (HEADER_BYTES + artifact.len()) as u64 > self.max_bytes {
+            tracing::debug!("wasmudf: {name} is larger than the cache's size cap; not cached");
+            return;
+        }
+        let tmp = format!("{name}.{:016x}.tmp", random_suffix());
+        let written = (|| {
+            let mut options = OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            cap_std::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            let mut file = self.dir.open_with(&tmp, &options)?;
+            file.write_all(MAGIC)?;
+            file.write_all(&Self::digest(key, kind, &artifact))?;
+            file.write_all(&artifact)?;
+            file.sync_all()?;
+            self.dir.rename(&tmp, &self.dir, &name)
+        })();
+        if let Err(err) = written {
+            let _ = self.dir.remove_file(&tmp);
             tracing::warn!(
                 "wasmudf: could not write cache entry in {}: {err}",
                 self.path.display()
             );
+            return;
+        }
+        self.evict();
+    }
+
+    /// Removes the least recently used entries until the directory's
+    /// entries fit in `max_bytes`. Only files this cache names are counted
+    /// or removed, so a cache pointed at a shared folder deletes nothing
+    /// else.
+    fn evict(&self) {
+        let Ok(entries) = self.dir.entries() else {
+            return;
+        };
+        let mut found: Vec<(SystemTime, String, u64)> = entries
+            .filter_map(|entry| {
+                let entry = entry.ok()?;
+                let name = entry.file_name().into_string().ok()?;
+                if !(name.ends_with(".cwasm") || name.ends_with(".tmp")) {
+                    return None;
+                }
+                let meta = entry.metadata().ok()?;
+                if !meta.is_file() {
+                    return None;
+                }
+                let used = meta
+                    .modified()
+                    .map(cap_std::time::SystemTime::into_std)
+                    .unwrap_or(SystemTime::UNIX_EPOCH);
+                Some((used, name, meta.len()))
+            })
+            .collect();
+        let mut total: u64 = found.iter().map(|(_, _, len)| len).sum();
+        if total <= self.max_bytes {
+            return;
+        }
+        found.sort();
+        for (_, name, len) in found {
+            if total <= self.max_bytes {
+                break;
+            }
+            match self.dir.remove_file(&name) {
+                Ok(()) => total = total.saturating_sub(len),
+                Err(err) => tracing::debug!("wasmudf: could not evict {name}: {err}"),
+            }
         }
     }
 
     /// Loads an entry with `deserialize`, ignoring (and logging) one that
-    /// wasmtime rejects.
+    /// fails a check or that wasmtime rejects.
     fn load<T>(
         &self,
         bytes: &[u8],
         kind: Artifact,
         deserialize: impl FnOnce(&[u8]) -> wasmtime::Result<T>,
     ) -> Option<T> {
-        let name = self.entry_name(bytes, kind);
-        match deserialize(&self.read(&name)?) {
+        let key = self.entry_key(bytes);
+        let entry = self.read(&key, kind)?;
+        match deserialize(&entry[HEADER_BYTES..]) {
             Ok(compiled) => Some(compiled),
             Err(err) => {
-                tracing::warn!("wasmudf: ignoring cache entry {name}: {err:#}");
+                tracing::warn!(
+                    "wasmudf: ignoring cache entry {}: {err:#}",
+                    Self::entry_name(&key, kind)
+                );
                 None
             }
         }
@@ -123,9 +358,11 @@ impl ComponentCache {
         engine: &wasmtime::Engine,
         bytes: &[u8],
     ) -> Option<wasmtime::component::Component> {
-        // SAFETY: the entry was written by `put` from wasmtime's own
-        // `serialize` for an engine with the same compatibility hash (it is
-        // part of the name), in a directory private to this user.
+        // SAFETY: `read` only returns an entry from a directory and a file
+        // that only this user can write, whose digest (keyed by this
+        // engine's fingerprint and these component bytes) matches: it was
+        // written by `put` from wasmtime's own `serialize` of this
+        // component, for a compatible engine.
         self.load(bytes, Artifact::Component, |artifact| unsafe {
             wasmtime::component::Component::deserialize(engine, artifact)
         })
@@ -134,7 +371,8 @@ impl ComponentCache {
     /// Stores the compiled component for `bytes`; failures are logged.
     pub(crate) fn put(&self, bytes: &[u8], component: &wasmtime::component::Component) {
         self.write(
-            &self.entry_name(bytes, Artifact::Component),
+            &self.entry_key(bytes),
+            Artifact::Component,
             component.serialize(),
         );
     }
@@ -145,8 +383,8 @@ impl ComponentCache {
         engine: &wasmtime::Engine,
         bytes: &[u8],
     ) -> Option<wasmtime::Module> {
-        // SAFETY: as in `get`: written by `put_direct` from wasmtime's own
-        // `serialize` for a compatible engine, in a private directory.
+        // SAFETY: as in `get`: a private file whose digest matches, written
+        // by `put_direct` from wasmtime's own `serialize`.
         self.load(bytes, Artifact::DirectModule, |artifact| unsafe {
             wasmtime::Module::deserialize(engine, artifact)
         })
@@ -155,7 +393,8 @@ impl ComponentCache {
     /// Stores the direct-path module compiled from the component `bytes`.
     pub(crate) fn put_direct(&self, bytes: &[u8], module: &wasmtime::Module) {
         self.write(
-            &self.entry_name(bytes, Artifact::DirectModule),
+            &self.entry_key(bytes),
+            Artifact::DirectModule,
             module.serialize(),
         );
     }
@@ -164,8 +403,8 @@ impl ComponentCache {
 /// What a cache entry holds. Both kinds are keyed by the component's bytes.
 #[derive(Debug, Clone, Copy)]
 enum Artifact {
-    Component,
-    DirectModule,
+    Component = 1,
+    DirectModule = 2,
 }
 
 /// The default cache directory: `$XDG_CACHE_HOME/wasmudf`, else

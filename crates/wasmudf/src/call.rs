@@ -17,6 +17,7 @@ use crate::component::Component;
 use crate::direct::abi::AbiViolation;
 use crate::direct::{DirectInstance, NeedsHost};
 use crate::engine::{CallPhase, Engine};
+use crate::guest_text::{Escaped, cap_message};
 use crate::interrupt::{Interrupt, Interrupted};
 use crate::limits::LimitHit;
 use crate::sandbox::HostState;
@@ -47,7 +48,10 @@ pub struct CallError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum CallErrorKind {
-    /// The guest returned its own error.
+    /// The guest returned its own error: its text, cut to
+    /// [`MAX_GUEST_MESSAGE_BYTES`](crate::MAX_GUEST_MESSAGE_BYTES) and then
+    /// marked `… (truncated, N bytes)`. Raw: it may hold control characters,
+    /// which [`CallError`]'s Display escapes.
     Guest(String),
     /// The guest trapped (including a Rust panic in the guest).
     Trap(String),
@@ -76,15 +80,19 @@ pub enum CallErrorKind {
     Instantiate(String),
 }
 
+/// The message names the function and the cause. Text a guest chose (its
+/// name, its error, the stderr line quoted for a trap) is shown with control
+/// characters escaped ([`escape_controls`](crate::escape_controls)), so the
+/// message is safe to print to a terminal.
 impl fmt::Display for CallError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let name = &self.function;
+        let name = Escaped(&self.function);
         match &self.cause {
-            CallErrorKind::Guest(msg) => write!(f, "{name}: {msg}"),
-            CallErrorKind::Trap(msg) => write!(f, "{name}: trapped: {msg}"),
+            CallErrorKind::Guest(msg) => write!(f, "{name}: {}", Escaped(msg)),
+            CallErrorKind::Trap(msg) => write!(f, "{name}: trapped: {}", Escaped(msg)),
             CallErrorKind::Deadline => write!(f, "{name}: deadline exceeded (call timed out)"),
             CallErrorKind::Fuel => write!(f, "{name}: fuel exhausted"),
-            CallErrorKind::Resource(msg) => write!(f, "{name}: {msg}"),
+            CallErrorKind::Resource(msg) => write!(f, "{name}: {}", Escaped(msg)),
             CallErrorKind::StackOverflow => write!(f, "{name}: wasm stack overflow"),
             CallErrorKind::TooBig { size, limit } => {
                 write!(f, "{name}: result too big: {size} bytes, limit is {limit}")
@@ -94,7 +102,9 @@ impl fmt::Display for CallError {
                 f,
                 "{name}: aggregate state lost: the instance was replaced after a trap"
             ),
-            CallErrorKind::Instantiate(msg) => write!(f, "{name}: cannot instantiate: {msg}"),
+            CallErrorKind::Instantiate(msg) => {
+                write!(f, "{name}: cannot instantiate: {}", Escaped(msg))
+            }
         }
     }
 }
@@ -413,7 +423,7 @@ impl InstanceSlot {
                 Err(cause)
             }
             (Ok(Ok(value)), None) => Ok(value),
-            (Ok(Err(message)), None) => Err(CallErrorKind::Guest(message)),
+            (Ok(Err(message)), None) => Err(CallErrorKind::Guest(cap_message(message))),
         }
     }
 
@@ -462,7 +472,9 @@ impl InstanceSlot {
         let outcome = observed(engine, || f(&mut live.store, &live.instance));
         match (outcome, late_failure(live.store.data())) {
             (Ok(Ok(value)), None) => Direct::Done(Ok(value)),
-            (Ok(Err(message)), None) => Direct::Done(Err(CallErrorKind::Guest(message))),
+            (Ok(Err(message)), None) => {
+                Direct::Done(Err(CallErrorKind::Guest(cap_message(message))))
+            }
             (Ok(_), Some(cause)) => {
                 self.discard_direct(true);
                 Direct::Done(Err(cause))

@@ -101,15 +101,11 @@ impl Component {
             detail: format!("{e:#}"),
         };
         let cached = engine.cache().and_then(|c| c.get(engine.wasmtime(), bytes));
+        let from_cache = cached.is_some();
         let component = match cached {
             Some(component) => component,
             None => {
-                let compiled = wasmtime::component::Component::new(engine.wasmtime(), bytes)
-                    .map_err(invalid)?;
-                if let Some(cache) = engine.cache() {
-                    cache.put(bytes, &compiled);
-                }
-                compiled
+                wasmtime::component::Component::new(engine.wasmtime(), bytes).map_err(invalid)?
             }
         };
         check_imports(origin, &engine, &component)?;
@@ -136,6 +132,10 @@ impl Component {
             direct: None,
         };
         inner.functions = read_manifest(&inner)?;
+        // Cached only now: a component refused above is not worth keeping.
+        if !from_cache && let Some(cache) = inner.engine.cache() {
+            cache.put(bytes, &component);
+        }
         let has_scalars = inner
             .functions
             .iter()
@@ -449,7 +449,7 @@ fn check_imports(
         if !crate::sandbox::import_allowed(name) {
             return Err(Error::ForbiddenImport {
                 origin: origin.to_string(),
-                import: name.to_string(),
+                import: crate::guest_text::cap_message(name.to_string()),
             });
         }
     }
@@ -488,6 +488,6 @@ fn check_world(
     };
     Err(Error::WrongWorld {
         origin: origin.to_string(),
-        detail,
+        detail: crate::guest_text::cap_message(detail),
     })
 }

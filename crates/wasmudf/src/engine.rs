@@ -8,10 +8,11 @@ use std::time::Duration;
 
 use wasmtime::component::Linker;
 
-use crate::cache::ComponentCache;
+use crate::cache::{CacheStatus, ComponentCache};
 use crate::clock::CoarseClock;
 use crate::component::Component;
 use crate::error::{Error, Result};
+use crate::files::{SkipReason, Skipped};
 use crate::limits::Limits;
 use crate::sandbox::{self, HostState};
 
@@ -42,6 +43,7 @@ pub struct EngineBuilder {
     max_component_bytes: u64,
     on_call: Option<CallHook>,
     cache_dir: Option<std::path::PathBuf>,
+    cache_max_bytes: u64,
     epoch_interruption: bool,
     direct_calls: bool,
 }
@@ -54,6 +56,7 @@ impl std::fmt::Debug for EngineBuilder {
             .field("max_component_bytes", &self.max_component_bytes)
             .field("on_call", &self.on_call.is_some())
             .field("cache_dir", &self.cache_dir)
+            .field("cache_max_bytes", &self.cache_max_bytes)
             .field("epoch_interruption", &self.epoch_interruption)
             .field("direct_calls", &self.direct_calls)
             .finish()
@@ -68,6 +71,7 @@ impl Default for EngineBuilder {
             max_component_bytes: 64 << 20,
             on_call: None,
             cache_dir: None,
+            cache_max_bytes: crate::cache::DEFAULT_MAX_BYTES,
             epoch_interruption: true,
             direct_calls: true,
         }
@@ -152,8 +156,25 @@ impl EngineBuilder {
     /// component again (in this process or a later one) skips compilation.
     /// Entries are keyed by the component's SHA-256 and the engine
     /// configuration. Off by default; see [`default_cache_dir`](crate::default_cache_dir).
+    ///
+    /// A cached entry is native code the host runs, so the directory (created
+    /// `0700` if missing) and each entry must be owned by the current user
+    /// and writable by no one else, and an entry must carry the digest of
+    /// this component's artifact. A directory that fails these checks, or
+    /// cannot be created, is not used: the engine still builds, compiles
+    /// every component, logs a warning and reports why in
+    /// [`Engine::cache_status`]. An entry that fails is recompiled and
+    /// replaced.
     pub fn cache_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
         self.cache_dir = Some(dir.into());
+        self
+    }
+
+    /// The most bytes the cache directory may hold (default 512 MiB). After
+    /// each write, the least recently used entries are removed until the
+    /// rest fit; an artifact larger than this is not cached.
+    pub fn cache_max_bytes(mut self, bytes: u64) -> Self {
+        self.cache_max_bytes = bytes;
         self
     }
 
@@ -221,13 +242,20 @@ impl EngineBuilder {
         }
         let engine = wasmtime::Engine::new(&config).map_err(|e| Error::Config(format!("{e:#}")))?;
         let linker = sandbox::linker(&engine).map_err(|e| Error::Config(format!("{e:#}")))?;
-        let cache =
-            match &self.cache_dir {
-                Some(dir) => Some(ComponentCache::open(dir, &engine).map_err(|e| {
-                    Error::Config(format!("cache directory {}: {e}", dir.display()))
-                })?),
-                None => None,
-            };
+        let (cache, cache_status) = match &self.cache_dir {
+            None => (None, CacheStatus::Off),
+            Some(dir) => match ComponentCache::open(dir, &engine, self.cache_max_bytes) {
+                Ok(cache) => (Some(cache), CacheStatus::Active(dir.clone())),
+                Err(reason) => {
+                    let status = CacheStatus::Refused {
+                        dir: dir.clone(),
+                        reason,
+                    };
+                    tracing::warn!("wasmudf: {status}");
+                    (None, status)
+                }
+            },
+        };
         let clock = Arc::new(CoarseClock::new());
         spawn_epoch_ticker(&engine, &clock);
         crate::call::note_wasm_stack(stack);
@@ -241,6 +269,7 @@ impl EngineBuilder {
                 counters: InstanceCounters::default(),
                 on_call: self.on_call,
                 cache,
+                cache_status,
                 epoch_interruption: self.epoch_interruption,
                 direct_calls: self.direct_calls,
             }),
@@ -279,6 +308,17 @@ fn pool_config(limits: &Limits) -> wasmtime::PoolingAllocationConfig {
     pool
 }
 
+/// What [`Engine::load_dir_report`] found in a directory.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct DirLoad {
+    /// The components loaded, in file-name order.
+    pub components: Vec<Component>,
+    /// The entries not loaded, in name order, each with its reason; files
+    /// not named `*.wasm` are listed too, as [`SkipReason::NotWasm`].
+    pub skipped: Vec<Skipped>,
+}
+
 /// Compiles components and owns what every instance shares.
 ///
 /// An `Engine` is cheap to clone and is `Send + Sync`: compile components
@@ -310,6 +350,7 @@ struct EngineInner {
     counters: InstanceCounters,
     on_call: Option<CallHook>,
     cache: Option<ComponentCache>,
+    cache_status: CacheStatus,
     epoch_interruption: bool,
     direct_calls: bool,
 }
@@ -358,9 +399,11 @@ impl Engine {
 
     /// Reads and compiles a component file.
     ///
-    /// The file is opened through a capability to its parent directory, and
-    /// files over [`EngineBuilder::max_component_bytes`] are refused before
-    /// they are read.
+    /// Symbolic links on `path` are followed (the caller named it); the
+    /// file is then opened through a capability to its real parent
+    /// directory. Only a regular file is read, and files over
+    /// [`EngineBuilder::max_component_bytes`] are refused before they are
+    /// read.
     ///
     /// # Errors
     ///
@@ -373,16 +416,61 @@ impl Engine {
 
     /// Reads and compiles every `.wasm` file directly inside a directory,
     /// in name order. The directory is opened once, through cap-std, and
-    /// each file is read through that capability.
+    /// each regular file is read through that capability; a symbolic link
+    /// named `*.wasm` is followed as [`Engine::load_file`] follows one.
+    ///
+    /// `.wasm` entries that cannot be loaded (a directory, a dangling link)
+    /// are skipped with a `tracing` warning; use
+    /// [`load_dir_report`](Engine::load_dir_report) to get the list.
     ///
     /// # Errors
     ///
     /// The first file that fails, as [`Engine::load_file`].
     pub fn load_dir(&self, path: impl AsRef<Path>) -> Result<Vec<Component>> {
-        crate::files::read_wasm_dir(path.as_ref(), self.inner.max_component_bytes)?
+        let report = self.load_dir_report(path)?;
+        for skipped in &report.skipped {
+            if skipped.reason != SkipReason::NotWasm {
+                tracing::warn!(
+                    "wasmudf: skipped {}: {}",
+                    skipped.path.display(),
+                    skipped.reason
+                );
+            }
+        }
+        Ok(report.components)
+    }
+
+    /// Like [`load_dir`](Engine::load_dir), and also says which entries of
+    /// the directory were not loaded, and why.
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::load_dir`].
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # fn main() -> wasmudf::Result<()> {
+    /// let engine = wasmudf::Engine::new()?;
+    /// let loaded = engine.load_dir_report("udfs/")?;
+    /// for skipped in &loaded.skipped {
+    ///     eprintln!("skipped {}: {}", skipped.path.display(), skipped.reason);
+    /// }
+    /// println!("{} components", loaded.components.len());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn load_dir_report(&self, path: impl AsRef<Path>) -> Result<DirLoad> {
+        let scan = crate::files::read_wasm_dir(path.as_ref(), self.inner.max_component_bytes)?;
+        let components = scan
+            .files
             .into_iter()
             .map(|(path, bytes)| self.load(&path.display().to_string(), &bytes))
-            .collect()
+            .collect::<Result<_>>()?;
+        Ok(DirLoad {
+            components,
+            skipped: scan.skipped,
+        })
     }
 
     pub(crate) fn wasmtime(&self) -> &wasmtime::Engine {
@@ -408,6 +496,20 @@ impl Engine {
 
     pub(crate) fn cache(&self) -> Option<&ComponentCache> {
         self.inner.cache.as_ref()
+    }
+
+    /// Whether compiled components are kept on disk, and if a configured
+    /// cache directory was refused, why.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let engine = wasmudf::Engine::new()?;
+    /// assert_eq!(*engine.cache_status(), wasmudf::CacheStatus::Off);
+    /// # Ok::<(), wasmudf::Error>(())
+    /// ```
+    pub fn cache_status(&self) -> &CacheStatus {
+        &self.inner.cache_status
     }
 
     pub(crate) fn epoch_interruption(&self) -> bool {

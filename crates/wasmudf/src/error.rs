@@ -2,12 +2,18 @@
 
 use std::path::PathBuf;
 
+use crate::guest_text::Escaped;
+
 /// Everything that can go wrong when loading components or registering
 /// their functions.
 ///
 /// Errors raised *inside* SQL (a guest error, a trap, a limit hit while a
 /// query runs) reach the caller as [`rusqlite::Error`]s whose message names
 /// the function and the cause; see [`CallError`](crate::CallError).
+///
+/// Names a guest chose (imports, exports, manifest entries) are shown with
+/// control characters escaped, as [`escape_controls`](crate::escape_controls)
+/// does; the fields keep them raw.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -59,7 +65,7 @@ pub enum Error {
     },
     /// The component does not export the `wasmudf:udf/guest` interface at
     /// the version this host speaks.
-    #[error("{origin}: {detail}")]
+    #[error("{origin}: {}", Escaped(detail))]
     WrongWorld {
         /// Where the bytes came from.
         origin: String,
@@ -67,7 +73,10 @@ pub enum Error {
         detail: String,
     },
     /// The component imports something the sandbox does not provide.
-    #[error("{origin}: imports `{import}`, which the wasmudf sandbox does not provide")]
+    #[error(
+        "{origin}: imports `{}`, which the wasmudf sandbox does not provide",
+        Escaped(import)
+    )]
     ForbiddenImport {
         /// Where the bytes came from.
         origin: String,
@@ -75,7 +84,7 @@ pub enum Error {
         import: String,
     },
     /// The component's manifest is not acceptable.
-    #[error("{origin}: invalid manifest: {detail}")]
+    #[error("{origin}: invalid manifest: {}", Escaped(detail))]
     Manifest {
         /// Where the bytes came from.
         origin: String,
@@ -103,7 +112,7 @@ pub enum Error {
         existing: ExistingFunction,
     },
     /// Instantiating the component, or running its manifest, failed.
-    #[error("{origin}: failed to instantiate: {detail}")]
+    #[error("{origin}: failed to instantiate: {}", Escaped(detail))]
     Instantiate {
         /// Where the bytes came from.
         origin: String,
