@@ -239,7 +239,10 @@ impl HostState {
     #[inline]
     pub(crate) fn start_deterministic_call(&mut self) {
         self.logical_ns = 0;
-        self.calls.fetch_add(1, Ordering::Relaxed);
+        // Only this store's owner writes it (no read-modify-write needed),
+        // and this runs on every direct-path call too: keep it two moves.
+        let calls = self.calls.load(Ordering::Relaxed);
+        self.calls.store(calls.wrapping_add(1), Ordering::Relaxed);
     }
 
     /// When the current call's deadline passes.
