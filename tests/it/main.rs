@@ -2,6 +2,7 @@
 
 mod aggregates;
 mod asyncdb;
+mod canon;
 mod direct;
 mod errors;
 mod examples;
