@@ -180,12 +180,167 @@ fn decoy_module() -> String {
     )
 }
 
+/// The guest's value types, each named `$<name><sfx>`; `refs` is the
+/// suffix of the types they refer to.
+fn value_types(sfx: &str, refs: &str) -> String {
+    format!(
+        r#"
+  (type $value{sfx} (variant (case "null") (case "integer" s64) (case "real" f64)
+    (case "text" string) (case "blob" (list u8))))
+  (type $kind{sfx} (enum "scalar" "aggregate" "window"))
+  (type $flags{sfx} (flags "deterministic" "innocuous" "direct-only"))
+  (type $spec{sfx} (record (field "name" string) (field "arity" s16) (field "kind" $kind{refs})
+    (field "flags" $flags{refs})))
+  (type $number{sfx} (variant (case "null") (case "integer" s64) (case "real" f64)))
+  (type $fast-result{sfx} (variant (case "null") (case "integer" s64) (case "real" f64)
+    (case "deferred")))"#
+    )
+}
+
+/// The names of the guest's value types, as `wasmudf:udf/guest` exports
+/// them.
+const VALUE_TYPES: [(&str, &str); 6] = [
+    ("value", "value"),
+    ("kind", "function-kind"),
+    ("flags", "function-flags"),
+    ("spec", "function-spec"),
+    ("number", "number"),
+    ("fast-result", "fast-result"),
+];
+
+/// The interface's functions: (export name, text label, type label).
+const FUNCTIONS: [(&str, &str, &str); 17] = [
+    ("manifest", "manifest", "manifest"),
+    ("call0", "call0", "call0"),
+    ("call1", "call1", "call1"),
+    ("call2", "call2", "call2"),
+    ("call3", "call3", "call3"),
+    ("call", "call", "call"),
+    ("fast1", "fast1", "fast1"),
+    ("fast2", "fast2", "fast2"),
+    ("fast3", "fast3", "fast3"),
+    ("take-result", "take-result", "take"),
+    ("[static]accumulator.create", "create", "create"),
+    ("[method]accumulator.step", "step", "step"),
+    ("[method]accumulator.step-integers", "step-integers", "step-i"),
+    ("[method]accumulator.step-reals", "step-reals", "step-r"),
+    ("[method]accumulator.inverse", "inverse", "step"),
+    ("[method]accumulator.value", "value", "acc-value"),
+    ("[static]accumulator.finish", "finish", "finish"),
+];
+
+/// The functions' types, each named `$<type label>-t<sfx>`, over the
+/// types with suffix `sfx` (and `$vr`, `$ur`, `$own`, `$borrow` with it).
+fn function_types(sfx: &str) -> String {
+    let s = sfx;
+    format!(
+        r#"
+  (type $vr{s} (result $value{s} (error string)))
+  (type $ur{s} (result (error string)))
+  (type $own{s} (own $acc{s}))
+  (type $borrow{s} (borrow $acc{s}))
+  (type $fast1-t{s} (func (param "id" u32) (param "a" $number{s}) (result $fast-result{s})))
+  (type $fast2-t{s} (func (param "id" u32) (param "a" $number{s}) (param "b" $number{s})
+    (result $fast-result{s})))
+  (type $fast3-t{s} (func (param "id" u32) (param "a" $number{s}) (param "b" $number{s})
+    (param "c" $number{s}) (result $fast-result{s})))
+  (type $take-t{s} (func (result $vr{s})))
+  (type $call0-t{s} (func (param "id" u32) (result $vr{s})))
+  (type $call1-t{s} (func (param "id" u32) (param "a" $value{s}) (result $vr{s})))
+  (type $call2-t{s} (func (param "id" u32) (param "a" $value{s}) (param "b" $value{s})
+    (result $vr{s})))
+  (type $call3-t{s} (func (param "id" u32) (param "a" $value{s}) (param "b" $value{s})
+    (param "c" $value{s}) (result $vr{s})))
+  (type $call-t{s} (func (param "id" u32) (param "args" (list $value{s})) (result $vr{s})))
+  (type $manifest-t{s} (func (result (list $spec{s}))))
+  (type $create-t{s} (func (param "id" u32) (result (result $own{s} (error string)))))
+  (type $step-t{s} (func (param "self" $borrow{s}) (param "args" (list $value{s}))
+    (param "rows" u32) (result $ur{s})))
+  (type $step-i-t{s} (func (param "self" $borrow{s}) (param "args" (list s64))
+    (param "rows" u32) (result $ur{s})))
+  (type $step-r-t{s} (func (param "self" $borrow{s}) (param "args" (list f64))
+    (param "rows" u32) (result $ur{s})))
+  (type $acc-value-t{s} (func (param "self" $borrow{s}) (result $vr{s})))
+  (type $finish-t{s} (func (param "acc" $own{s}) (result $vr{s})))"#
+    )
+}
+
+/// wit-component's way to give the exported instance its type: a nested
+/// component that imports the types and functions and re-exports them
+/// under the interface's names (an instance made of plain exports cannot
+/// export `[static]`/`[method]` functions of a resource).
+fn shape_component() -> String {
+    let mut imports = String::new();
+    let mut exports = String::new();
+    for (label, name) in VALUE_TYPES {
+        imports += &format!(
+            "  (import \"import-type-{name}\" (type ${label}-i (eq ${label}-d)))\n"
+        );
+        // A record is exported as equal to a copy that refers to the
+        // exported types, so that the instance names everything it uses.
+        exports += &match label {
+            "spec" => format!(
+                "  (type $spec-r (record (field \"name\" string) (field \"arity\" s16) \
+                 (field \"kind\" $kind-e) (field \"flags\" $flags-e)))\n  \
+                 (export ${label}-e \"{name}\" (type ${label}-i) (type (eq $spec-r)))\n"
+            ),
+            _ => format!("  (export ${label}-e \"{name}\" (type ${label}-i))\n"),
+        };
+    }
+    exports += "  (export $acc-e \"accumulator\" (type $acc-i))\n";
+    let mut funcs = String::new();
+    let mut func_exports = String::new();
+    for (name, label, ty) in FUNCTIONS {
+        funcs += &format!("  (import \"import-func-{label}\" (func $i-{label} (type ${ty}-t-i)))\n");
+        func_exports +=
+            &format!("  (export \"{name}\" (func $i-{label}) (func (type ${ty}-t-e)))\n");
+    }
+    // The `-d` types are the definitions the imports are equal to; they
+    // refer to each other's imported versions, as wit-component's do.
+    let defs = value_types("-d", "-i");
+    format!(
+        r#"
+  (component $shape
+    (import "import-type-accumulator" (type $acc-i (sub resource)))
+    {defs_and_imports}
+    {itypes}
+    {funcs}
+    {exports}
+    {etypes}
+    {func_exports}
+  )"#,
+        defs_and_imports = interleave(&defs, &imports),
+        itypes = function_types("-i"),
+        etypes = function_types("-e"),
+    )
+}
+
+/// Each `-d` definition followed by its import, so that every import comes
+/// after the definition it is equal to and before any definition that
+/// refers to it.
+fn interleave(defs: &str, imports: &str) -> String {
+    let mut out = String::new();
+    let mut imports = imports.lines();
+    for def in defs.split("\n  (type ").filter(|d| !d.trim().is_empty()) {
+        out += "\n  (type ";
+        out += def.trim_start_matches("  (type ");
+        if let Some(import) = imports.next() {
+            out += "\n";
+            out += import;
+        }
+    }
+    out
+}
+
 /// The component text of a hand-written guest, varied by `knobs`.
 pub(crate) fn wat_guest(knobs: &Knobs) -> String {
     let p = PREFIX;
     let enc = knobs.encoding;
-    let post = |on: bool| if on { "(post-return $post)" } else { "" };
-    let fast1_post = post(!knobs.no_fast1_post_return);
+    let fast1_post = if knobs.no_fast1_post_return {
+        ""
+    } else {
+        "(post-return $post)"
+    };
     let call0_memory = if knobs.call0_foreign_memory {
         "$other-mem"
     } else {
@@ -193,33 +348,35 @@ pub(crate) fn wat_guest(knobs: &Knobs) -> String {
     };
     let decoy = if knobs.decoy { decoy_module() } else { String::new() };
     let main = main_module();
-    // `label` names the function in the text: `[` is not an identifier
-    // character.
-    let lift = |core: &str, ty: &str, extra: &str| {
-        let label = core.replace(['[', ']'], "");
-        format!(
-            r#"  (alias core export $m "{p}{core}" (core func $c-{label}))
-  (func $f-{label} (type {ty}) (canon lift (core func $c-{label}) (memory $mem) (realloc $realloc) {enc} {extra}))
-"#
-        )
-    };
     let mut lifts = String::new();
-    lifts += &lift("fast1", "$fast1-t", fast1_post);
-    lifts += &lift("fast2", "$fast2-t", "(post-return $post)");
-    lifts += &lift("fast3", "$fast3-t", "(post-return $post)");
-    lifts += &lift("take-result", "$take-t", "(post-return $post)");
-    lifts += &lift("call1", "$call1-t", "(post-return $post)");
-    lifts += &lift("call2", "$call2-t", "(post-return $post)");
-    lifts += &lift("call3", "$call3-t", "(post-return $post)");
-    lifts += &lift("call", "$call-t", "");
-    lifts += &lift("manifest", "$manifest-t", "");
-    lifts += &lift("[static]accumulator.create", "$create-t", "");
-    lifts += &lift("[method]accumulator.step", "$step-t", "");
-    lifts += &lift("[method]accumulator.step-integers", "$step-i-t", "");
-    lifts += &lift("[method]accumulator.step-reals", "$step-r-t", "");
-    lifts += &lift("[method]accumulator.inverse", "$step-t", "");
-    lifts += &lift("[method]accumulator.value", "$value-t", "");
-    lifts += &lift("[static]accumulator.finish", "$finish-t", "");
+    let mut args = String::new();
+    for (name, label, ty) in FUNCTIONS {
+        let memory = if name == "call0" { call0_memory } else { "$mem" };
+        let post = match name {
+            "fast1" => fast1_post,
+            "fast2" | "fast3" | "take-result" | "call0" | "call1" | "call2" | "call3" => {
+                "(post-return $post)"
+            }
+            _ => "",
+        };
+        // The manifest's names are UTF-8 whatever the knobs say, so that
+        // the component loads.
+        let enc = if name == "manifest" { "" } else { enc };
+        lifts += &format!(
+            r#"  (alias core export $m "{p}{name}" (core func $c-{label}))
+  (func $f-{label} (type ${ty}-t) (canon lift (core func $c-{label}) (memory {memory})
+    (realloc $realloc) {enc} {post}))
+"#
+        );
+        args += &format!("    (with \"import-func-{label}\" (func $f-{label}))\n");
+    }
+    for (label, name) in VALUE_TYPES {
+        args += &format!("    (with \"import-type-{name}\" (type ${label}))\n");
+    }
+    args += "    (with \"import-type-accumulator\" (type $acc))\n";
+    let types = value_types("", "");
+    let func_types = function_types("");
+    let shape = shape_component();
     format!(
         r#"(component
   (import "wasi:clocks/monotonic-clock@0.2.0" (instance $clock
@@ -236,76 +393,13 @@ pub(crate) fn wat_guest(knobs: &Knobs) -> String {
   (alias core export $m "memory" (core memory $mem))
   (alias core export $m "cabi_realloc" (core func $realloc))
   (alias core export $m "cabi_post" (core func $post))
-
-  (type $value (variant (case "null") (case "integer" s64) (case "real" f64)
-    (case "text" string) (case "blob" (list u8))))
-  (type $kind (enum "scalar" "aggregate" "window"))
-  (type $flags (flags "deterministic" "innocuous" "direct-only"))
-  (type $spec (record (field "name" string) (field "arity" s16) (field "kind" $kind)
-    (field "flags" $flags)))
-  (type $number (variant (case "null") (case "integer" s64) (case "real" f64)))
-  (type $fast-result (variant (case "null") (case "integer" s64) (case "real" f64)
-    (case "deferred")))
+  {types}
   (type $acc (resource (rep i32)))
-  (type $own-acc (own $acc))
-  (type $borrow-acc (borrow $acc))
-  (type $value-result (result $value (error string)))
-  (type $unit-result (result (error string)))
-  (type $fast1-t (func (param "id" u32) (param "a" $number) (result $fast-result)))
-  (type $fast2-t (func (param "id" u32) (param "a" $number) (param "b" $number)
-    (result $fast-result)))
-  (type $fast3-t (func (param "id" u32) (param "a" $number) (param "b" $number)
-    (param "c" $number) (result $fast-result)))
-  (type $take-t (func (result $value-result)))
-  (type $call0-t (func (param "id" u32) (result $value-result)))
-  (type $call1-t (func (param "id" u32) (param "a" $value) (result $value-result)))
-  (type $call2-t (func (param "id" u32) (param "a" $value) (param "b" $value)
-    (result $value-result)))
-  (type $call3-t (func (param "id" u32) (param "a" $value) (param "b" $value)
-    (param "c" $value) (result $value-result)))
-  (type $call-t (func (param "id" u32) (param "args" (list $value)) (result $value-result)))
-  (type $manifest-t (func (result (list $spec))))
-  (type $create-t (func (param "id" u32) (result (result $own-acc (error string)))))
-  (type $step-t (func (param "self" $borrow-acc) (param "args" (list $value))
-    (param "rows" u32) (result $unit-result)))
-  (type $step-i-t (func (param "self" $borrow-acc) (param "args" (list s64))
-    (param "rows" u32) (result $unit-result)))
-  (type $step-r-t (func (param "self" $borrow-acc) (param "args" (list f64))
-    (param "rows" u32) (result $unit-result)))
-  (type $value-t (func (param "self" $borrow-acc) (result $value-result)))
-  (type $finish-t (func (param "acc" $own-acc) (result $value-result)))
-
+  {func_types}
 {lifts}
-  (alias core export $m "{p}call0" (core func $c-call0))
-  (func $f-call0 (type $call0-t) (canon lift (core func $c-call0) (memory {call0_memory})
-    (realloc $realloc) {enc} (post-return $post)))
-
-  (instance $guest
-    (export "value" (type $value))
-    (export "function-kind" (type $kind))
-    (export "function-flags" (type $flags))
-    (export "function-spec" (type $spec))
-    (export "number" (type $number))
-    (export "fast-result" (type $fast-result))
-    (export "accumulator" (type $acc))
-    (export "manifest" (func $f-manifest))
-    (export "call0" (func $f-call0))
-    (export "call1" (func $f-call1))
-    (export "call2" (func $f-call2))
-    (export "call3" (func $f-call3))
-    (export "call" (func $f-call))
-    (export "fast1" (func $f-fast1))
-    (export "fast2" (func $f-fast2))
-    (export "fast3" (func $f-fast3))
-    (export "take-result" (func $f-take-result))
-    (export "[static]accumulator.create" (func $f-staticaccumulator.create))
-    (export "[method]accumulator.step" (func $f-methodaccumulator.step))
-    (export "[method]accumulator.step-integers" (func $f-methodaccumulator.step-integers))
-    (export "[method]accumulator.step-reals" (func $f-methodaccumulator.step-reals))
-    (export "[method]accumulator.inverse" (func $f-methodaccumulator.inverse))
-    (export "[method]accumulator.value" (func $f-methodaccumulator.value))
-    (export "[static]accumulator.finish" (func $f-staticaccumulator.finish))
-  )
+  {shape}
+  (instance $guest (instantiate $shape
+{args}  ))
   (export "wasmudf:udf/guest@0.1.0" (instance $guest))
 )
 "#
