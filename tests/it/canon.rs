@@ -222,7 +222,11 @@ const FUNCTIONS: [(&str, &str, &str); 17] = [
     ("take-result", "take-result", "take"),
     ("[static]accumulator.create", "create", "create"),
     ("[method]accumulator.step", "step", "step"),
-    ("[method]accumulator.step-integers", "step-integers", "step-i"),
+    (
+        "[method]accumulator.step-integers",
+        "step-integers",
+        "step-i",
+    ),
     ("[method]accumulator.step-reals", "step-reals", "step-r"),
     ("[method]accumulator.inverse", "inverse", "step"),
     ("[method]accumulator.value", "value", "acc-value"),
@@ -273,9 +277,8 @@ fn shape_component() -> String {
     let mut imports = String::new();
     let mut exports = String::new();
     for (label, name) in VALUE_TYPES {
-        imports += &format!(
-            "  (import \"import-type-{name}\" (type ${label}-i (eq ${label}-d)))\n"
-        );
+        imports +=
+            &format!("  (import \"import-type-{name}\" (type ${label}-i (eq ${label}-d)))\n");
         // A record is exported as equal to a copy that refers to the
         // exported types, so that the instance names everything it uses.
         exports += &match label {
@@ -291,7 +294,8 @@ fn shape_component() -> String {
     let mut funcs = String::new();
     let mut func_exports = String::new();
     for (name, label, ty) in FUNCTIONS {
-        funcs += &format!("  (import \"import-func-{label}\" (func $i-{label} (type ${ty}-t-i)))\n");
+        funcs +=
+            &format!("  (import \"import-func-{label}\" (func $i-{label} (type ${ty}-t-i)))\n");
         func_exports +=
             &format!("  (export \"{name}\" (func $i-{label}) (func (type ${ty}-t-e)))\n");
     }
@@ -346,12 +350,20 @@ pub(crate) fn wat_guest(knobs: &Knobs) -> String {
     } else {
         "$mem"
     };
-    let decoy = if knobs.decoy { decoy_module() } else { String::new() };
+    let decoy = if knobs.decoy {
+        decoy_module()
+    } else {
+        String::new()
+    };
     let main = main_module();
     let mut lifts = String::new();
     let mut args = String::new();
     for (name, label, ty) in FUNCTIONS {
-        let memory = if name == "call0" { call0_memory } else { "$mem" };
+        let memory = if name == "call0" {
+            call0_memory
+        } else {
+            "$mem"
+        };
         let post = match name {
             "fast1" => fast1_post,
             "fast2" | "fast3" | "take-result" | "call0" | "call1" | "call2" | "call3" => {
@@ -457,7 +469,10 @@ const TEXT_QUERIES: &[&str] = &[
 #[test]
 fn the_plain_guest_has_a_direct_path_that_agrees() -> Result<()> {
     let (on, off, has_direct) = both(&Knobs::default(), TEXT_QUERIES)?;
-    assert!(has_direct, "a UTF-8 guest with one main instance is eligible");
+    assert!(
+        has_direct,
+        "a UTF-8 guest with one main instance is eligible"
+    );
     assert_eq!(on, off);
     assert!(on[0].contains("Integer(6)"), "UTF-8 bytes: {}", on[0]);
     Ok(())
@@ -529,7 +544,10 @@ fn post_returns_on_fast_exports_run_after_every_call() -> Result<()> {
     let stats = engine.instance_stats();
     assert_eq!(stats.replaced, 0, "no trap: {stats:?}");
     assert!(stats.direct >= 1, "{stats:?}");
-    assert_eq!(stats.created, stats.direct, "only direct instances: {stats:?}");
+    assert_eq!(
+        stats.created, stats.direct,
+        "only direct instances: {stats:?}"
+    );
     Ok(())
 }
 
@@ -549,7 +567,9 @@ fn the_post_return_check_in_the_guest_is_real() -> Result<()> {
         let first: i64 = conn.query_row("SELECT wat_count(1)", [], |r| r.get(0))?;
         assert_eq!(first, 1);
         let second = conn.query_row("SELECT wat_count(1)", [], |r| r.get::<_, i64>(0));
-        let err = second.expect_err("the guest refuses a second call").to_string();
+        let err = second
+            .expect_err("the guest refuses a second call")
+            .to_string();
         assert!(err.contains("wat_count: trapped"), "{err}");
         // The connection still answers.
         let n: i64 = conn.query_row("SELECT 1", [], |r| r.get(0))?;
@@ -578,7 +598,10 @@ fn a_call_handed_to_the_component_path_keeps_its_fuel_budget() -> Result<()> {
         .direct_calls(false)
         .build()?;
     let on = Engine::builder().limits(limits).build()?;
-    let (off_c, on_c) = (load(&off, &Knobs::default())?, load(&on, &Knobs::default())?);
+    let (off_c, on_c) = (
+        load(&off, &Knobs::default())?,
+        load(&on, &Knobs::default())?,
+    );
     // The largest `n` whose loop fits in one budget, on the component path.
     let (mut fits, mut fails) = (0i64, 1i64);
     while burn(&off_c, fails)?.is_ok() {
@@ -593,7 +616,11 @@ fn a_call_handed_to_the_component_path_keeps_its_fuel_budget() -> Result<()> {
             Err(_) => fails = mid,
         }
     }
-    assert!(burn(&off_c, fails)?.expect_err("too big").contains("fuel exhausted"));
+    assert!(
+        burn(&off_c, fails)?
+            .expect_err("too big")
+            .contains("fuel exhausted")
+    );
     // Two thirds of a budget fits once, not twice.
     let n = fits * 2 / 3;
     assert_eq!(burn(&off_c, n)?, Ok(n));
@@ -603,7 +630,9 @@ fn a_call_handed_to_the_component_path_keeps_its_fuel_budget() -> Result<()> {
     let conn = Connection::open_in_memory()?;
     on_c.register(&conn)?;
     let first = conn.query_row("SELECT wat_burn(?1)", [n], |r| r.get::<_, i64>(0));
-    let err = first.expect_err("two attempts share one budget").to_string();
+    let err = first
+        .expect_err("two attempts share one budget")
+        .to_string();
     assert!(err.contains("wat_burn: fuel exhausted"), "{err}");
     // The function now stays on the component path, with a whole budget per
     // call.

@@ -126,7 +126,13 @@ fn the_direct_module_is_compiled_on_the_first_scalar_call_only() -> Result<()> {
     let conn = Connection::open_in_memory()?;
     component.register(&conn)?;
     // An aggregate never uses the direct path: nothing more is compiled.
-    assert_eq!(int(&conn, "SELECT sum_i(x) FROM (SELECT 1 AS x UNION ALL SELECT 2)")?, 3);
+    assert_eq!(
+        int(
+            &conn,
+            "SELECT sum_i(x) FROM (SELECT 1 AS x UNION ALL SELECT 2)"
+        )?,
+        3
+    );
     assert_eq!(cached_files(dir.path())?, after_load);
     // The first scalar call compiles (and caches) the direct module.
     assert_eq!(int(&conn, "SELECT add1(1)")?, 2);
@@ -359,7 +365,9 @@ fn world() -> &'static std::sync::Mutex<World> {
                 let guest = world.direct.len();
                 for f in d.functions() {
                     if f.kind == wasmudf::FunctionKind::Scalar && is_pure(&f.name) {
-                        world.functions.push((guest, f.name.clone(), f.arity.as_sqlite() as i16));
+                        world
+                            .functions
+                            .push((guest, f.name.clone(), f.arity.as_sqlite() as i16));
                     }
                 }
                 let (dc, cc) = (Connection::open_in_memory()?, Connection::open_in_memory()?);

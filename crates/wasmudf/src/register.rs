@@ -255,7 +255,9 @@ impl Target {
                 }),
                 _ => {
                     let (a, b, c) = (arg(0), arg(1), arg(2));
-                    slot.call_within(budget, |s, u| u.wasmudf_udf_guest().call_call3(s, id, a, b, c))
+                    slot.call_within(budget, |s, u| {
+                        u.wasmudf_udf_guest().call_call3(s, id, a, b, c)
+                    })
                 }
             },
             n => {

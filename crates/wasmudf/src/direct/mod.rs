@@ -325,13 +325,15 @@ impl DirectInstance {
         let n = |i: usize| args.get(i).copied().and_then(abi::flat_number);
         let m = self.memory;
         let fast = match (args.len(), n(0), n(1), n(2)) {
-            (1, Some(a), _, _) => Some(self.fast1.call(store, m, (id, a.0, a.1), abi::lift_fast)?),
-            (2, Some(a), Some(b), _) => Some(self.fast2.call(
-                store,
-                m,
-                (id, a.0, a.1, b.0, b.1),
-                abi::lift_fast,
-            )?),
+            (1, Some(a), _, _) => {
+                Some(self.fast1.call(store, m, (id, a.0, a.1), abi::lift_fast)?)
+            }
+            (2, Some(a), Some(b), _) => {
+                Some(
+                    self.fast2
+                        .call(store, m, (id, a.0, a.1, b.0, b.1), abi::lift_fast)?,
+                )
+            }
             (3, Some(a), Some(b), Some(c)) => Some(self.fast3.call(
                 store,
                 m,
@@ -342,9 +344,7 @@ impl DirectInstance {
         };
         match fast {
             Some(Some(value)) => Ok(Ok(value)),
-            Some(None) => self
-                .take_result
-                .call(store, m, (), abi::lift_value_result),
+            Some(None) => self.take_result.call(store, m, (), abi::lift_value_result),
             None => self.call(store, id, args),
         }
     }

@@ -131,13 +131,19 @@ enum ComponentDef {
 
 #[derive(Debug)]
 enum CoreInstanceDef {
-    Instantiate { module: u32, args: Vec<(String, u32)> },
+    Instantiate {
+        module: u32,
+        args: Vec<(String, u32)>,
+    },
     Exports(Vec<(String, ExternalKind, u32)>),
 }
 
 #[derive(Debug, Clone)]
 enum FuncDef {
-    Lift { core: u32, options: Vec<CanonicalOption> },
+    Lift {
+        core: u32,
+        options: Vec<CanonicalOption>,
+    },
     Unknown,
 }
 
@@ -145,7 +151,10 @@ type ComponentItems = Vec<(String, ComponentExternalKind, u32)>;
 
 #[derive(Debug, Clone)]
 enum InstanceDef {
-    Instantiate { component: u32, args: ComponentItems },
+    Instantiate {
+        component: u32,
+        args: ComponentItems,
+    },
     Exports(ComponentItems),
     Unknown,
 }
@@ -257,21 +266,21 @@ fn module_payload(info: &mut ModuleInfo, payload: Payload<'_>) -> Result<(), Ref
         Payload::ElementSection(reader) => {
             for element in reader {
                 info.defines = true;
-                if let ElementKind::Active { table_index, .. } = element.map_err(err)?.kind {
-                    let at = table_index.unwrap_or(0) as usize;
-                    if let Some(import) = info.imported_tables.get(at) {
-                        info.written_imports.push(import.clone());
-                    }
+                if let ElementKind::Active { table_index, .. } = element.map_err(err)?.kind
+                    && let Some(import) =
+                        info.imported_tables.get(table_index.unwrap_or(0) as usize)
+                {
+                    info.written_imports.push(import.clone());
                 }
             }
         }
         Payload::DataSection(reader) => {
             for data in reader {
                 info.defines = true;
-                if let DataKind::Active { memory_index, .. } = data.map_err(err)?.kind {
-                    if let Some(import) = info.imported_memories.get(memory_index as usize) {
-                        info.written_imports.push(import.clone());
-                    }
+                if let DataKind::Active { memory_index, .. } = data.map_err(err)?.kind
+                    && let Some(import) = info.imported_memories.get(memory_index as usize)
+                {
+                    info.written_imports.push(import.clone());
                 }
             }
         }
@@ -581,7 +590,9 @@ impl Top {
         let guest = self
             .exports
             .iter()
-            .find(|(name, kind, _)| name == GUEST_EXPORT && *kind == ComponentExternalKind::Instance)
+            .find(|(name, kind, _)| {
+                name == GUEST_EXPORT && *kind == ComponentExternalKind::Instance
+            })
             .map(|(_, _, index)| *index)
             .ok_or_else(|| format!("no `{GUEST_EXPORT}` instance export"))?;
         let mut lifts = Lifts::default();
@@ -596,7 +607,12 @@ impl Top {
         };
         let fast = [lift("fast1")?, lift("fast2")?, lift("fast3")?];
         let take_result = lift("take-result")?;
-        let calls = [lift("call0")?, lift("call1")?, lift("call2")?, lift("call3")?];
+        let calls = [
+            lift("call0")?,
+            lift("call1")?,
+            lift("call2")?,
+            lift("call3")?,
+        ];
         let main = lifts.instance.ok_or("no lifted function")?;
         let memory = lifts.memory.ok_or("no lift names a memory")?;
         let realloc = lifts.realloc.ok_or("`call1`..`call3` have no realloc")?;
@@ -661,7 +677,10 @@ impl Top {
                 return Err(format!("core instance {index} runs a start function"));
             }
             for (from, name) in &info.written_imports {
-                let kind = if info.imported_memories.contains(&(from.clone(), name.clone())) {
+                let kind = if info
+                    .imported_memories
+                    .contains(&(from.clone(), name.clone()))
+                {
                     ExternalKind::Memory
                 } else {
                     ExternalKind::Table
@@ -725,14 +744,16 @@ impl Lifts {
             .ok_or_else(|| format!("`{name}` lifts a core function that is not an export"))?;
         let main = *self.instance.get_or_insert(instance);
         if instance != main {
-            return Err(format!("`{name}` lifts a function of another core instance"));
+            return Err(format!(
+                "`{name}` lifts a function of another core instance"
+            ));
         }
         // A core item of the main instance, by its export name.
-        let own = |space: &[Option<(u32, String)>], index: u32, what: &str| {
-            match space.get(index as usize) {
-                Some(Some((i, export))) if *i == main => Ok(export.clone()),
-                _ => Err(format!("`{name}`'s {what} is not the main instance's")),
-            }
+        let own = |space: &[Option<(u32, String)>], index: u32, what: &str| match space
+            .get(index as usize)
+        {
+            Some(Some((i, export))) if *i == main => Ok(export.clone()),
+            _ => Err(format!("`{name}`'s {what} is not the main instance's")),
         };
         let same = |slot: &mut Option<String>, value: String, what: &str| match slot {
             Some(existing) if *existing != value => {
@@ -938,15 +959,17 @@ mod tests {
             .iter()
             .map(|n| format!(r#"(with "import-{n}" (func $lifted)) "#))
             .collect();
-        let guest = format!(
-            "(component $shape {imports}) (instance $guest (instantiate $shape {args}))"
-        );
+        let guest =
+            format!("(component $shape {imports}) (instance $guest (instantiate $shape {args}))");
         assert!(plan(&component("", "", Some(&guest))).is_ok());
         // One that also instantiates a core module may run code: refused.
         let busy = guest.replace(
             "(component $shape ",
             "(component $shape (core module $x) (core instance (instantiate $x)) ",
         );
-        refused(&component("", "", Some(&busy)), "not a function we can follow");
+        refused(
+            &component("", "", Some(&busy)),
+            "not a function we can follow",
+        );
     }
 }
