@@ -344,24 +344,19 @@ impl Top {
         pending_module: &mut Option<Range<usize>>,
     ) -> Result<(), Refusal> {
         match payload {
+            // A nested module or component is parsed (and its info pushed)
+            // before the next top-level payload, so the next info index is
+            // the current count.
             Payload::ModuleSection {
                 unchecked_range, ..
             } => {
-                let defined = self
-                    .modules
-                    .iter()
-                    .filter(|m| matches!(m, ModuleDef::Defined(_)))
-                    .count();
-                self.modules.push(ModuleDef::Defined(defined));
+                self.modules
+                    .push(ModuleDef::Defined(self.module_infos.len()));
                 *pending_module = Some(unchecked_range);
             }
             Payload::ComponentSection { .. } => {
-                let defined = self
-                    .components
-                    .iter()
-                    .filter(|c| matches!(c, ComponentDef::Nested(_)))
-                    .count();
-                self.components.push(ComponentDef::Nested(defined));
+                self.components
+                    .push(ComponentDef::Nested(self.nested.len()));
             }
             Payload::InstanceSection(reader) => {
                 for instance in reader {
