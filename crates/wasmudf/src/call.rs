@@ -302,13 +302,27 @@ impl InstanceSlot {
         if self.interrupt.is_interrupted() {
             return Err(CallErrorKind::Interrupted);
         }
+        let mut budget = budget;
         if self.live.is_none() {
             self.check_capacity()?;
+            let started = self.component.engine().clock().now_ms();
             let (store, udf) = self
                 .component
                 .instantiate(&self.interrupt, self.deterministic)
                 .map_err(|e| CallErrorKind::Instantiate(describe_trap(&e, None)))?;
             self.live = Some(Live::new(store, udf, self.component.engine()));
+            // Instantiating is not the call's time (it has its own budget,
+            // as on a first call that never tried the direct path): a
+            // carried deadline moves by what it took.
+            if let Some(b) = budget.as_mut() {
+                let took = self
+                    .component
+                    .engine()
+                    .clock()
+                    .now_ms()
+                    .saturating_sub(started);
+                b.start_ms = b.start_ms.saturating_add(took);
+            }
         }
         let Some(live) = self.live.as_mut() else {
             return Err(CallErrorKind::Instantiate("instance missing".into()));
