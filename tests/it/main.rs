@@ -6,6 +6,7 @@ mod asyncdb;
 mod cancel;
 mod determinism;
 mod cache;
+mod canon;
 mod direct;
 mod errors;
 mod examples;

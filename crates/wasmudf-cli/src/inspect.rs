@@ -24,7 +24,7 @@ pub(crate) fn run(file: &Path) -> Result<()> {
     println!("{}", safe(component.origin()));
     println!("{table}");
     let direct = if component.has_direct_path() {
-        "yes (calls go straight into the main core module)"
+        "yes (calls go straight into the main core module, compiled on first use)"
     } else {
         "no (every call is a component call)"
     };

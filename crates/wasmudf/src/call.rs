@@ -318,12 +318,43 @@ pub(crate) enum Direct<R> {
     /// Finished: the answer, or a failure that running the call again on
     /// the component path would only repeat (a trap, the deadline).
     Done(Result<R, CallErrorKind>),
-    /// The guest reached for an import: run the call on the component path,
-    /// and keep the function there.
-    NeedsHost,
+    /// The guest reached for an import: run the call on the component path
+    /// within what is left of its budget, and keep the function there.
+    NeedsHost(Budget),
     /// No direct instance could be had, or the guest broke the canonical
-    /// ABI: run this call on the component path.
-    Retry,
+    /// ABI: run this call on the component path, within what is left of its
+    /// budget if the direct attempt ran at all.
+    Retry(Option<Budget>),
+}
+
+/// What one SQL call has of its limits: when it started, for the deadline,
+/// and the fuel it has left. A call that the direct path hands to the
+/// component path keeps both, so the two attempts together get one
+/// deadline and one fuel budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Budget {
+    start_ms: u64,
+    fuel: Option<u64>,
+}
+
+impl Budget {
+    /// A whole budget, starting now.
+    fn fresh(engine: &Engine) -> Budget {
+        Budget {
+            start_ms: engine.clock().now_ms(),
+            fuel: engine.limits().fuel,
+        }
+    }
+
+    /// What is left of this budget after `store` ran with it.
+    fn left(self, store: &Store<HostState>) -> Budget {
+        Budget {
+            start_ms: self.start_ms,
+            // `get_fuel` fails only when fuel is off, and then `fuel` is
+            // `None` anyway.
+            fuel: self.fuel.map(|_| store.get_fuel().unwrap_or(0)),
+        }
+    }
 }
 
 /// The instances a connection uses for one component.
@@ -385,12 +416,24 @@ impl InstanceSlot {
         &mut self,
         f: impl FnOnce(&mut Store<HostState>, &Udf) -> wasmtime::Result<Result<R, String>> + Send,
     ) -> Result<R, CallErrorKind> {
+        self.call_within(None, f)
+    }
+
+    /// [`call`](InstanceSlot::call) within `budget`, what a direct attempt
+    /// left of this call's deadline and fuel; `None` is a whole budget.
+    pub(crate) fn call_within<R: Send>(
+        &mut self,
+        budget: Option<Budget>,
+        f: impl FnOnce(&mut Store<HostState>, &Udf) -> wasmtime::Result<Result<R, String>> + Send,
+    ) -> Result<R, CallErrorKind> {
         if self.interrupt.is_interrupted() {
             return Err(CallErrorKind::Interrupted);
         }
         let max_stack = self.component.engine().limits().max_wasm_stack;
+        let mut budget = budget;
         if self.live.is_none() {
             self.check_capacity()?;
+            let started = self.component.engine().clock().now_ms();
             let (component, interrupt) = (&self.component, &self.interrupt);
             let deterministic = self.deterministic;
             let (store, udf) = on_guest_thread(max_stack, || {
@@ -398,12 +441,28 @@ impl InstanceSlot {
             })
             .map_err(|e| CallErrorKind::Instantiate(describe_trap(&e, None)))?;
             self.live = Some(Live::new(store, udf, self.component.engine()));
+            // Instantiating is not the call's time (it has its own budget,
+            // as on a first call that never tried the direct path): a
+            // carried deadline moves by what it took.
+            if let Some(b) = budget.as_mut() {
+                let took = self
+                    .component
+                    .engine()
+                    .clock()
+                    .now_ms()
+                    .saturating_sub(started);
+                b.start_ms = b.start_ms.saturating_add(took);
+            }
         }
         let Some(live) = self.live.as_mut() else {
             return Err(CallErrorKind::Instantiate("instance missing".into()));
         };
         let engine = self.component.engine();
-        arm(engine, &mut live.store);
+        arm_with(
+            engine,
+            &mut live.store,
+            budget.unwrap_or_else(|| Budget::fresh(engine)),
+        );
         let Live {
             store, instance, ..
         } = &mut *live;
@@ -444,7 +503,7 @@ impl InstanceSlot {
         }
         if self.direct.is_none() {
             if self.direct_failed {
-                return Direct::Retry;
+                return Direct::Retry(None);
             }
             if let Err(cause) = self.check_capacity() {
                 return Direct::Done(Err(cause));
@@ -460,16 +519,18 @@ impl InstanceSlot {
                         tracing::debug!("{}: no direct instance: {err:#}", self.component.origin());
                     }
                     self.direct_failed = true;
-                    return Direct::Retry;
+                    return Direct::Retry(None);
                 }
             }
         }
         let Some(live) = self.direct.as_mut() else {
-            return Direct::Retry;
+            return Direct::Retry(None);
         };
         let engine = self.component.engine();
-        arm(engine, &mut live.store);
+        let budget = Budget::fresh(engine);
+        arm_with(engine, &mut live.store, budget);
         let outcome = observed(engine, || f(&mut live.store, &live.instance));
+        let left = budget.left(&live.store);
         match (outcome, late_failure(live.store.data())) {
             (Ok(Ok(value)), None) => Direct::Done(Ok(value)),
             (Ok(Err(message)), None) => {
@@ -481,12 +542,12 @@ impl InstanceSlot {
             }
             (Err(err), _) if err.downcast_ref::<NeedsHost>().is_some() => {
                 self.discard_direct(false);
-                Direct::NeedsHost
+                Direct::NeedsHost(left)
             }
             (Err(err), _) if err.downcast_ref::<AbiViolation>().is_some() => {
                 tracing::debug!("{}: {err:#}", self.component.origin());
                 self.discard_direct(true);
-                Direct::Retry
+                Direct::Retry(Some(left))
             }
             (Err(trap), _) => {
                 let cause = classify_in(&trap, live.store.data());
@@ -565,8 +626,14 @@ fn observed<T>(engine: &Engine, f: impl FnOnce() -> T) -> T {
 /// deterministic instance its clock and random sequences restarted.
 #[inline]
 pub(crate) fn arm(engine: &Engine, store: &mut Store<HostState>) {
+    arm_with(engine, store, Budget::fresh(engine));
+}
+
+/// Arms a store for one call within `budget`.
+#[inline]
+fn arm_with(engine: &Engine, store: &mut Store<HostState>, budget: Budget) {
     let state = store.data_mut();
-    state.call_start_ms = engine.clock().now_ms();
+    state.call_start_ms = budget.start_ms;
     state.limiter.clear_hit();
     if state.deterministic {
         state.start_deterministic_call();
@@ -574,8 +641,8 @@ pub(crate) fn arm(engine: &Engine, store: &mut Store<HostState>) {
     if engine.epoch_interruption() {
         store.set_epoch_deadline(1);
     }
-    if let Some(fuel) = engine.limits().fuel {
-        // Fuel is a per-call budget; refilling cannot fail once fuel
+    if let Some(fuel) = budget.fuel {
+        // Fuel is a per-call budget; setting it cannot fail once fuel
         // metering is enabled on the engine, which `fuel` implies.
         let _ = store.set_fuel(fuel);
     }

@@ -1,10 +1,11 @@
 //! A compiled, pre-instantiated UDF component and its manifest.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use wasmtime::Store;
 
 use crate::bindings::{Udf, UdfPre};
+use crate::direct::plan::Plan;
 use crate::direct::{DirectInstance, DirectModule};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
@@ -50,9 +51,23 @@ struct ComponentInner {
     origin: String,
     pre: UdfPre<HostState>,
     functions: Vec<FunctionSpec>,
-    /// The main core module for direct scalar calls, when the component
-    /// has that shape and scalar functions to call (see [`crate::direct`]).
-    direct: Option<DirectModule>,
+    /// The direct path for scalar calls, when the component's canonical
+    /// definitions allow one and it has scalar functions to call (see
+    /// [`crate::direct`]).
+    direct: Option<LazyDirect>,
+}
+
+/// The direct path's module, compiled on the first scalar call that can use
+/// it rather than at load time: for a large component whose functions all
+/// need WASI, compiling it would double load time and cache size for
+/// nothing. Compiled once per [`Component`], shared by every connection.
+struct LazyDirect {
+    plan: Plan,
+    /// The component's bytes until the module is compiled (the cache is
+    /// keyed by them); dropped then.
+    bytes: Mutex<Option<Box<[u8]>>>,
+    /// `None` once compiling or linking failed: no direct path after all.
+    module: OnceLock<Option<DirectModule>>,
 }
 
 impl std::fmt::Debug for Component {
@@ -141,7 +156,14 @@ impl Component {
             .iter()
             .any(|f| f.kind == manifest::FunctionKind::Scalar);
         if has_scalars && inner.engine.direct_calls() {
-            inner.direct = direct_module(&inner.engine, origin, bytes);
+            inner.direct = crate::direct::plan::plan(bytes)
+                .inspect_err(|why| tracing::debug!("{origin}: no direct path: {why}"))
+                .ok()
+                .map(|plan| LazyDirect {
+                    plan,
+                    bytes: Mutex::new(Some(bytes.into())),
+                    module: OnceLock::new(),
+                });
         }
         Ok(Component {
             inner: Arc::new(inner),
@@ -283,8 +305,15 @@ impl Component {
     /// Whether this component's scalar functions can take the direct path:
     /// calls straight into its main core module (see
     /// [`EngineBuilder::direct_calls`](crate::EngineBuilder::direct_calls)).
-    /// `false` for components of another shape, for components with no
-    /// scalar function, and when the engine has the direct path off.
+    /// `false` for components whose canonical definitions differ from what
+    /// the direct path implements, for components with no scalar function,
+    /// and when the engine has the direct path off.
+    ///
+    /// This says the component *can* have a direct path: the main module is
+    /// compiled only on the first scalar call that can use it (or by
+    /// [`probe_direct_instance`](Component::probe_direct_instance)), and a
+    /// module that then fails to compile or link leaves the component on
+    /// the component path after all.
     ///
     /// # Examples
     ///
@@ -300,9 +329,10 @@ impl Component {
     }
 
     /// Like [`probe_instance`](Component::probe_instance), for the instance
-    /// scalar calls use on the direct path: creates one with a new `Store`
-    /// and drops it. Returns `Ok(false)` without doing anything when the
-    /// component has no direct path.
+    /// scalar calls use on the direct path: compiles the direct module if
+    /// no call has yet, creates an instance with a new `Store` and drops it.
+    /// Returns `Ok(false)` when the component has no direct path, including
+    /// when its module turns out not to compile or link.
     ///
     /// # Errors
     ///
@@ -331,13 +361,29 @@ impl Component {
         instantiate(&self.inner, interrupt, &caps)
     }
 
+    /// The direct path's module, compiled (or read from the cache) on the
+    /// first call; `None` if the component has no direct path.
+    fn direct_module(&self) -> Option<&DirectModule> {
+        let lazy = self.inner.direct.as_ref()?;
+        lazy.module
+            .get_or_init(|| {
+                let bytes = lazy
+                    .bytes
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .take()?;
+                direct_module(&self.inner.engine, &self.inner.origin, &bytes, &lazy.plan)
+            })
+            .as_ref()
+    }
+
     /// A fresh direct-path instance, if the component has a direct path.
     /// It imports nothing, so it gets no capabilities at all.
     pub(crate) fn instantiate_direct(
         &self,
         interrupt: &Interrupt,
     ) -> Option<wasmtime::Result<(Store<HostState>, DirectInstance)>> {
-        let direct = self.inner.direct.as_ref()?;
+        let direct = self.direct_module()?;
         Some(
             new_store(&self.inner.engine, interrupt, &Capabilities::none()).and_then(
                 |mut store| {
@@ -396,10 +442,11 @@ fn instantiate(
     Ok((store, udf))
 }
 
-/// Compiles (or loads from the cache) the component's main core module for
-/// the direct path. `None`, with the reason logged, when it has none.
-fn direct_module(engine: &Engine, origin: &str, bytes: &[u8]) -> Option<DirectModule> {
-    let main = crate::direct::main_module(bytes)?;
+/// Compiles (or loads from the cache) the main core module that `plan`
+/// found in the component `bytes`. `None`, with the reason logged, when it
+/// does not compile or link.
+fn direct_module(engine: &Engine, origin: &str, bytes: &[u8], plan: &Plan) -> Option<DirectModule> {
+    let main = bytes.get(plan.module.clone())?;
     let module = match engine
         .cache()
         .and_then(|c| c.get_direct(engine.wasmtime(), bytes))
@@ -415,7 +462,7 @@ fn direct_module(engine: &Engine, origin: &str, bytes: &[u8]) -> Option<DirectMo
             module
         }
     };
-    DirectModule::new(&module)
+    DirectModule::new(&module, plan)
         .inspect_err(|e| tracing::debug!("{origin}: no direct path: {e}"))
         .ok()
 }

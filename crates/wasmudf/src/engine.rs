@@ -191,8 +191,11 @@ impl EngineBuilder {
     /// calls straight into the component's main core module, about four
     /// times cheaper than a component-model call. A function that needs
     /// WASI moves to the component path on its first such call, so turning
-    /// this off changes speed, never results. Off is useful to measure the
-    /// difference; ARCHITECTURE.md explains the design.
+    /// this off changes speed, never results, with one exception: that
+    /// first call's two attempts share one deadline and one fuel budget, so
+    /// a call that only just fits its limits on the component path may run
+    /// out on that first call. Off is useful to measure the difference;
+    /// ARCHITECTURE.md explains the design.
     ///
     /// # Examples
     ///

@@ -19,7 +19,7 @@ use wasmtime::component::ResourceAny;
 
 use crate::batch::{self, Batch};
 use crate::bindings::{FastResult, ValueParam, ValueResult};
-use crate::call::{CallError, CallErrorKind, Direct, InstanceSlot};
+use crate::call::{Budget, CallError, CallErrorKind, Direct, InstanceSlot};
 use crate::component::Component;
 use crate::error::{Error, ExistingFunction, FunctionOwner, Result};
 use crate::interrupt::Interrupt;
@@ -306,23 +306,29 @@ impl Target {
     fn scalar(&self, ctx: &Context<'_>) -> rusqlite::Result<SqlValue> {
         let mut slot = lock(&self.slot);
         let n = ctx.len();
+        let mut budget = None;
         if n <= MAX_DIRECT_ARGS && self.direct.load(Ordering::Relaxed) {
             let mut args = [ValueRef::Null; MAX_DIRECT_ARGS];
             for (i, arg) in args.iter_mut().enumerate().take(n) {
                 *arg = ctx.get_raw(i);
             }
             let id = self.id;
-            match slot.call_direct(|s, d| d.scalar(s, id, &args[..n])) {
+            // A retry keeps what the direct attempt left of the call's
+            // deadline and fuel.
+            budget = match slot.call_direct(|s, d| d.scalar(s, id, &args[..n])) {
                 Direct::Done(r) => {
                     drop(slot);
                     return self.result(r);
                 }
-                Direct::NeedsHost => self.direct.store(false, Ordering::Relaxed),
-                Direct::Retry => {}
-            }
+                Direct::NeedsHost(left) => {
+                    self.direct.store(false, Ordering::Relaxed);
+                    Some(left)
+                }
+                Direct::Retry(left) => left,
+            };
         }
         slot.release_orphans();
-        let r = self.component_scalar(&mut slot, ctx);
+        let r = self.component_scalar(&mut slot, ctx, budget);
         drop(slot);
         self.result(r)
     }
@@ -335,48 +341,51 @@ impl Target {
         &self,
         slot: &mut InstanceSlot,
         ctx: &Context<'_>,
+        budget: Option<Budget>,
     ) -> std::result::Result<ValueResult, CallErrorKind> {
         let id = self.id;
         let arg = |i| to_guest(ctx.get_raw(i));
         let num = |i| to_number(ctx.get_raw(i));
         match ctx.len() {
-            0 => slot.call(|s, u| u.wasmudf_udf_guest().call_call0(s, id)),
+            0 => slot.call_within(budget, |s, u| u.wasmudf_udf_guest().call_call0(s, id)),
             1 => match num(0) {
-                Some(a) => slot.call(|s, u| {
+                Some(a) => slot.call_within(budget, |s, u| {
                     let g = u.wasmudf_udf_guest();
                     let fast = g.call_fast1(&mut *s, id, a)?;
                     finish_fast(fast, || g.call_take_result(s))
                 }),
                 None => {
                     let a = arg(0);
-                    slot.call(|s, u| u.wasmudf_udf_guest().call_call1(s, id, a))
+                    slot.call_within(budget, |s, u| u.wasmudf_udf_guest().call_call1(s, id, a))
                 }
             },
             2 => match (num(0), num(1)) {
-                (Some(a), Some(b)) => slot.call(|s, u| {
+                (Some(a), Some(b)) => slot.call_within(budget, |s, u| {
                     let g = u.wasmudf_udf_guest();
                     let fast = g.call_fast2(&mut *s, id, a, b)?;
                     finish_fast(fast, || g.call_take_result(s))
                 }),
                 _ => {
                     let (a, b) = (arg(0), arg(1));
-                    slot.call(|s, u| u.wasmudf_udf_guest().call_call2(s, id, a, b))
+                    slot.call_within(budget, |s, u| u.wasmudf_udf_guest().call_call2(s, id, a, b))
                 }
             },
             3 => match (num(0), num(1), num(2)) {
-                (Some(a), Some(b), Some(c)) => slot.call(|s, u| {
+                (Some(a), Some(b), Some(c)) => slot.call_within(budget, |s, u| {
                     let g = u.wasmudf_udf_guest();
                     let fast = g.call_fast3(&mut *s, id, a, b, c)?;
                     finish_fast(fast, || g.call_take_result(s))
                 }),
                 _ => {
                     let (a, b, c) = (arg(0), arg(1), arg(2));
-                    slot.call(|s, u| u.wasmudf_udf_guest().call_call3(s, id, a, b, c))
+                    slot.call_within(budget, |s, u| {
+                        u.wasmudf_udf_guest().call_call3(s, id, a, b, c)
+                    })
                 }
             },
             n => {
                 let args: Vec<ValueParam<'_>> = (0..n).map(arg).collect();
-                slot.call(|s, u| u.wasmudf_udf_guest().call_call(s, id, &args))
+                slot.call_within(budget, |s, u| u.wasmudf_udf_guest().call_call(s, id, &args))
             }
         }
     }

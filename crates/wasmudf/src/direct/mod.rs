@@ -14,13 +14,18 @@
 //!
 //! A component built by `wit-component` (which `cargo component`,
 //! `wasm-component-ld` and most other toolchains use) has one main core
-//! module that exports the guest functions under their canonical names,
-//! `wasmudf:udf/guest@0.1.0#fast1` and so on, together with its memory and
-//! `cabi_realloc`. At load time we find that module, compile it on its own,
-//! and check that the exports we call have exactly the core signatures the
-//! canonical ABI gives our WIT. Each connection then gets a plain core
-//! instance of it for scalar calls, and [`abi`] lowers and lifts the fixed
-//! types by hand.
+//! instance whose exports the component lifts as the guest functions. At
+//! load time [`plan`] reads the component's own canonical definitions: the
+//! `canon lift` behind each export we replace, the core instance and export
+//! it lifts, the module that instance was made from, and its options
+//! (memory, realloc, post-return, string encoding). Anything `abi.rs` does
+//! not implement exactly (UTF-16 strings, a function of another instance,
+//! code that runs at instantiation) means no direct path. The module is
+//! compiled on the first scalar call that can use it, shared by every
+//! connection, and checked against the core signatures the canonical ABI
+//! gives our WIT. Each connection then gets a plain core instance of it for
+//! scalar calls, and [`abi`] lowers and lifts the fixed types by hand,
+//! calling the post-return functions the component names after each lift.
 //!
 //! The direct instance has **no imports at all**: every import (WASI, the
 //! resource intrinsics) is a stub that stops the call with [`NeedsHost`].
@@ -34,14 +39,14 @@
 //! Components that do not have this shape simply have no direct path.
 
 pub(crate) mod abi;
+pub(crate) mod plan;
 
 use rusqlite::types::ValueRef;
 use wasmtime::{InstancePre, Linker, Memory, Module, ModuleExport, Store, TypedFunc, ValType};
 
 use crate::sandbox::HostState;
 use abi::{AbiViolation, FlatValue, GuestAnswer};
-
-const EXPORT_PREFIX: &str = "wasmudf:udf/guest@0.1.0#";
+use plan::{Lifted, Plan};
 
 /// The call that reached for an import the direct instance does not have.
 #[derive(Debug)]
@@ -61,71 +66,37 @@ impl std::fmt::Display for NeedsHost {
 
 impl std::error::Error for NeedsHost {}
 
-/// The bytes of the component's main core module: the top-level module
-/// that exports `wasmudf:udf/guest@0.1.0#fast1`. `None` if there is none or
-/// the component cannot be parsed.
-pub(crate) fn main_module(component: &[u8]) -> Option<&[u8]> {
-    use wasmparser::{Encoding, Parser, Payload};
-    let fast1 = format!("{EXPORT_PREFIX}fast1");
-    // Depth 1 is the component itself, 2 a module or component inside it.
-    let mut depth = 0usize;
-    let mut announced = None;
-    let mut current = None;
-    for payload in Parser::new(0).parse_all(component) {
-        match payload.ok()? {
-            Payload::Version { encoding, .. } => {
-                depth += 1;
-                current = match (depth, encoding) {
-                    (2, Encoding::Module) => announced.take(),
-                    _ => None,
-                };
-            }
-            Payload::End(_) => depth = depth.saturating_sub(1),
-            Payload::ModuleSection {
-                unchecked_range, ..
-            } if depth == 1 => announced = Some(unchecked_range),
-            Payload::ExportSection(exports) if depth == 2 => {
-                if let Some(range) = current.clone() {
-                    let has_fast1 = exports
-                        .into_iter()
-                        .any(|e| e.is_ok_and(|e| e.name == fast1));
-                    if has_fast1 {
-                        return component.get(range);
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    None
-}
-
 /// A component's main core module, compiled and linked for direct calls.
 pub(crate) struct DirectModule {
     pre: InstancePre<HostState>,
     exports: Exports,
 }
 
-/// The exports the direct path calls, resolved to indices once at load
+/// A lifted export and its post-return function, if the `canon lift` has
+/// one.
+struct Entry {
+    func: ModuleExport,
+    post_return: Option<ModuleExport>,
+}
+
+/// The exports the direct path calls, resolved to indices once at compile
 /// time so that instantiation does no lookups by name.
 struct Exports {
     memory: ModuleExport,
     realloc: ModuleExport,
-    fast: [ModuleExport; 3],
-    take_result: ModuleExport,
-    post_take_result: Option<ModuleExport>,
-    calls: [ModuleExport; 4],
-    post_calls: [Option<ModuleExport>; 4],
-    initialize: Option<ModuleExport>,
+    fast: [Entry; 3],
+    take_result: Entry,
+    calls: [Entry; 4],
+    initialize: Vec<ModuleExport>,
 }
 
 impl Exports {
-    /// Finds each export and checks its core signature against what the
-    /// canonical ABI gives our WIT: `u32` is `i32`; a `number` flattens to
-    /// `(i32, i64)` and a `value` to `(i32, i64, i32)`; results too wide to
-    /// flatten come back as a pointer (`i32`); a post-return function takes
-    /// that pointer.
-    fn resolve(module: &Module) -> Result<Exports, String> {
+    /// Finds each export the plan names and checks its core signature
+    /// against what the canonical ABI gives our WIT: `u32` is `i32`; a
+    /// `number` flattens to `(i32, i64)` and a `value` to `(i32, i64,
+    /// i32)`; results too wide to flatten come back as a pointer (`i32`);
+    /// a post-return function takes that pointer.
+    fn resolve(module: &Module, plan: &Plan) -> Result<Exports, String> {
         use ValType::{I32, I64};
         const NUMBER: &[ValType] = &[I32, I64];
         const VALUE: &[ValType] = &[I32, I64, I32];
@@ -135,64 +106,68 @@ impl Exports {
                 .chain(flat.iter().cycle().take(flat.len() * n).cloned())
                 .collect()
         };
-        let optional = |name: &str, params: &[ValType], results: &[ValType]| {
+        let func = |name: &str, params: &[ValType], results: &[ValType]| {
             let same = |have: &mut dyn ExactSizeIterator<Item = ValType>, want: &[ValType]| {
                 have.len() == want.len() && have.zip(want).all(|(x, y)| ValType::eq(&x, y))
             };
             match module.get_export(name) {
-                None => Ok(None),
                 Some(wasmtime::ExternType::Func(ty))
                     if same(&mut ty.params(), params) && same(&mut ty.results(), results) =>
                 {
-                    Ok(module.get_export_index(name))
+                    module
+                        .get_export_index(name)
+                        .ok_or_else(|| format!("no export `{name}`"))
                 }
                 Some(other) => Err(format!("export `{name}` has the type {other:?}")),
+                None => Err(format!("no function export `{name}`")),
             }
         };
-        let required = |name: &str, params: &[ValType], results: &[ValType]| {
-            optional(name, params, results)?.ok_or_else(|| format!("no function export `{name}`"))
+        let entry = |lifted: &Lifted, params: &[ValType]| -> Result<Entry, String> {
+            Ok(Entry {
+                func: func(&lifted.export, params, &[I32])?,
+                post_return: lifted
+                    .post_return
+                    .as_deref()
+                    .map(|name| func(name, &[I32], &[]))
+                    .transpose()?,
+            })
         };
-        let call = |name: &str, params: &[ValType]| {
-            required(&format!("{EXPORT_PREFIX}{name}"), params, &[I32])
-        };
-        // Post-return functions exist only where a result owns memory.
-        let post = |name: &str| optional(&format!("cabi_post_{EXPORT_PREFIX}{name}"), &[I32], &[]);
-        let memory = match module.get_export("memory") {
-            Some(wasmtime::ExternType::Memory(_)) => module.get_export_index("memory"),
+        // The canonical ABI here is the 32-bit, unshared-memory one.
+        let memory = match module.get_export(&plan.memory) {
+            Some(wasmtime::ExternType::Memory(m)) if !m.is_64() && !m.is_shared() => {
+                module.get_export_index(&plan.memory)
+            }
             _ => None,
         };
         Ok(Exports {
-            memory: memory.ok_or("no exported memory")?,
-            realloc: required("cabi_realloc", &[I32, I32, I32, I32], &[I32])?,
+            memory: memory.ok_or("no exported 32-bit memory")?,
+            realloc: func(&plan.realloc, &[I32, I32, I32, I32], &[I32])?,
             fast: [
-                call("fast1", &args(NUMBER, 1))?,
-                call("fast2", &args(NUMBER, 2))?,
-                call("fast3", &args(NUMBER, 3))?,
+                entry(&plan.fast[0], &args(NUMBER, 1))?,
+                entry(&plan.fast[1], &args(NUMBER, 2))?,
+                entry(&plan.fast[2], &args(NUMBER, 3))?,
             ],
-            take_result: call("take-result", &[])?,
-            post_take_result: post("take-result")?,
+            take_result: entry(&plan.take_result, &[])?,
             calls: [
-                call("call0", &args(VALUE, 0))?,
-                call("call1", &args(VALUE, 1))?,
-                call("call2", &args(VALUE, 2))?,
-                call("call3", &args(VALUE, 3))?,
+                entry(&plan.calls[0], &args(VALUE, 0))?,
+                entry(&plan.calls[1], &args(VALUE, 1))?,
+                entry(&plan.calls[2], &args(VALUE, 2))?,
+                entry(&plan.calls[3], &args(VALUE, 3))?,
             ],
-            post_calls: [
-                post("call0")?,
-                post("call1")?,
-                post("call2")?,
-                post("call3")?,
-            ],
-            initialize: optional("_initialize", &[], &[])?,
+            initialize: plan
+                .initialize
+                .iter()
+                .map(|name| func(name, &[], &[]))
+                .collect::<Result<_, _>>()?,
         })
     }
 }
 
 impl DirectModule {
-    /// Checks `module`'s exports and links it with stub imports. `Err`
-    /// explains why the component gets no direct path.
-    pub(crate) fn new(module: &Module) -> Result<DirectModule, String> {
-        let exports = Exports::resolve(module)?;
+    /// Checks `module`'s exports against `plan` and links it with stub
+    /// imports. `Err` explains why the component gets no direct path.
+    pub(crate) fn new(module: &Module, plan: &Plan) -> Result<DirectModule, String> {
+        let exports = Exports::resolve(module, plan)?;
         let mut linker = Linker::new(module.engine());
         for import in module.imports() {
             let wasmtime::ExternType::Func(ty) = import.ty() else {
@@ -218,7 +193,8 @@ impl DirectModule {
         Ok(DirectModule { pre, exports })
     }
 
-    /// A fresh instance in `store`.
+    /// A fresh instance in `store`, initialised as the component
+    /// initialises its main instance.
     pub(crate) fn instantiate(
         &self,
         store: &mut Store<HostState>,
@@ -226,17 +202,11 @@ impl DirectModule {
         let instance = self.pre.instantiate(&mut *store)?;
         let e = &self.exports;
         let missing = || wasmtime::Error::msg("direct module export missing");
-        let post = |store: &mut Store<HostState>, export: &Option<ModuleExport>| {
-            export
-                .as_ref()
-                .map(|x| typed_export(&instance, store, x).ok_or_else(missing))
-                .transpose()
-        };
         let memory = match instance.get_module_export(&mut *store, &e.memory) {
             Some(wasmtime::Extern::Memory(m)) => m,
             _ => return Err(missing()),
         };
-        if let Some(init) = &e.initialize {
+        for init in &e.initialize {
             typed_export::<(), ()>(&instance, store, init)
                 .ok_or_else(missing)?
                 .call(&mut *store, ())?;
@@ -244,23 +214,57 @@ impl DirectModule {
         Ok(DirectInstance {
             memory,
             realloc: typed_export(&instance, store, &e.realloc).ok_or_else(missing)?,
-            fast1: typed_export(&instance, store, &e.fast[0]).ok_or_else(missing)?,
-            fast2: typed_export(&instance, store, &e.fast[1]).ok_or_else(missing)?,
-            fast3: typed_export(&instance, store, &e.fast[2]).ok_or_else(missing)?,
-            take_result: typed_export(&instance, store, &e.take_result).ok_or_else(missing)?,
-            post_take_result: post(store, &e.post_take_result)?,
-            call0: typed_export(&instance, store, &e.calls[0]).ok_or_else(missing)?,
-            call1: typed_export(&instance, store, &e.calls[1]).ok_or_else(missing)?,
-            call2: typed_export(&instance, store, &e.calls[2]).ok_or_else(missing)?,
-            call3: typed_export(&instance, store, &e.calls[3]).ok_or_else(missing)?,
-            post_calls: [
-                post(store, &e.post_calls[0])?,
-                post(store, &e.post_calls[1])?,
-                post(store, &e.post_calls[2])?,
-                post(store, &e.post_calls[3])?,
-            ],
+            fast1: lift(&instance, store, &e.fast[0]).ok_or_else(missing)?,
+            fast2: lift(&instance, store, &e.fast[1]).ok_or_else(missing)?,
+            fast3: lift(&instance, store, &e.fast[2]).ok_or_else(missing)?,
+            take_result: lift(&instance, store, &e.take_result).ok_or_else(missing)?,
+            call0: lift(&instance, store, &e.calls[0]).ok_or_else(missing)?,
+            call1: lift(&instance, store, &e.calls[1]).ok_or_else(missing)?,
+            call2: lift(&instance, store, &e.calls[2]).ok_or_else(missing)?,
+            call3: lift(&instance, store, &e.calls[3]).ok_or_else(missing)?,
         })
     }
+}
+
+/// A lifted export and its post-return function, typed.
+struct Lift<P> {
+    func: TypedFunc<P, i32>,
+    post_return: Option<TypedFunc<i32, ()>>,
+}
+
+impl<P: wasmtime::WasmParams> Lift<P> {
+    /// Calls the export, lifts its result with `lift`, then runs the
+    /// post-return function on the export's return value, as the canonical
+    /// ABI does: the guest may free what `lift` has just copied out.
+    #[inline]
+    fn call<T>(
+        &self,
+        store: &mut Store<HostState>,
+        memory: Memory,
+        params: P,
+        lift: impl FnOnce(&[u8], i32) -> Result<T, AbiViolation>,
+    ) -> wasmtime::Result<T> {
+        let ret = self.func.call(&mut *store, params)?;
+        let lifted = lift(memory.data(&*store), ret)?;
+        if let Some(post) = &self.post_return {
+            post.call(&mut *store, ret)?;
+        }
+        Ok(lifted)
+    }
+}
+
+fn lift<P: wasmtime::WasmParams>(
+    instance: &wasmtime::Instance,
+    store: &mut Store<HostState>,
+    entry: &Entry,
+) -> Option<Lift<P>> {
+    Some(Lift {
+        func: typed_export(instance, store, &entry.func)?,
+        post_return: match &entry.post_return {
+            Some(post) => Some(typed_export(instance, store, post)?),
+            None => None,
+        },
+    })
 }
 
 /// A function export as a `TypedFunc`, without a type check.
@@ -294,16 +298,14 @@ type Call3 = (i32, i32, i64, i32, i32, i64, i32, i32, i64, i32);
 pub(crate) struct DirectInstance {
     memory: Memory,
     realloc: TypedFunc<(i32, i32, i32, i32), i32>,
-    fast1: TypedFunc<Fast1, i32>,
-    fast2: TypedFunc<Fast2, i32>,
-    fast3: TypedFunc<Fast3, i32>,
-    take_result: TypedFunc<(), i32>,
-    post_take_result: Option<TypedFunc<i32, ()>>,
-    call0: TypedFunc<i32, i32>,
-    call1: TypedFunc<Call1, i32>,
-    call2: TypedFunc<Call2, i32>,
-    call3: TypedFunc<Call3, i32>,
-    post_calls: [Option<TypedFunc<i32, ()>>; 4],
+    fast1: Lift<Fast1>,
+    fast2: Lift<Fast2>,
+    fast3: Lift<Fast3>,
+    take_result: Lift<()>,
+    call0: Lift<i32>,
+    call1: Lift<Call1>,
+    call2: Lift<Call2>,
+    call3: Lift<Call3>,
 }
 
 impl DirectInstance {
@@ -311,8 +313,8 @@ impl DirectInstance {
     /// than three is a caller bug and reported as a violation.
     ///
     /// All-numeric arguments take the `fastN` exports: no allocation in the
-    /// guest and no post-return. Otherwise TEXT and BLOB arguments are
-    /// copied into guest memory through `cabi_realloc` and `callN` runs.
+    /// guest. Otherwise TEXT and BLOB arguments are copied into guest
+    /// memory through `cabi_realloc` and `callN` runs.
     pub(crate) fn scalar(
         &self,
         store: &mut Store<HostState>,
@@ -321,25 +323,28 @@ impl DirectInstance {
     ) -> wasmtime::Result<GuestAnswer> {
         let id = id as i32;
         let n = |i: usize| args.get(i).copied().and_then(abi::flat_number);
-        let ret = match (args.len(), n(0), n(1), n(2)) {
-            (1, Some(a), _, _) => Some(self.fast1.call(&mut *store, (id, a.0, a.1))?),
-            (2, Some(a), Some(b), _) => {
-                Some(self.fast2.call(&mut *store, (id, a.0, a.1, b.0, b.1))?)
+        let m = self.memory;
+        let fast = match (args.len(), n(0), n(1), n(2)) {
+            (1, Some(a), _, _) => {
+                Some(self.fast1.call(store, m, (id, a.0, a.1), abi::lift_fast)?)
             }
-            (3, Some(a), Some(b), Some(c)) => Some(
-                self.fast3
-                    .call(&mut *store, (id, a.0, a.1, b.0, b.1, c.0, c.1))?,
-            ),
+            (2, Some(a), Some(b), _) => {
+                Some(
+                    self.fast2
+                        .call(store, m, (id, a.0, a.1, b.0, b.1), abi::lift_fast)?,
+                )
+            }
+            (3, Some(a), Some(b), Some(c)) => Some(self.fast3.call(
+                store,
+                m,
+                (id, a.0, a.1, b.0, b.1, c.0, c.1),
+                abi::lift_fast,
+            )?),
             _ => None,
         };
-        match ret {
-            Some(ret) => match abi::lift_fast(self.memory.data(&*store), ret)? {
-                Some(value) => Ok(Ok(value)),
-                None => {
-                    let ret = self.take_result.call(&mut *store, ())?;
-                    self.finish(store, ret, self.post_take_result.as_ref())
-                }
-            },
+        match fast {
+            Some(Some(value)) => Ok(Ok(value)),
+            Some(None) => self.take_result.call(store, m, (), abi::lift_value_result),
             None => self.call(store, id, args),
         }
     }
@@ -359,18 +364,20 @@ impl DirectInstance {
             *slot = self.lower(store, *arg)?;
         }
         let [a, b, c] = flat;
-        let ret = match args.len() {
-            0 => self.call0.call(&mut *store, id)?,
-            1 => self.call1.call(&mut *store, (id, a.0, a.1, a.2))?,
+        let (m, lift) = (self.memory, abi::lift_value_result);
+        match args.len() {
+            0 => self.call0.call(store, m, id, lift),
+            1 => self.call1.call(store, m, (id, a.0, a.1, a.2), lift),
             2 => self
                 .call2
-                .call(&mut *store, (id, a.0, a.1, a.2, b.0, b.1, b.2))?,
+                .call(store, m, (id, a.0, a.1, a.2, b.0, b.1, b.2), lift),
             _ => self.call3.call(
-                &mut *store,
+                store,
+                m,
                 (id, a.0, a.1, a.2, b.0, b.1, b.2, c.0, c.1, c.2),
-            )?,
-        };
-        self.finish(store, ret, self.post_calls[args.len()].as_ref())
+                lift,
+            ),
+        }
     }
 
     /// Flattens one argument, copying TEXT or BLOB into guest memory. TEXT
@@ -398,19 +405,5 @@ impl DirectInstance {
             .ok_or(AbiViolation("cabi_realloc returned memory out of bounds"))?;
         dest.copy_from_slice(bytes);
         Ok(abi::flat_bytes(discriminant, ptr, len))
-    }
-
-    /// Lifts a `result<value, error>` and lets the guest free it.
-    fn finish(
-        &self,
-        store: &mut Store<HostState>,
-        ret: i32,
-        post: Option<&TypedFunc<i32, ()>>,
-    ) -> wasmtime::Result<GuestAnswer> {
-        let answer = abi::lift_value_result(self.memory.data(&*store), ret)?;
-        if let Some(post) = post {
-            post.call(&mut *store, ret)?;
-        }
-        Ok(answer)
     }
 }
