@@ -219,12 +219,13 @@ fn shell_refuses_a_component_that_shadows_builtins_and_answers_on() {
     }
 }
 
-/// Hostile components through the CLI with its limit flags: a clear error,
-/// exit code 1 (never a signal), nothing on stdout but results.
-#[test]
-fn hostile_components_end_in_clear_errors() {
+/// Every hostile guest's attack: `(component, SQL, limit flags, what the
+/// error must say)`.
+type Attack = (&'static str, &'static str, &'static [&'static str], &'static str);
+
+fn attacks() -> &'static [Attack] {
     use wasmudf_test_guests as g;
-    let cases: &[(&str, &str, &[&str], &str)] = &[
+    &[
         (
             g::INFINITE_LOOP,
             "SELECT spin()",
@@ -289,7 +290,14 @@ fn hostile_components_end_in_clear_errors() {
             &["--max-functions", "100"],
             "at most 100 are allowed",
         ),
-    ];
+    ]
+}
+
+/// Hostile components through the CLI with its limit flags: a clear error,
+/// exit code 1 (never a signal), nothing on stdout but results.
+#[test]
+fn hostile_components_end_in_clear_errors() {
+    let cases = attacks();
     for (udf, sql, flags, needle) in cases {
         let mut args = vec!["query", "--udf", udf];
         args.extend_from_slice(flags);
@@ -305,6 +313,57 @@ fn hostile_components_end_in_clear_errors() {
         assert!(!err.contains("thread 'main' panicked"), "{err}");
         assert!(stdout(&out).is_empty(), "{sql}: stdout {:?}", stdout(&out));
     }
+}
+
+/// Every hostile guest through one `wasmudf shell` session, as a user
+/// would: `.load` it, run its attack, then ask the same connection a
+/// normal UDF query. Each attack ends in an error line (at `.load` or in
+/// the query), and every follow-up query answers.
+#[test]
+fn hostile_components_in_one_shell_session_leave_it_answering() {
+    let mut script = String::new();
+    let mut expected = 0;
+    for (udf, sql, _, _) in attacks() {
+        script.push_str(&format!(
+            ".load {udf}\n{sql};\nSELECT 'ok-' || (identity(41) + 1) AS r;\n"
+        ));
+        expected += 1;
+    }
+    script.push_str(".quit\n");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wasmudf"))
+        .args([
+            "shell",
+            "--timeout-ms",
+            "500",
+            "--memory-mib",
+            "32",
+            "--stack-kib",
+            "256",
+            "--max-result-mib",
+            "8",
+        ])
+        .env("HOME", tempfile::tempdir().expect("tempdir").path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("shell starts");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(script.as_bytes())
+        .expect("write script");
+    let out = child.wait_with_output().expect("shell exits");
+    let (text, err) = (stdout(&out), stderr(&out));
+    assert!(out.status.success(), "{err}");
+    // A guest's own panic is quoted in its error; the host must not panic.
+    assert!(!err.contains("thread 'main' panicked"), "{err}");
+    assert_eq!(text.matches("ok-42").count(), expected, "{text}\n{err}");
+    assert!(
+        err.matches("error").count() >= expected,
+        "an attack ended without an error: {err}"
+    );
 }
 
 #[test]
