@@ -91,7 +91,10 @@ fn a_foreign_artifact_under_the_expected_name_is_not_loaded() -> Result<()> {
     let mine = tempfile::tempdir()?;
     let other = tempfile::tempdir()?;
     identity_answers(&cached_engine(mine.path())?)?;
-    cached_engine(other.path())?.load_file(guests::TEXT)?;
+    // The direct module is compiled on first use; a probe forces it.
+    cached_engine(other.path())?
+        .load_file(guests::TEXT)?
+        .probe_direct_instance()?;
     let planted = std::fs::read(component_entry(other.path()))?;
     let target = component_entry(mine.path());
     std::fs::write(&target, &planted)?;

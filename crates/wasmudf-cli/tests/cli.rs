@@ -10,6 +10,27 @@ fn wasmudf(args: &[&str]) -> Output {
         .expect("wasmudf runs")
 }
 
+/// Runs `wasmudf` with `args` (a `shell` command line), `script` on its
+/// standard input and a fresh `HOME`, to the end.
+fn shell(args: &[&str], script: &str) -> Output {
+    let home = tempfile::tempdir().expect("tempdir");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wasmudf"))
+        .args(args)
+        .env("HOME", home.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("shell starts");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(script.as_bytes())
+        .expect("write script");
+    child.wait_with_output().expect("shell exits")
+}
+
 fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
@@ -157,25 +178,11 @@ fn errors_go_to_stderr_with_a_nonzero_exit_and_no_panic() {
 
 #[test]
 fn shell_runs_statements_and_dot_commands_from_stdin() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wasmudf"))
-        .arg("shell")
-        .env("HOME", tempfile::tempdir().expect("tempdir").path())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("shell starts");
     let script = format!(
         ".functions\nSELECT unicode_upper('shell')\n  AS up;\n.load {}\nSELECT add1(41) AS a;\n.quit\n",
         wasmudf_test_guests::BENCH
     );
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(script.as_bytes())
-        .expect("write script");
-    let out = child.wait_with_output().expect("shell exits");
+    let out = shell(&["shell"], &script);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     for needle in ["levenshtein", "SHELL", "loaded 1 component", "42"] {
@@ -187,25 +194,11 @@ fn shell_runs_statements_and_dot_commands_from_stdin() {
 /// and the shell's connections go on answering with the builtins.
 #[test]
 fn shell_refuses_a_component_that_shadows_builtins_and_answers_on() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wasmudf"))
-        .arg("shell")
-        .env("HOME", tempfile::tempdir().expect("tempdir").path())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("shell starts");
     let script = format!(
         ".load {}\nSELECT abs(-5) || lower('OK') AS r;\nSELECT greatest(1, 7) AS g;\n.quit\n",
         wasmudf_test_guests::SHADOW_BUILTINS
     );
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(script.as_bytes())
-        .expect("write script");
-    let out = child.wait_with_output().expect("shell exits");
+    let out = shell(&["shell"], &script);
     let (text, err) = (stdout(&out), stderr(&out));
     assert!(out.status.success(), "{err}");
     // The shell has the examples loaded, `greatest` among them.
@@ -221,7 +214,12 @@ fn shell_refuses_a_component_that_shadows_builtins_and_answers_on() {
 
 /// Every hostile guest's attack: `(component, SQL, limit flags, what the
 /// error must say)`.
-type Attack = (&'static str, &'static str, &'static [&'static str], &'static str);
+type Attack = (
+    &'static str,
+    &'static str,
+    &'static [&'static str],
+    &'static str,
+);
 
 fn attacks() -> &'static [Attack] {
     use wasmudf_test_guests as g;
@@ -330,8 +328,8 @@ fn hostile_components_in_one_shell_session_leave_it_answering() {
         expected += 1;
     }
     script.push_str(".quit\n");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wasmudf"))
-        .args([
+    let out = shell(
+        &[
             "shell",
             "--timeout-ms",
             "500",
@@ -341,20 +339,9 @@ fn hostile_components_in_one_shell_session_leave_it_answering() {
             "256",
             "--max-result-mib",
             "8",
-        ])
-        .env("HOME", tempfile::tempdir().expect("tempdir").path())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("shell starts");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(script.as_bytes())
-        .expect("write script");
-    let out = child.wait_with_output().expect("shell exits");
+        ],
+        &script,
+    );
     let (text, err) = (stdout(&out), stderr(&out));
     assert!(out.status.success(), "{err}");
     // A guest's own panic is quoted in its error; the host must not panic.
@@ -553,21 +540,10 @@ fn guest_control_characters_never_reach_the_terminal() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_clean("inspect", &out);
     assert!(stdout(&out).contains(r"esc_name\u{1b}]0;pwned-name\u{7}"));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wasmudf"))
-        .args(["shell", "--udf", udf])
-        .env("HOME", tempfile::tempdir().expect("tempdir").path())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("shell starts");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(b".functions\nSELECT esc_text();\nSELECT esc_error();\n.quit\n")
-        .expect("write script");
-    let out = child.wait_with_output().expect("shell exits");
+    let out = shell(
+        &["shell", "--udf", udf],
+        ".functions\nSELECT esc_text();\nSELECT esc_error();\n.quit\n",
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     assert_clean("shell", &out);
     assert!(stdout(&out).contains(r"esc_name\u{1b}]0;pwned-name\u{7}"));
