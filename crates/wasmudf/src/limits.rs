@@ -59,7 +59,11 @@ pub struct Limits {
     /// checked before compiling it: compile time and memory grow with it.
     pub max_wasm_functions: u32,
     /// Most bytes of function bodies across all core modules of a
-    /// component, checked before compiling it.
+    /// component, checked before compiling it. Cranelift takes seconds per
+    /// MiB of code on a small machine, and a compile cannot be stopped
+    /// once started; the default leaves room for a JavaScript or Python
+    /// runtime (a few MiB of code) while bounding what a hostile component
+    /// can cost.
     pub max_code_bytes: usize,
     /// Most locals one function may declare, checked before compiling.
     pub max_function_locals: u32,
@@ -90,7 +94,7 @@ impl Default for Limits {
             max_memories: 8,
             max_tables: 32,
             max_wasm_functions: 80_000,
-            max_code_bytes: 48 << 20,
+            max_code_bytes: 16 << 20,
             max_function_locals: 50_000,
             max_functions: 4096,
         }
