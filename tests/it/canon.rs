@@ -42,7 +42,7 @@ pub(crate) struct Knobs {
     pub(crate) no_fast1_post_return: bool,
 }
 
-const PREFIX: &str = "wasmudf:udf/guest@0.1.0#";
+use wasmudf_tests::wat_guest::PREFIX;
 
 /// The guest's main core module.
 fn main_module() -> String {

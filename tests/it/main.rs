@@ -3,10 +3,10 @@
 mod agg_state;
 mod aggregates;
 mod asyncdb;
-mod cancel;
-mod determinism;
 mod cache;
+mod cancel;
 mod canon;
+mod determinism;
 mod direct;
 mod errors;
 mod examples;

@@ -529,8 +529,14 @@ impl InstanceSlot {
         let engine = self.component.engine();
         let budget = Budget::fresh(engine);
         arm_with(engine, &mut live.store, budget);
-        let outcome = observed(engine, || f(&mut live.store, &live.instance));
-        let left = budget.left(&live.store);
+        // The direct instance imports nothing, so it never needs to leave
+        // this thread; it needs the same native stack as any guest call.
+        let max_stack = engine.limits().max_wasm_stack;
+        let outcome = with_guest_stack(max_stack, || {
+            observed(engine, || f(&mut live.store, &live.instance))
+        });
+        // What is left of the budget matters only to a call handed over.
+        let left = |store: &Store<HostState>| budget.left(store);
         match (outcome, late_failure(live.store.data())) {
             (Ok(Ok(value)), None) => Direct::Done(Ok(value)),
             (Ok(Err(message)), None) => {
@@ -541,11 +547,13 @@ impl InstanceSlot {
                 Direct::Done(Err(cause))
             }
             (Err(err), _) if err.downcast_ref::<NeedsHost>().is_some() => {
+                let left = left(&live.store);
                 self.discard_direct(false);
                 Direct::NeedsHost(left)
             }
             (Err(err), _) if err.downcast_ref::<AbiViolation>().is_some() => {
                 tracing::debug!("{}: {err:#}", self.component.origin());
+                let left = left(&live.store);
                 self.discard_direct(true);
                 Direct::Retry(Some(left))
             }
