@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Quick start, step one: install the wasm target, build the guests and the
-# `wasmudf` CLI, then run a demo query that uses several example UDFs.
+# Quick start, step one: install the guest toolchains (the wasm32-wasip2
+# target, componentize-js, componentize-py), build the guests and the
+# `wasmudf` CLI, then run demo queries over example UDFs in Rust,
+# JavaScript and Python.
 set -euo pipefail
 cd "$(dirname "$0")"
-rustup target add wasm32-wasip2
+guests/setup-toolchains.sh
 cargo build --release -p wasmudf-cli
 wasmudf=target/release/wasmudf
 set -x
@@ -20,3 +22,13 @@ $wasmudf query \
 $wasmudf query --json \
   "SELECT sumsq(x) OVER (ORDER BY x ROWS BETWEEN 2 PRECEDING AND CURRENT ROW) AS s
    FROM (SELECT value AS x FROM json_each('[1,2,3,4,5]'))"
+# The seed scenario in JavaScript, and Python's standard library, on a pool
+# of four threads. (The first run compiles each language runtime once;
+# later runs load it from the cache.)
+$wasmudf query --threads 4 --memory-mib 128 \
+  --udf guests/target/js/js_examples.wasm --udf guests/target/python/py_examples.wasm \
+  "SELECT js_sleep(200) AS slept_ms, js_slugify('Héllo, Wörld!') AS slug,
+          js_i64_add(9223372036854775806, 1) AS i64_max,
+          py_similarity('kitten', 'sitting') AS similarity" \
+  "SELECT js_mode(x) AS mode, py_stdev(x) AS stdev
+   FROM (SELECT value AS x FROM json_each('[1,2,2,3,3,3,4]'))"

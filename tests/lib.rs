@@ -63,10 +63,15 @@ pub struct CallLog {
 impl CallLog {
     /// An engine whose every guest call is recorded in the returned log.
     pub fn engine() -> (Engine, std::sync::Arc<CallLog>) {
+        CallLog::engine_with(Engine::builder())
+    }
+
+    /// [`CallLog::engine`] from a builder with other settings.
+    pub fn engine_with(builder: wasmudf::EngineBuilder) -> (Engine, std::sync::Arc<CallLog>) {
         use std::sync::atomic::Ordering::SeqCst;
         let log = std::sync::Arc::new(CallLog::default());
         let hook = log.clone();
-        let engine = Engine::builder()
+        let engine = builder
             .on_call(move |phase| match phase {
                 wasmudf::CallPhase::Enter => {
                     hook.threads
@@ -112,4 +117,47 @@ pub fn load_on(engine: &Engine, name: &str) -> Component {
     engine
         .load_file(path)
         .unwrap_or_else(|e| panic!("loading {name}: {e}"))
+}
+
+/// A runtime like a real server's: 2 workers, a blocking pool with room.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(16)
+        .enable_all()
+        .build()
+        .expect("runtime builds")
+}
+
+/// Makes the next step of a stream likely to land on another thread: every
+/// blocking thread that is idle now gets a task that holds it for a while.
+pub async fn occupy_idle_blocking_threads() {
+    for _ in 0..4 {
+        drop(tokio::task::spawn_blocking(|| {
+            std::thread::sleep(std::time::Duration::from_millis(30))
+        }));
+    }
+    tokio::task::yield_now().await;
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+}
+
+/// Every row of `sql`, consumed slowly: every seventh row waits until the
+/// idle blocking threads are busy, so the statement's next step is likely
+/// to run on another thread.
+pub async fn slow_collect(
+    db: &wasmudf::Database,
+    sql: &str,
+) -> anyhow::Result<Vec<Vec<rusqlite::types::Value>>> {
+    use futures::StreamExt;
+    let mut stream = db.stream(sql, ());
+    let mut out = Vec::new();
+    while let Some(row) = stream.next().await {
+        out.push(row?.into_values());
+        if out.len() % 7 == 0 {
+            occupy_idle_blocking_threads().await;
+        } else {
+            tokio::task::yield_now().await;
+        }
+    }
+    Ok(out)
 }

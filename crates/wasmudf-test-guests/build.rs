@@ -1,6 +1,8 @@
 //! Compiles the `guests/` workspace to `wasm32-wasip2` components as part of
 //! the host build, and generates one path constant per guest plus a
-//! `foreach_guest!` macro over all of them.
+//! `foreach_guest!` macro over all of them. The JavaScript and Python
+//! example guests are built too, with the toolchains that
+//! `guests/setup-toolchains.sh` installs into the checkout.
 
 use std::env;
 use std::fmt::Write as _;
@@ -25,6 +27,7 @@ fn main() {
     watch(&root, &guests_dir, &crates);
     require_target();
     build(&guests_dir);
+    let lang = build_lang_guests(&guests_dir);
 
     let release = guests_dir.join("target").join(TARGET).join("release");
     let mut out = String::new();
@@ -78,6 +81,16 @@ fn main() {
          macro_rules! foreach_guest {{\n    ($mac:ident) => {{\n{foreach}    }};\n}}\n"
     )
     .expect("write to String");
+    for (konst, file) in lang {
+        writeln!(
+            out,
+            "/// Path of the compiled `{}` guest component (built from another language).\n\
+             pub const {konst}: &str = {:?};",
+            konst.to_lowercase(),
+            file.display().to_string()
+        )
+        .expect("write to String");
+    }
     let dest = PathBuf::from(env::var_os("OUT_DIR").expect("set by cargo")).join("guests.rs");
     fs::write(&dest, out).expect("write generated guests.rs");
 }
@@ -174,4 +187,125 @@ fn build(guests_dir: &Path) {
             String::from_utf8_lossy(&output.stderr)
         );
     }
+}
+
+/// A guest written in another language: its constant, the SDK that builds
+/// it, its source, and the files whose change means a rebuild.
+struct LangGuest {
+    konst: &'static str,
+    sdk: &'static str,
+    source: &'static str,
+    output: &'static str,
+}
+
+const LANG_GUESTS: &[LangGuest] = &[
+    LangGuest {
+        konst: "JS_EXAMPLES",
+        sdk: "js",
+        source: "js/examples/examples.js",
+        output: "target/js/js_examples.wasm",
+    },
+    LangGuest {
+        konst: "PY_EXAMPLES",
+        sdk: "python",
+        source: "python/examples/py_examples.py",
+        output: "target/python/py_examples.wasm",
+    },
+];
+
+/// Builds the JavaScript and Python guests whose component is missing or
+/// older than its source or SDK; returns `(constant, path)` for each.
+fn build_lang_guests(guests_dir: &Path) -> Vec<(&'static str, PathBuf)> {
+    let setup = "guests/setup-toolchains.sh";
+    let mut built = Vec::new();
+    for guest in LANG_GUESTS {
+        let sdk = guests_dir.join(guest.sdk);
+        let source = guests_dir.join(guest.source);
+        let output = guests_dir.join(guest.output);
+        // The SDK's own files, without its installed toolchain.
+        let inputs: Vec<PathBuf> = match guest.sdk {
+            "js" => [
+                "src",
+                "bin",
+                "wit",
+                "examples",
+                "package.json",
+                "package-lock.json",
+            ]
+            .iter()
+            .map(|p| sdk.join(p))
+            .collect(),
+            _ => ["wasmudf_guest", "examples", "pyproject.toml"]
+                .iter()
+                .map(|p| sdk.join(p))
+                .collect(),
+        };
+        for input in &inputs {
+            println!("cargo:rerun-if-changed={}", input.display());
+        }
+        let fresh =
+            newest(&output).is_some_and(|out| inputs.iter().all(|i| newest(i) <= Some(out)));
+        if !fresh {
+            let mut cmd = match guest.sdk {
+                "js" => {
+                    let installed = sdk.join("node_modules/@bytecodealliance/componentize-js");
+                    if !installed.exists() {
+                        panic!(
+                            "\n\nThe JavaScript guest toolchain (componentize-js) is not installed.\n\
+                             Fix it with:\n\n    {setup}\n\n(it runs `npm ci --prefix guests/js`)\n"
+                        );
+                    }
+                    let mut cmd = Command::new("node");
+                    cmd.arg(sdk.join("bin/wasmudf-guest.js")).arg("build");
+                    cmd
+                }
+                _ => {
+                    let python = sdk.join(".venv/bin/python");
+                    if !python.exists() {
+                        panic!(
+                            "\n\nThe Python guest toolchain (componentize-py) is not installed.\n\
+                             Fix it with:\n\n    {setup}\n\n(it runs `python3 -m venv guests/python/.venv` \
+                             and `pip install -e guests/python` there)\n"
+                        );
+                    }
+                    let mut cmd = Command::new(python);
+                    cmd.args(["-m", "wasmudf_guest", "build"]);
+                    cmd
+                }
+            };
+            if let Some(dir) = output.parent() {
+                fs::create_dir_all(dir).expect("create the guest output directory");
+            }
+            cmd.arg(&source).arg("-o").arg(&output).current_dir(&sdk);
+            let result = cmd
+                .output()
+                .unwrap_or_else(|e| panic!("running the {} SDK's build: {e}", guest.sdk));
+            if !result.status.success() {
+                panic!(
+                    "building {} failed:\n{}\n{}",
+                    guest.source,
+                    String::from_utf8_lossy(&result.stdout),
+                    String::from_utf8_lossy(&result.stderr)
+                );
+            }
+        }
+        built.push((guest.konst, output));
+    }
+    built
+}
+
+/// The newest modification time of `path`, or of any file below it.
+fn newest(path: &Path) -> Option<std::time::SystemTime> {
+    let meta = fs::metadata(path).ok()?;
+    let own = meta.modified().ok();
+    if !meta.is_dir() {
+        return own;
+    }
+    fs::read_dir(path)
+        .ok()?
+        .flatten()
+        .filter(|e| e.file_name() != "node_modules" && e.file_name() != "__pycache__")
+        .filter_map(|e| newest(&e.path()))
+        .chain(own)
+        .max()
 }

@@ -8,7 +8,9 @@ use anyhow::Result;
 use futures::StreamExt;
 use rusqlite::types::Value;
 use wasmudf::{Database, Error};
-use wasmudf_tests::{CallLog, component, load_on};
+use wasmudf_tests::{
+    CallLog, component, load_on, occupy_idle_blocking_threads, runtime, slow_collect,
+};
 
 const EXAMPLES: &[&str] = &["sleep", "identity", "text", "sha256", "greatest", "stats"];
 
@@ -22,16 +24,6 @@ async fn open(pool: usize) -> Result<Database> {
         .pool_size(pool)
         .open()
         .await?)
-}
-
-/// A runtime like a real server's: 2 workers, a blocking pool with room.
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .max_blocking_threads(16)
-        .enable_all()
-        .build()
-        .expect("runtime builds")
 }
 
 fn block_on<F: Future<Output = Result<()>>>(f: F) -> Result<()> {
@@ -74,18 +66,6 @@ fn params_are_bound_with_to_sql() -> Result<()> {
         assert_eq!(row.get::<Vec<u8>>(0)?, vec![1, 2, 3]);
         Ok(())
     })
-}
-
-/// Makes the next step of a stream likely to land on another thread: every
-/// blocking thread that is idle now gets a task that holds it for a while.
-async fn occupy_idle_blocking_threads() {
-    for _ in 0..4 {
-        drop(tokio::task::spawn_blocking(|| {
-            std::thread::sleep(Duration::from_millis(30))
-        }));
-    }
-    tokio::task::yield_now().await;
-    tokio::time::sleep(Duration::from_millis(5)).await;
 }
 
 #[test]
@@ -134,20 +114,6 @@ async fn grouped_data(db: &Database) -> Result<()> {
     )
     .await?;
     Ok(())
-}
-
-async fn slow_collect(db: &Database, sql: &str) -> Result<Vec<Vec<Value>>> {
-    let mut stream = db.stream(sql, ());
-    let mut out = Vec::new();
-    while let Some(row) = stream.next().await {
-        out.push(row?.into_values());
-        if out.len() % 7 == 0 {
-            occupy_idle_blocking_threads().await;
-        } else {
-            tokio::task::yield_now().await;
-        }
-    }
-    Ok(out)
 }
 
 #[test]

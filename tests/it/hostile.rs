@@ -181,13 +181,64 @@ fn the_environment_and_arguments_are_empty() -> Result<()> {
     Ok(())
 }
 
+/// Sockets are linked so that language runtimes importing them load (as
+/// componentize-py's default build does), and every use is denied before
+/// an OS socket exists: a listener on loopback never sees a connection or a
+/// datagram, name lookups fail, and the connection stays usable.
 #[test]
-fn a_component_that_imports_sockets_is_refused_at_load() {
+fn sockets_load_but_every_use_is_denied() -> Result<()> {
+    use std::net::{TcpListener, UdpSocket};
+
+    let tcp = TcpListener::bind("127.0.0.1:0")?;
+    tcp.set_nonblocking(true)?;
+    let udp = UdpSocket::bind("127.0.0.1:0")?;
+    udp.set_nonblocking(true)?;
+    let engine = engine();
+    let conn = conn_with(&engine, guests::OPEN_SOCKET)?;
+    let tcp_addr = tcp.local_addr()?;
+    let udp_addr = udp.local_addr()?;
+    check_attack(
+        &conn,
+        &format!("SELECT connect('{tcp_addr}')"),
+        &["connect", "cannot connect", "denied"],
+    )?;
+    check_attack(
+        &conn,
+        &format!("SELECT udp_send('{udp_addr}')"),
+        &["udp_send", "cannot bind", "denied"],
+    )?;
+    check_attack(
+        &conn,
+        "SELECT resolve('localhost')",
+        &["resolve", "cannot resolve"],
+    )?;
+    match tcp.accept() {
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+        other => panic!("the guest reached the TCP listener: {other:?}"),
+    }
+    let mut buf = [0u8; 64];
+    match udp.recv_from(&mut buf) {
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+        other => panic!("the guest reached the UDP socket: {other:?}"),
+    }
+    Ok(())
+}
+
+/// `wasi:http` stays outside the sandbox: a component importing it is
+/// refused at load, naming the import.
+#[test]
+fn a_component_that_imports_wasi_http_is_refused_at_load() {
+    let bytes = wat::parse_str(
+        r#"(component
+             (import "wasi:http/types@0.2.6" (instance))
+             (import "wasi:http/outgoing-handler@0.2.6" (instance)))"#,
+    )
+    .expect("valid component text");
     let err = engine()
-        .load_file(guests::OPEN_SOCKET)
-        .expect_err("sockets are not provided");
+        .load("wasi-http", &bytes)
+        .expect_err("wasi:http is not provided");
     assert!(matches!(err, Error::ForbiddenImport { .. }), "{err}");
-    assert!(err.to_string().contains("wasi:sockets"), "{err}");
+    assert!(err.to_string().contains("wasi:http"), "{err}");
 }
 
 #[test]

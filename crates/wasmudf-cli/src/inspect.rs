@@ -7,8 +7,10 @@ use comfy_table::Table;
 
 use crate::output::safe;
 
-pub(crate) fn run(file: &Path) -> Result<()> {
-    let engine = wasmudf::Engine::new()?;
+pub(crate) fn run(file: &Path, no_cache: bool) -> Result<()> {
+    // The cache matters here too: a JavaScript component takes half a
+    // minute to compile.
+    let engine = crate::udfs::build_cached(wasmudf::Engine::builder(), no_cache)?;
     let component = engine.load_file(file)?;
     let mut table = Table::new();
     table.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);

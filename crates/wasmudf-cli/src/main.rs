@@ -3,6 +3,7 @@
 
 mod bench;
 mod inspect;
+mod new;
 mod output;
 mod query;
 mod shell;
@@ -32,6 +33,26 @@ enum Command {
     Inspect {
         /// A component file (.wasm).
         file: PathBuf,
+        /// Compile the component afresh instead of loading it from the
+        /// on-disk cache of compiled components.
+        #[arg(long)]
+        no_cache: bool,
+    },
+    /// Create a guest project (Rust, JavaScript or Python) that builds into
+    /// a component with one command and carries a test query.
+    New {
+        /// The guest's language.
+        #[arg(long, value_enum)]
+        lang: new::Lang,
+        /// The project's name, also its folder and function prefix.
+        name: String,
+        /// Where to create the project folder.
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        dir: PathBuf,
+        /// The root of the wasmudf checkout whose guest SDKs the project
+        /// uses; by default, the one this binary was built from.
+        #[arg(long, value_name = "DIR")]
+        sdk: Option<PathBuf>,
     },
     /// Measure what the sandbox costs: per-row overhead against builtins and
     /// native closures, instance creation, limits, memory and scaling.
@@ -154,7 +175,19 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Query(args) => query::run(&args),
         Command::Shell(args) => shell::run(&args),
-        Command::Inspect { file } => inspect::run(&file),
+        Command::Inspect { file, no_cache } => inspect::run(&file, no_cache),
+        Command::New {
+            lang,
+            name,
+            dir,
+            sdk,
+        } => new::run(lang, &name, &dir, sdk.as_deref()).map(|project| {
+            println!(
+                "created {}; build it as its README.md says, then:\n  wasmudf query --udf {} \"$(cat test.sql)\"",
+                output::safe(&project.display().to_string()),
+                new::component_path(lang, &name)
+            );
+        }),
         Command::Bench(args) => bench::run(&args),
     };
     match result {

@@ -47,12 +47,16 @@ pub(crate) fn load_path(engine: &Engine, path: &std::path::Path) -> Result<Vec<C
 
 /// The engine for a session's limits.
 pub(crate) fn engine(args: &SessionArgs) -> Result<Engine> {
-    let mut builder = Engine::builder()
+    let builder = Engine::builder()
         .limits(args.limits())
         .max_component_bytes(args.max_component_mib.saturating_mul(1 << 20));
-    if !args.no_cache
-        && let Some(dir) = wasmudf::default_cache_dir()
-    {
+    build_cached(builder, args.no_cache)
+}
+
+/// Builds `builder` with the on-disk cache of compiled components
+/// (`$XDG_CACHE_HOME/wasmudf`) unless `no_cache`.
+pub(crate) fn build_cached(mut builder: wasmudf::EngineBuilder, no_cache: bool) -> Result<Engine> {
+    if !no_cache && let Some(dir) = wasmudf::default_cache_dir() {
         builder = builder.cache_dir(dir);
     }
     let engine = builder.build()?;

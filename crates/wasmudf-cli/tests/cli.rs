@@ -272,7 +272,7 @@ fn attacks() -> &'static [Attack] {
             g::OPEN_SOCKET,
             "SELECT connect('127.0.0.1:9')",
             &[],
-            "wasi:sockets",
+            "denied",
         ),
         (g::BAD_ARITY, "SELECT 1", &[], "invalid manifest"),
         (
@@ -605,4 +605,211 @@ fn a_folder_load_follows_links_and_names_what_it_skips() {
         "{err}"
     );
     assert!(!err.contains("README"), "{err}");
+}
+
+/// A cache for the tests that compile a language runtime (12 to 18 MB of
+/// component): kept under the target directory, so the runtimes are
+/// compiled once per checkout rather than once per test.
+fn lang_cache() -> std::path::PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-lang-cache");
+    std::fs::create_dir_all(&dir).expect("cache dir");
+    dir
+}
+
+fn wasmudf_cached(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_wasmudf"))
+        .env("XDG_CACHE_HOME", lang_cache())
+        .args(args)
+        .output()
+        .expect("wasmudf runs")
+}
+
+/// The JavaScript and Python example guests as a user runs them: JSON
+/// output, four threads, 64-bit integers, NULLs, thrown errors that leave
+/// the session usable, aggregates over groups.
+#[test]
+fn javascript_and_python_guests_answer_through_the_cli() {
+    let js = wasmudf_test_guests::JS_EXAMPLES;
+    let py = wasmudf_test_guests::PY_EXAMPLES;
+    let out = wasmudf_cached(&[
+        "query",
+        "--json",
+        "--threads",
+        "4",
+        "--udf",
+        js,
+        "--udf",
+        py,
+        "SELECT js_i64_add(9223372036854775806, 1) AS a, py_add(-9223372036854775807, -1) AS b, \
+         js_slugify(NULL) AS c, js_slugify('Héllo, Wörld!') AS d, js_sleep(20) AS e",
+        "CREATE TABLE t(g, x); INSERT INTO t SELECT value % 3, value % 5 FROM json_each('[1,2,3,4,5,6,7,8,9,10,11,12]')",
+        "SELECT g, js_mode(x) AS mode, py_stdev(x) AS sd FROM t GROUP BY g ORDER BY g",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().map(str::trim).collect();
+    assert_eq!(
+        lines[0],
+        r#"[{"a":9223372036854775807,"b":-9223372036854775808,"c":null,"d":"hello-world","e":20}]"#
+    );
+    // g = 0: x = 3, 1, 4, 2; g = 1: 1, 4, 2, 0; g = 2: 2, 0, 3, 1. The
+    // sample standard deviations are sqrt(5/3) and sqrt(35/12).
+    let rows: Vec<serde_json::Value> =
+        serde_json::from_str(lines.last().expect("rows")).expect("JSON");
+    assert_eq!(rows.len(), 3);
+    for (row, var) in rows.iter().zip([5.0 / 3.0, 35.0 / 12.0, 5.0 / 3.0]) {
+        let sd = row["sd"].as_f64().expect("REAL stdev");
+        assert!((sd - f64::sqrt(var)).abs() < 1e-12, "{row}");
+    }
+    assert_eq!(rows[0]["mode"], 1);
+    assert_eq!(rows[1]["mode"], 0);
+    assert_eq!(rows[2]["mode"], 0);
+    // A thrown error is the statement's error; the session answers on.
+    for (udf, failing, after, answer) in [
+        (
+            js,
+            "SELECT js_format('{3}', 1);",
+            "SELECT js_slugify('A b') AS s;",
+            "a-b",
+        ),
+        (
+            py,
+            "SELECT py_add(9223372036854775807, 1);",
+            "SELECT py_add(40, 2) AS s;",
+            "42",
+        ),
+    ] {
+        let out = shell_with_cache(&["shell", "--udf", udf], &format!("{failing}\n{after}\n"));
+        let (o, e) = (stdout(&out), stderr(&out));
+        let name = failing.split(['(', ' ']).nth(1).expect("function name");
+        assert!(e.contains(name), "{failing}: {e}");
+        assert!(o.contains(answer), "{after} after {failing}: {o}\n{e}");
+    }
+}
+
+/// [`shell`], with the language-runtime cache.
+fn shell_with_cache(args: &[&str], script: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wasmudf"))
+        .args(args)
+        .env("XDG_CACHE_HOME", lang_cache())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("shell starts");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(script.as_bytes())
+        .expect("write script");
+    child.wait_with_output().expect("shell exits")
+}
+
+/// `inspect` loads through the compiled-code cache, as `query` does: a
+/// second inspect of a JavaScript component must not recompile it.
+#[test]
+fn inspect_uses_the_compiled_code_cache() {
+    let cache = tempfile::tempdir().expect("tempdir");
+    let run = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_wasmudf"))
+            .env("XDG_CACHE_HOME", cache.path())
+            .arg("inspect")
+            .args(extra)
+            .arg(wasmudf_test_guests::STATS)
+            .output()
+            .expect("runs")
+    };
+    let cwasm = || {
+        std::fs::read_dir(cache.path().join("wasmudf"))
+            .map(|d| {
+                d.flatten()
+                    .filter(|e| e.file_name().to_string_lossy().ends_with(".cwasm"))
+                    .count()
+            })
+            .unwrap_or(0)
+    };
+    let out = run(&["--no-cache"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(cwasm(), 0, "--no-cache wrote the cache");
+    let out = run(&[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("median"), "{}", stdout(&out));
+    assert_eq!(cwasm(), 1, "inspect did not cache the component");
+}
+
+/// `wasmudf new` in each language: the project builds with the command its
+/// README gives, and the component answers the project's test query.
+#[test]
+fn new_projects_build_and_pass_their_test_query() {
+    let parent = tempfile::tempdir().expect("tempdir");
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let run = |cmd: &mut Command, what: &str| {
+        let out = cmd.output().unwrap_or_else(|e| panic!("{what}: {e}"));
+        assert!(
+            out.status.success(),
+            "{what} failed:\n{}\n{}",
+            stdout(&out),
+            stderr(&out)
+        );
+    };
+    for (lang, name) in [
+        ("rust", "demo-rs"),
+        ("js", "demo-js"),
+        ("python", "demo-py"),
+    ] {
+        let dir_arg = parent.path().to_str().expect("utf-8 path");
+        let out = wasmudf(&["new", "--lang", lang, name, "--dir", dir_arg]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let project = parent.path().join(name);
+        let component = match lang {
+            "rust" => {
+                let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+                // A target directory kept between runs, so only the first
+                // run compiles the SDK for wasm.
+                let target = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("new-rust");
+                let mut cmd = Command::new(cargo);
+                cmd.args(["build", "--release", "--target", "wasm32-wasip2"])
+                    .current_dir(&project)
+                    .env("CARGO_TARGET_DIR", &target);
+                for var in ["RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_BUILD_TARGET"] {
+                    cmd.env_remove(var);
+                }
+                run(&mut cmd, "cargo build of the Rust template");
+                target.join("wasm32-wasip2/release/demo_rs.wasm")
+            }
+            "js" => {
+                run(
+                    Command::new("npm")
+                        .args(["install", "--no-audit", "--no-fund"])
+                        .current_dir(&project),
+                    "npm install of the JS template",
+                );
+                run(
+                    Command::new("npm")
+                        .args(["run", "build"])
+                        .current_dir(&project),
+                    "npm run build of the JS template",
+                );
+                project.join("demo_js.wasm")
+            }
+            _ => {
+                // The README's third command, with the checkout's own
+                // virtual environment standing in for the first two.
+                let py = repo.join("guests/python/.venv/bin/wasmudf-guest-py");
+                run(
+                    Command::new(py)
+                        .args(["build", "app.py", "-o", "demo_py.wasm"])
+                        .current_dir(&project),
+                    "wasmudf-guest-py build of the Python template",
+                );
+                project.join("demo_py.wasm")
+            }
+        };
+        let sql = std::fs::read_to_string(project.join("test.sql")).expect("test.sql");
+        let udf = component.to_str().expect("utf-8 path");
+        let out = wasmudf_cached(&["query", "--json", "--udf", udf, &sql]);
+        assert!(out.status.success(), "{lang}: {}", stderr(&out));
+        assert_eq!(stdout(&out).trim(), r#"[{"ok":1}]"#, "{lang}");
+    }
 }

@@ -376,7 +376,18 @@ pub(crate) struct InstanceSlot {
     /// needs but that could not be dropped yet (the connection was
     /// interrupted); see [`InstanceSlot::release`].
     orphans: Vec<wasmtime::component::ResourceAny>,
+    /// Accumulators the current instance has made, and how many of those
+    /// SQLite still holds; see [`InstanceSlot::recycle_if_due`].
+    accs_made: u64,
+    accs_live: u64,
 }
+
+/// After this many accumulators, an instance is replaced as soon as none is
+/// live. Some toolchains never drop the `own<accumulator>` that `finish`
+/// hands them (componentize-py 0.25.1 keeps every one in its handle table),
+/// and wasmtime caps a store at 100,000 handles, so without this a
+/// connection would trap after about 100,000 groups in its lifetime.
+const RECYCLE_AFTER_ACCUMULATORS: u64 = 10_000;
 
 impl InstanceSlot {
     pub(crate) fn new(component: Component, interrupt: Interrupt, deterministic: bool) -> Self {
@@ -389,6 +400,30 @@ impl InstanceSlot {
             direct_failed: false,
             generation: 0,
             orphans: Vec::new(),
+            accs_made: 0,
+            accs_live: 0,
+        }
+    }
+
+    /// Counts an accumulator the current instance made for SQLite.
+    pub(crate) fn accumulator_created(&mut self) {
+        self.accs_made += 1;
+        self.accs_live += 1;
+    }
+
+    /// Counts an accumulator SQLite no longer holds: handed to `finish`,
+    /// or released.
+    pub(crate) fn accumulator_done(&mut self) {
+        self.accs_live = self.accs_live.saturating_sub(1);
+    }
+
+    /// Replaces the component instance when it has made
+    /// [`RECYCLE_AFTER_ACCUMULATORS`] accumulators and none is live, so no
+    /// handle SQLite holds goes stale. Call it before creating one.
+    pub(crate) fn recycle_if_due(&mut self) {
+        if self.accs_live == 0 && self.accs_made >= RECYCLE_AFTER_ACCUMULATORS {
+            // Not a failure: `replaced` counts instances lost to traps.
+            self.drop_instance();
         }
     }
 
@@ -567,11 +602,18 @@ impl InstanceSlot {
 
     /// Drops the component instance; the next call creates a fresh one.
     pub(crate) fn discard(&mut self) {
-        if self.live.take().is_some() {
+        if self.live.is_some() {
             self.component.engine().counters().replaced();
         }
+        self.drop_instance();
+    }
+
+    fn drop_instance(&mut self) {
+        self.live = None;
         // Their instance, and the guest state behind them, are gone.
         self.orphans.clear();
+        self.accs_made = 0;
+        self.accs_live = 0;
         self.generation += 1;
     }
 
@@ -583,6 +625,7 @@ impl InstanceSlot {
     /// A handle of an instance since replaced went with that instance.
     pub(crate) fn release(&mut self, handle: wasmtime::component::ResourceAny, generation: u64) {
         if generation == self.generation && self.live.is_some() {
+            self.accumulator_done();
             self.orphans.push(handle);
             self.release_orphans();
         }

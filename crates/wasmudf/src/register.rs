@@ -434,7 +434,9 @@ impl Target {
             };
         }
         let id = self.id;
+        slot.recycle_if_due();
         let handle = slot.call(|s, u| u.wasmudf_udf_guest().accumulator().call_create(s, id))?;
+        slot.accumulator_created();
         acc.generation = slot.generation();
         acc.handle = Some(handle);
         Ok(handle)
@@ -493,6 +495,7 @@ impl Target {
                     });
                     if handed_over {
                         acc.handle = None;
+                        slot.accumulator_done();
                     }
                     r
                 }
@@ -515,6 +518,12 @@ impl Target {
         let id = self.id;
         let mut slot = lock(&self.slot);
         slot.release_orphans();
+        slot.recycle_if_due();
+        // Made and gone within this call: it counts towards recycling (a
+        // toolchain that leaks `finish`'s handle leaks this one too) and is
+        // never live between calls.
+        slot.accumulator_created();
+        slot.accumulator_done();
         let r = slot.call(|s, u| {
             let accs = u.wasmudf_udf_guest().accumulator();
             let handle = match accs.call_create(&mut *s, id)? {

@@ -2,9 +2,13 @@
 //! linked into every component.
 //!
 //! Nothing is granted by default: no preopened directories, no environment,
-//! no arguments, empty stdin, no sockets (the socket interfaces are not even
-//! linked, so a component importing them fails to load). stdout and stderr
-//! go to a bounded in-memory buffer that the host reads to explain traps.
+//! no arguments, empty stdin, no network. The socket interfaces are linked,
+//! because language runtimes import them whether or not a UDF uses them
+//! (componentize-py's default build does), but every use is denied before
+//! an OS socket exists: creating a TCP or UDP socket and looking up a name
+//! fail with `access-denied`, and the address check refuses every address.
+//! stdout and stderr go to a bounded in-memory buffer that the host reads
+//! to explain traps.
 
 use wasmtime::component::{Linker, ResourceTable};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -193,7 +197,14 @@ impl HostState {
             .stderr(stderr.clone())
             // File I/O on a granted directory runs inline: guest calls
             // already run on a thread that may block.
-            .allow_blocking_current_thread(true);
+            .allow_blocking_current_thread(true)
+            // wasmtime-wasi's defaults already, spelled out because the
+            // sandbox promises them: no TCP, no UDP, no name lookups, and
+            // an address check that refuses every address.
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .socket_addr_check(|_, _| Box::pin(async { false }));
         // A deterministic instance reads no files: their contents vary.
         let grants: &[DirGrant] = if caps.deterministic {
             &[]
@@ -310,6 +321,14 @@ pub(crate) const ALLOWED_IMPORTS: &[&str] = &[
     "wasi:cli/terminal-stderr",
     "wasi:filesystem/types",
     "wasi:filesystem/preopens",
+    // Linked with every use denied (see the module docs).
+    "wasi:sockets/network",
+    "wasi:sockets/instance-network",
+    "wasi:sockets/tcp",
+    "wasi:sockets/tcp-create-socket",
+    "wasi:sockets/udp",
+    "wasi:sockets/udp-create-socket",
+    "wasi:sockets/ip-name-lookup",
 ];
 
 /// Whether an import name (`ns:pkg/iface@x.y.z`) is one the sandbox links.
@@ -323,8 +342,9 @@ pub(crate) fn linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<HostS
     use wasmtime_wasi::cli::{WasiCli, WasiCliView};
     use wasmtime_wasi::clocks::{WasiClocks, WasiClocksView};
     use wasmtime_wasi::filesystem::{WasiFilesystem, WasiFilesystemView};
-    use wasmtime_wasi::p2::bindings::{cli, clocks, filesystem, random, sync};
+    use wasmtime_wasi::p2::bindings::{cli, clocks, filesystem, random, sockets, sync};
     use wasmtime_wasi::random::{WasiRandom, WasiRandomView};
+    use wasmtime_wasi::sockets::{WasiSockets, WasiSocketsView};
 
     struct Io;
     impl wasmtime::component::HasData for Io {
@@ -355,5 +375,13 @@ pub(crate) fn linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<HostS
     cli::terminal_stderr::add_to_linker::<T, WasiCli>(l, T::cli)?;
     filesystem::preopens::add_to_linker::<T, WasiFilesystem>(l, T::filesystem)?;
     sync::filesystem::types::add_to_linker::<T, WasiFilesystem>(l, T::filesystem)?;
+    let network = sockets::network::LinkOptions::default();
+    sockets::network::add_to_linker::<T, WasiSockets>(l, &network, T::sockets)?;
+    sockets::instance_network::add_to_linker::<T, WasiSockets>(l, T::sockets)?;
+    sockets::tcp_create_socket::add_to_linker::<T, WasiSockets>(l, T::sockets)?;
+    sockets::ip_name_lookup::add_to_linker::<T, WasiSockets>(l, T::sockets)?;
+    sync::sockets::tcp::add_to_linker::<T, WasiSockets>(l, T::sockets)?;
+    sync::sockets::udp::add_to_linker::<T, WasiSockets>(l, T::sockets)?;
+    sync::sockets::udp_create_socket::add_to_linker::<T, WasiSockets>(l, T::sockets)?;
     Ok(linker)
 }

@@ -1,0 +1,1 @@
+SELECT {{ident}}_hello('world') = 'hello, world' AS ok;

@@ -1,0 +1,4 @@
+import { scalar } from 'wasmudf-guest';
+
+// `{{ident}}_hello(name TEXT) -> TEXT`.
+scalar('{{ident}}_hello', (name) => `hello, ${name}`, { deterministic: true });

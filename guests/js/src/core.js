@@ -1,0 +1,820 @@
+// The wasmudf JavaScript guest SDK: registration, value conversion and the
+// implementation of the `wasmudf:udf/guest` interface.
+//
+// Everything here is plain JavaScript with no dependency on the component
+// runtime, so it runs (and is unit-tested) in Node as well as inside the
+// component. `component.js` is the thin module that hands the default
+// registry's `guest` object to componentize-js.
+//
+// Two facts about componentize-js 0.23 shape this file:
+//
+// * The generated bindings catch what an entry point throws only for
+//   functions that return a `result`, and only turn a thrown *string* into
+//   the error: an `Error` object comes from another realm than the bindings,
+//   fails their `instanceof Error` check and traps the instance. `fast1`..
+//   `fast3` and `manifest` return no `result`, so anything they throw traps.
+//   Every entry point here therefore catches everything and *returns*
+//   `{ tag: 'err', val: message }`, which the bindings accept as the result
+//   itself (and which costs no exception).
+// * Every export is awaited by the bindings, which run the event loop until
+//   the promise settles. A user function may thus be `async` and await
+//   timers (`setTimeout`); the SQL call blocks until it settles.
+
+/** @typedef {{ tag: 'null' } | { tag: 'integer', val: bigint } | { tag: 'real', val: number } | { tag: 'text', val: string } | { tag: 'blob', val: Uint8Array }} WitValue */
+
+const I64_MIN = -(2n ** 63n);
+const I64_MAX = 2n ** 63n - 1n;
+
+/** The largest function name SQLite accepts, in UTF-8 bytes. */
+const MAX_NAME_BYTES = 255;
+
+// Shared immutable results. The bindings only read them.
+const NULL = Object.freeze({ tag: 'null' });
+const TRUE = Object.freeze({ tag: 'integer', val: 1n });
+const FALSE = Object.freeze({ tag: 'integer', val: 0n });
+const DEFERRED = Object.freeze({ tag: 'deferred' });
+
+/** Returns the guest error variant for `message`. */
+function fail(message) {
+  return { tag: 'err', val: message };
+}
+
+// ---------------------------------------------------------------------------
+// Errors
+
+/**
+ * Turns anything thrown into the text of a SQL error.
+ *
+ * An `Error` gives its message, prefixed with its `name` unless that is the
+ * plain `Error` (`TypeError: x is not a function`, but `boom` for
+ * `new Error('boom')`). A string is used as is; anything else is printed.
+ * Never throws.
+ *
+ * @param {unknown} e
+ * @returns {string}
+ */
+export function errorMessage(e) {
+  try {
+    if (typeof e === 'string') return e;
+    if (e !== null && typeof e === 'object') {
+      // Not `instanceof Error`: errors may come from another realm.
+      const message = e.message;
+      if (typeof message === 'string') {
+        const name = e.name;
+        if (typeof name !== 'string' || name === '' || name === 'Error') {
+          return message === '' ? 'Error' : message;
+        }
+        return message === '' ? name : `${name}: ${message}`;
+      }
+      if (Object.prototype.toString.call(e) === '[object Error]') return 'Error';
+      try {
+        const json = JSON.stringify(e);
+        if (typeof json === 'string') return json;
+      } catch {
+        // A cycle or a BigInt: print it another way.
+      }
+      return Object.prototype.toString.call(e);
+    }
+    return String(e);
+  } catch {
+    return 'a value was thrown that cannot be printed';
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Values
+
+/** A short description of a value's type for error messages. */
+function typeName(v) {
+  if (v === null) return 'null';
+  const t = typeof v;
+  if (t !== 'object') return t;
+  const tag = Object.prototype.toString.call(v).slice(8, -1);
+  return tag === 'Object' ? 'object' : tag;
+}
+
+/**
+ * Converts a returned JavaScript value to a WIT value, or an error variant
+ * when it has no SQLite equivalent.
+ *
+ * @param {unknown} r the returned value
+ * @param {string} name the SQL function name, for the error message
+ * @returns {WitValue | { tag: 'err', val: string }}
+ */
+export function toValue(r, name) {
+  switch (typeof r) {
+    case 'number':
+      return { tag: 'real', val: r };
+    case 'bigint':
+      if (r < I64_MIN || r > I64_MAX) {
+        return fail(`integer out of range: ${r} does not fit in a signed 64-bit INTEGER`);
+      }
+      return { tag: 'integer', val: r };
+    case 'string':
+      return { tag: 'text', val: r };
+    case 'undefined':
+      return NULL;
+    case 'boolean':
+      return r ? TRUE : FALSE;
+    case 'object':
+      if (r === null) return NULL;
+      if (r instanceof Uint8Array) return { tag: 'blob', val: r };
+      if (ArrayBuffer.isView(r)) {
+        return { tag: 'blob', val: new Uint8Array(r.buffer, r.byteOffset, r.byteLength) };
+      }
+      if (r instanceof ArrayBuffer) return { tag: 'blob', val: new Uint8Array(r) };
+      break;
+    default:
+      break;
+  }
+  return fail(
+    `${name} returned a value of type ${typeName(r)}, which has no SQLite type ` +
+      '(return a BigInt, a Number, a string, a Uint8Array, a boolean or null)',
+  );
+}
+
+const U64 = 2n ** 64n;
+
+/**
+ * Converts a WIT value argument to JavaScript: INTEGER → BigInt, REAL →
+ * Number, TEXT → string, BLOB → Uint8Array, NULL → null.
+ *
+ * For the arguments of `call1`..`call3` and `fast1`..`fast3`, which the
+ * component passes in registers ("flat"): componentize-js 0.23 hands their
+ * s64 payload over as an *unsigned* BigInt (-1 arrives as 2^64 - 1), so it
+ * is brought back into the signed range here. Lists (`call`, `step`) are
+ * read with `getBigInt64` and need no fix; the check costs one comparison.
+ *
+ * @param {WitValue} v
+ */
+export function fromValue(v) {
+  const x = v.val;
+  if (x === undefined) return null;
+  return typeof x === 'bigint' && x > I64_MAX ? x - U64 : x;
+}
+
+/** Whether `r` is a promise or another thenable. */
+function isThenable(r) {
+  return r !== null && typeof r === 'object' && typeof r.then === 'function';
+}
+
+/**
+ * The result of calling a user function: its value converted, or a promise
+ * of that when the function is `async`.
+ */
+function settle(r, name) {
+  if (isThenable(r)) {
+    return Promise.resolve(r).then(
+      (v) => toValue(v, name),
+      (e) => fail(errorMessage(e)),
+    );
+  }
+  return toValue(r, name);
+}
+
+// ---------------------------------------------------------------------------
+// Registration
+
+const OPTION_KEYS = new Set(['deterministic', 'innocuous', 'directOnly', 'arity']);
+const SPEC_KEYS = new Set(['init', 'step', 'final', 'inverse', 'value']);
+
+/** ASCII-only case folding, as SQLite matches function names. */
+function foldName(name) {
+  return name.replace(/[A-Z]+/g, (s) => s.toLowerCase());
+}
+
+function utf8Length(s) {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      n += 4;
+      i++;
+    } else n += 3;
+  }
+  return n;
+}
+
+function checkName(what, name) {
+  if (typeof name !== 'string') {
+    throw new TypeError(`${what}: the function name must be a string, got ${typeName(name)}`);
+  }
+  if (name.length === 0) throw new TypeError(`${what}: the function name must not be empty`);
+  if (name.includes('\0')) throw new TypeError(`${what}(${JSON.stringify(name)}): the function name must not contain NUL`);
+  if (utf8Length(name) > MAX_NAME_BYTES) {
+    throw new TypeError(`${what}(${JSON.stringify(name)}): the function name is longer than ${MAX_NAME_BYTES} bytes`);
+  }
+}
+
+function checkOptions(label, options) {
+  if (options === undefined) return {};
+  if (options === null || typeof options !== 'object') {
+    throw new TypeError(`${label}: options must be an object`);
+  }
+  for (const key of Object.keys(options)) {
+    if (!OPTION_KEYS.has(key)) {
+      throw new TypeError(
+        `${label}: unknown option ${JSON.stringify(key)} (known: deterministic, innocuous, directOnly, arity)`,
+      );
+    }
+  }
+  for (const key of ['deterministic', 'innocuous', 'directOnly']) {
+    if (options[key] !== undefined && typeof options[key] !== 'boolean') {
+      throw new TypeError(`${label}: option ${key} must be a boolean`);
+    }
+  }
+  return options;
+}
+
+function checkArity(label, arity) {
+  if (!Number.isInteger(arity) || arity < -1 || arity > 32767) {
+    throw new TypeError(`${label}: arity must be an integer from 0 to 32767, or -1 for any number of arguments; got ${String(arity)}`);
+  }
+  return arity;
+}
+
+function flagsOf(options) {
+  return {
+    deterministic: options.deterministic === true,
+    innocuous: options.innocuous === true,
+    directOnly: options.directOnly === true,
+  };
+}
+
+function mismatch(name, arity, got) {
+  return fail(`${name} takes ${arity} argument${arity === 1 ? '' : 's'}, but was called with ${got}`);
+}
+
+/**
+ * A registry of functions: what one component exports. The module-level
+ * default registry backs `scalar`, `aggregate` and `window`; tests make their
+ * own.
+ */
+export class Registry {
+  constructor() {
+    /** @type {object[]} the functions, in manifest order */
+    this.entries = [];
+    /** @type {Set<string>} folded name + '/' + arity */
+    this.keys = new Set();
+    /** @type {object[] | null} the manifest, once the host asked for it */
+    this.specs = null;
+  }
+
+  #add(label, name, arity, entry) {
+    if (this.specs !== null) {
+      throw new Error(`${label}(${JSON.stringify(name)}): functions must be registered when the module is evaluated (at its top level), not during a call`);
+    }
+    const key = `${foldName(name)}/${arity}`;
+    if (this.keys.has(key)) {
+      throw new Error(
+        `${label}(${JSON.stringify(name)}): a function named ${JSON.stringify(name)} with ` +
+          (arity === -1 ? 'any number of arguments' : `${arity} argument${arity === 1 ? '' : 's'}`) +
+          ' is already registered (SQLite matches names case-insensitively)',
+      );
+    }
+    this.keys.add(key);
+    this.entries.push(entry);
+  }
+
+  /**
+   * Registers a scalar function.
+   *
+   * @param {string} name the SQL name
+   * @param {(...args: any[]) => any} fn called once per row with the converted arguments
+   * @param {{ deterministic?: boolean, innocuous?: boolean, directOnly?: boolean, arity?: number }} [options]
+   */
+  scalar(name, fn, options) {
+    checkName('scalar', name);
+    const label = `scalar(${JSON.stringify(name)})`;
+    if (typeof fn !== 'function') throw new TypeError(`${label}: the function must be a function, got ${typeName(fn)}`);
+    const opts = checkOptions(label, options);
+    const arity = checkArity(label, opts.arity ?? fn.length);
+    this.#add('scalar', name, arity, {
+      kind: 'scalar',
+      name,
+      arity,
+      flags: flagsOf(opts),
+      fn,
+      // Whether call0..call3 / fast1..fast3 may call it.
+      takes0: arity === 0 || arity === -1,
+      takes1: arity === 1 || arity === -1,
+      takes2: arity === 2 || arity === -1,
+      takes3: arity === 3 || arity === -1,
+    });
+  }
+
+  /**
+   * Registers an aggregate function, or a window function when `spec` has
+   * both `inverse` and `value`.
+   *
+   * @param {string} name
+   * @param {{ init?: () => any, step: (state: any, ...args: any[]) => any, final?: (state: any) => any, inverse?: (state: any, ...args: any[]) => any, value?: (state: any) => any }} spec
+   * @param {{ deterministic?: boolean, innocuous?: boolean, directOnly?: boolean, arity?: number }} [options]
+   */
+  aggregate(name, spec, options) {
+    this.#accumulator('aggregate', name, spec, options, false);
+  }
+
+  /**
+   * Registers a window function: an aggregate whose `spec` must have
+   * `inverse` and `value`.
+   */
+  window(name, spec, options) {
+    this.#accumulator('window', name, spec, options, true);
+  }
+
+  #accumulator(what, name, spec, options, mustWindow) {
+    checkName(what, name);
+    const label = `${what}(${JSON.stringify(name)})`;
+    if (spec === null || typeof spec !== 'object') {
+      throw new TypeError(`${label}: the second argument must be an object { init, step, final, inverse, value }`);
+    }
+    for (const key of Object.keys(spec)) {
+      if (!SPEC_KEYS.has(key)) {
+        throw new TypeError(`${label}: unknown member ${JSON.stringify(key)} (known: init, step, final, inverse, value)`);
+      }
+    }
+    for (const key of SPEC_KEYS) {
+      if (spec[key] !== undefined && typeof spec[key] !== 'function') {
+        throw new TypeError(`${label}: ${key} must be a function, got ${typeName(spec[key])}`);
+      }
+    }
+    const { init, step, final, inverse, value } = spec;
+    if (step === undefined) throw new TypeError(`${label}: step(state, ...args) is required`);
+    const isWindow = inverse !== undefined || value !== undefined;
+    if (isWindow && (inverse === undefined || value === undefined)) {
+      throw new TypeError(`${label}: a window function needs both inverse(state, ...args) and value(state); give both or neither`);
+    }
+    if (mustWindow && !isWindow) {
+      throw new TypeError(`${label}: a window function needs inverse(state, ...args) and value(state)`);
+    }
+    const opts = checkOptions(label, options);
+    let arity = opts.arity;
+    if (arity === undefined) {
+      if (step.length === 0) {
+        throw new TypeError(`${label}: cannot tell the arity from step, which declares no parameters; pass { arity } in the options (-1 for any number)`);
+      }
+      arity = step.length - 1;
+    }
+    checkArity(label, arity);
+    this.#add(what, name, arity, {
+      kind: isWindow ? 'window' : 'aggregate',
+      name,
+      arity,
+      flags: flagsOf(opts),
+      init: init ?? (() => null),
+      step,
+      final: final ?? ((s) => s),
+      inverse: inverse ?? null,
+      value: value ?? null,
+    });
+  }
+
+  /** The manifest; after this call no more functions can be registered. */
+  manifest() {
+    if (this.specs === null) {
+      this.specs = this.entries.map((e) => ({
+        name: e.name,
+        arity: e.arity,
+        kind: e.kind,
+        flags: e.flags,
+      }));
+    }
+    return this.specs;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Aggregates
+
+/**
+ * Applies `fn` (step or inverse) to `rows` rows of `args`, updating the
+ * state of `acc`. `boxed` says whether `args` holds WIT values (`step`,
+ * `inverse`) or bare numbers (`step-integers`, `step-reals`).
+ */
+function applyRows(acc, fn, args, rows, boxed) {
+  if (acc.entry === null) return fail('accumulator already finished');
+  const n = args.length;
+  if (rows === 0) return n === 0 ? undefined : fail(`${n} arguments for 0 rows`);
+  const width = n / rows;
+  if (!Number.isInteger(width)) return fail(`${n} arguments do not split into ${rows} rows`);
+  const e = acc.entry;
+  if (e.arity !== -1 && width !== e.arity) {
+    return mismatch(e.name, e.arity, width);
+  }
+  let s = acc.state;
+  try {
+    let r;
+    switch (width) {
+      case 0:
+        for (let i = 0; i < rows; i++) {
+          r = fn(s);
+          if (r !== undefined) s = r;
+        }
+        break;
+      case 1:
+        if (boxed) {
+          for (let i = 0; i < n; i++) {
+            r = fn(s, args[i].val ?? null);
+            if (r !== undefined) s = r;
+          }
+        } else {
+          for (let i = 0; i < n; i++) {
+            r = fn(s, args[i]);
+            if (r !== undefined) s = r;
+          }
+        }
+        break;
+      case 2:
+        if (boxed) {
+          for (let i = 0; i < n; i += 2) {
+            r = fn(s, args[i].val ?? null, args[i + 1].val ?? null);
+            if (r !== undefined) s = r;
+          }
+        } else {
+          for (let i = 0; i < n; i += 2) {
+            r = fn(s, args[i], args[i + 1]);
+            if (r !== undefined) s = r;
+          }
+        }
+        break;
+      default: {
+        // One buffer for every row: `apply` copies it.
+        const row = new Array(width + 1);
+        for (let i = 0; i < n; i += width) {
+          row[0] = s;
+          for (let j = 0; j < width; j++) {
+            row[j + 1] = boxed ? args[i + j].val ?? null : args[i + j];
+          }
+          r = fn.apply(undefined, row);
+          if (r !== undefined) s = r;
+        }
+      }
+    }
+  } catch (err) {
+    acc.state = s;
+    return fail(errorMessage(err));
+  }
+  acc.state = s;
+  if (isThenable(s)) {
+    return fail(`${e.name}: step and inverse must be synchronous (one returned a promise)`);
+  }
+  return undefined;
+}
+
+// ---------------------------------------------------------------------------
+// The `wasmudf:udf/guest` interface
+
+/**
+ * Makes the object componentize-js binds to the `guest` interface for the
+ * functions of `registry`.
+ *
+ * @param {Registry} registry
+ */
+export function makeGuest(registry) {
+  const entries = registry.entries;
+  /** The TEXT, BLOB or error result of the last fast call, until `takeResult`. */
+  let deferred = null;
+  // Fast results are consumed by the bindings before the next call can
+  // start, so two mutable objects serve every numeric result.
+  const fastInt = { tag: 'integer', val: 0n };
+  const fastReal = { tag: 'real', val: 0 };
+
+  class Accumulator {
+    constructor(entry, state) {
+      /** The registration, or null once finished. */
+      this.entry = entry;
+      this.state = state;
+    }
+
+    static create(id) {
+      const e = entries[id];
+      if (e === undefined) return fail(`no function with id ${id}`);
+      if (e.kind === 'scalar') return fail(`function ${id} (${e.name}) is not an aggregate or window function`);
+      let s;
+      try {
+        s = e.init();
+      } catch (err) {
+        return fail(errorMessage(err));
+      }
+      if (isThenable(s)) return fail(`${e.name}: init must be synchronous (it returned a promise)`);
+      return new Accumulator(e, s);
+    }
+
+    step(args, rows) {
+      return applyRows(this, this.entry?.step, args, rows, true);
+    }
+
+    stepIntegers(args, rows) {
+      return applyRows(this, this.entry?.step, args, rows, false);
+    }
+
+    stepReals(args, rows) {
+      return applyRows(this, this.entry?.step, args, rows, false);
+    }
+
+    inverse(args, rows) {
+      const e = this.entry;
+      if (e !== null && e.inverse === null) return fail(`${e.name} is not a window function`);
+      return applyRows(this, e?.inverse, args, rows, true);
+    }
+
+    value() {
+      const e = this.entry;
+      if (e === null) return fail('accumulator already finished');
+      if (e.value === null) return fail(`${e.name} is not a window function`);
+      let r;
+      try {
+        r = e.value(this.state);
+      } catch (err) {
+        return fail(errorMessage(err));
+      }
+      return settle(r, e.name);
+    }
+
+    static finish(acc) {
+      const e = acc.entry;
+      if (e === null) return fail('accumulator already finished');
+      const s = acc.state;
+      acc.entry = null;
+      acc.state = undefined;
+      let r;
+      try {
+        r = e.final(s);
+      } catch (err) {
+        return fail(errorMessage(err));
+      }
+      return settle(r, e.name);
+    }
+  }
+
+  /** The error for a call to `id` with `n` arguments that cannot be made. */
+  function badCall(id, n) {
+    const e = entries[id];
+    if (e === undefined) return fail(`no function with id ${id}`);
+    if (e.kind !== 'scalar') return fail(`function ${id} (${e.name}) is not a scalar function`);
+    return mismatch(e.name, e.arity, n);
+  }
+
+  /** Stashes `v` for `takeResult` and says so. */
+  function defer(v) {
+    deferred = v;
+    return DEFERRED;
+  }
+
+  /** A fast result for a value the inline cases did not take. */
+  function fastSlow(r, e) {
+    if (isThenable(r)) {
+      return Promise.resolve(r).then(
+        (v) => fastOf(toValue(v, e.name)),
+        (err) => defer(fail(errorMessage(err))),
+      );
+    }
+    return fastOf(toValue(r, e.name));
+  }
+
+  /** A fast result for a converted value. */
+  function fastOf(v) {
+    switch (v.tag) {
+      case 'null':
+        return NULL;
+      case 'integer':
+        fastInt.val = v.val;
+        return fastInt;
+      case 'real':
+        fastReal.val = v.val;
+        return fastReal;
+      default:
+        return defer(v);
+    }
+  }
+
+  // The entry points below are the hot path: SpiderMonkey runs here as an
+  // interpreter, where every call and allocation shows, so argument
+  // conversion (`fromValue`) and the common results are written out inline.
+  // An argument `x` of call1..3 / fast1..3 is fixed as in `fromValue`.
+  return {
+    manifest() {
+      return registry.manifest();
+    },
+
+    call0(id) {
+      const e = entries[id];
+      if (e === undefined || e.takes0 !== true) return badCall(id, 0);
+      let r;
+      try {
+        r = e.fn();
+      } catch (err) {
+        return fail(errorMessage(err));
+      }
+      return settle(r, e.name);
+    },
+    call1(id, a) {
+      const e = entries[id];
+      if (e === undefined || e.takes1 !== true) return badCall(id, 1);
+      let x = a.val;
+      if (x === undefined) x = null;
+      else if (typeof x === 'bigint' && x > I64_MAX) x -= U64;
+      let r;
+      try {
+        r = e.fn(x);
+      } catch (err) {
+        return fail(errorMessage(err));
+      }
+      return settle(r, e.name);
+    },
+    call2(id, a, b) {
+      const e = entries[id];
+      if (e === undefined || e.takes2 !== true) return badCall(id, 2);
+      let x = a.val;
+      if (x === undefined) x = null;
+      else if (typeof x === 'bigint' && x > I64_MAX) x -= U64;
+      let y = b.val;
+      if (y === undefined) y = null;
+      else if (typeof y === 'bigint' && y > I64_MAX) y -= U64;
+      let r;
+      try {
+        r = e.fn(x, y);
+      } catch (err) {
+        return fail(errorMessage(err));
+      }
+      return settle(r, e.name);
+    },
+    call3(id, a, b, c) {
+      const e = entries[id];
+      if (e === undefined || e.takes3 !== true) return badCall(id, 3);
+      let r;
+      try {
+        r = e.fn(fromValue(a), fromValue(b), fromValue(c));
+      } catch (err) {
+        return fail(errorMessage(err));
+      }
+      return settle(r, e.name);
+    },
+    /** `args` is a fresh list the bindings made: it is converted in place. */
+    call(id, args) {
+      const e = entries[id];
+      const n = args.length;
+      if (e === undefined || e.kind !== 'scalar' || (e.arity !== -1 && e.arity !== n)) return badCall(id, n);
+      // Lists are read with getBigInt64: signed already.
+      for (let i = 0; i < n; i++) args[i] = args[i].val ?? null;
+      let r;
+      try {
+        r = e.fn.apply(undefined, args);
+      } catch (err) {
+        return fail(errorMessage(err));
+      }
+      return settle(r, e.name);
+    },
+
+    // The fast entry points return no `result`: they must never throw.
+    fast1(id, a) {
+      const e = entries[id];
+      if (e === undefined || e.takes1 !== true) return defer(badCall(id, 1));
+      let x = a.val;
+      if (x === undefined) x = null;
+      else if (typeof x === 'bigint' && x > I64_MAX) x -= U64;
+      let r;
+      try {
+        r = e.fn(x);
+      } catch (err) {
+        return defer(fail(errorMessage(err)));
+      }
+      switch (typeof r) {
+        case 'bigint':
+          if (r >= I64_MIN && r <= I64_MAX) {
+            fastInt.val = r;
+            return fastInt;
+          }
+          break;
+        case 'number':
+          fastReal.val = r;
+          return fastReal;
+        case 'undefined':
+          return NULL;
+        case 'object':
+          if (r === null) return NULL;
+          break;
+        default:
+          break;
+      }
+      return fastSlow(r, e);
+    },
+    fast2(id, a, b) {
+      const e = entries[id];
+      if (e === undefined || e.takes2 !== true) return defer(badCall(id, 2));
+      let x = a.val;
+      if (x === undefined) x = null;
+      else if (typeof x === 'bigint' && x > I64_MAX) x -= U64;
+      let y = b.val;
+      if (y === undefined) y = null;
+      else if (typeof y === 'bigint' && y > I64_MAX) y -= U64;
+      let r;
+      try {
+        r = e.fn(x, y);
+      } catch (err) {
+        return defer(fail(errorMessage(err)));
+      }
+      switch (typeof r) {
+        case 'bigint':
+          if (r >= I64_MIN && r <= I64_MAX) {
+            fastInt.val = r;
+            return fastInt;
+          }
+          break;
+        case 'number':
+          fastReal.val = r;
+          return fastReal;
+        case 'undefined':
+          return NULL;
+        case 'object':
+          if (r === null) return NULL;
+          break;
+        default:
+          break;
+      }
+      return fastSlow(r, e);
+    },
+    fast3(id, a, b, c) {
+      const e = entries[id];
+      if (e === undefined || e.takes3 !== true) return defer(badCall(id, 3));
+      let r;
+      try {
+        r = e.fn(fromValue(a), fromValue(b), fromValue(c));
+      } catch (err) {
+        return defer(fail(errorMessage(err)));
+      }
+      switch (typeof r) {
+        case 'bigint':
+          if (r >= I64_MIN && r <= I64_MAX) {
+            fastInt.val = r;
+            return fastInt;
+          }
+          break;
+        case 'number':
+          fastReal.val = r;
+          return fastReal;
+        case 'undefined':
+          return NULL;
+        case 'object':
+          if (r === null) return NULL;
+          break;
+        default:
+          break;
+      }
+      return fastSlow(r, e);
+    },
+    takeResult() {
+      const v = deferred;
+      deferred = null;
+      return v === null ? fail('no deferred result to take') : v;
+    },
+
+    Accumulator,
+  };
+}
+
+// ---------------------------------------------------------------------------
+// The default registry and the public API
+
+/** The registry the public functions fill: what the component exports. */
+export const defaultRegistry = new Registry();
+
+/**
+ * Registers a scalar SQL function.
+ *
+ * @param {string} name the SQL name (matched case-insensitively)
+ * @param {(...args: any[]) => any} fn called once per row
+ * @param {{ deterministic?: boolean, innocuous?: boolean, directOnly?: boolean, arity?: number }} [options]
+ *   arity defaults to `fn.length`; -1 means any number of arguments
+ */
+export function scalar(name, fn, options) {
+  defaultRegistry.scalar(name, fn, options);
+}
+
+/**
+ * Registers an aggregate SQL function (a window function when `spec` has
+ * both `inverse` and `value`).
+ *
+ * @param {string} name
+ * @param {{ init?: () => any, step: (state: any, ...args: any[]) => any, final?: (state: any) => any, inverse?: (state: any, ...args: any[]) => any, value?: (state: any) => any }} spec
+ * @param {{ deterministic?: boolean, innocuous?: boolean, directOnly?: boolean, arity?: number }} [options]
+ *   arity defaults to `step.length - 1`
+ */
+export function aggregate(name, spec, options) {
+  defaultRegistry.aggregate(name, spec, options);
+}
+
+/**
+ * Registers a window SQL function: `spec` must have `inverse` and `value`.
+ *
+ * @param {string} name
+ * @param {{ init?: () => any, step: (state: any, ...args: any[]) => any, final?: (state: any) => any, inverse: (state: any, ...args: any[]) => any, value: (state: any) => any }} spec
+ * @param {{ deterministic?: boolean, innocuous?: boolean, directOnly?: boolean, arity?: number }} [options]
+ */
+function windowFn(name, spec, options) {
+  defaultRegistry.window(name, spec, options);
+}
+export { windowFn as window };

@@ -1,0 +1,152 @@
+"""Example wasmudf guest in Python: one component, several SQL functions.
+
+Build:
+
+    guests/python/.venv/bin/python -m wasmudf_guest build \
+        guests/python/examples/py_examples.py -o guests/target/python/py_examples.wasm
+
+Contracts and known answers are in README.md next to this file.
+"""
+
+import difflib
+import json
+import math
+import statistics
+import sys
+from fractions import Fraction
+
+from wasmudf_guest import Error, aggregate, scalar
+
+
+def _number(x, fn):
+    """`x` if it is an SQL INTEGER or REAL, else a TypeError naming `fn`."""
+    if type(x) is int or type(x) is float:
+        return x
+    kind = {str: "TEXT", bytes: "BLOB"}.get(type(x), type(x).__name__)
+    raise TypeError(f"{fn}() takes numbers, got {kind}")
+
+
+@scalar
+def py_similarity(a, b):
+    """How alike two TEXT (or BLOB) values are: difflib's ratio, 0.0..1.0."""
+    if a is None or b is None:
+        return None
+    if type(a) is not type(b) or type(a) not in (str, bytes):
+        raise TypeError("py_similarity() compares two TEXT or two BLOB values")
+    return difflib.SequenceMatcher(None, a, b).ratio()
+
+
+@scalar
+def py_add(a, b):
+    """a + b, exact for 64-bit integers; the SDK turns a sum outside the
+    INTEGER range into the error `integer out of range`."""
+    if a is None or b is None:
+        return None
+    return _number(a, "py_add") + _number(b, "py_add")
+
+
+@scalar
+def py_json_get(doc, key):
+    """The member `key` of a JSON object (or element `key` of an array):
+    JSON strings, numbers, booleans as TEXT, INTEGER/REAL, 0/1; objects and
+    arrays as compact JSON TEXT; null or a missing key as NULL."""
+    if doc is None or key is None:
+        return None
+    if type(doc) is not str:
+        raise TypeError("py_json_get() needs the JSON document as TEXT")
+    value = json.loads(doc)
+    if isinstance(value, dict):
+        value = value.get(str(key))
+    elif isinstance(value, list) and type(key) is int:
+        value = value[key] if -len(value) <= key < len(value) else None
+    else:
+        return None
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return value
+
+
+@scalar(deterministic=False)
+def py_print(x):
+    """Prints its argument (repr) to stdout, which the host captures, and
+    returns it unchanged."""
+    print(f"py_print: {x!r}")
+    return x
+
+
+@scalar
+def py_join(sep, *parts):
+    """Variadic: the non-NULL parts joined with `sep`, as TEXT."""
+    if sep is None:
+        return None
+    return str(sep).join(str(p) for p in parts if p is not None)
+
+
+@scalar
+def py_version():
+    """The Python inside the component."""
+    return sys.version
+
+
+@scalar
+def py_fail(message):
+    """Always fails: `py_fail('boom')` is the SQL error `py_fail: boom`."""
+    raise Error(str(message))
+
+
+@aggregate
+class py_stdev:
+    """Sample standard deviation (statistics.stdev) of the non-NULL values;
+    NULL for fewer than two; TEXT or BLOB is an error."""
+
+    def __init__(self):
+        self.values = []
+
+    def step(self, x):
+        if x is not None:
+            self.values.append(_number(x, "py_stdev"))
+
+    def finalize(self):
+        if len(self.values) < 2:
+            return None
+        return statistics.stdev(self.values)
+
+
+@aggregate
+class py_mean:
+    """Arithmetic mean of the non-NULL values, as REAL; NULL when there are
+    none. Window-capable. Exact: integers are summed in an unbounded int and
+    REALs as exact fractions, so removing rows leaves no rounding residue and
+    the result is the exact mean rounded once."""
+
+    def __init__(self):
+        self.count = 0
+        self.ints = 0
+        self.reals = Fraction(0)
+
+    def _add(self, x, sign):
+        x = _number(x, "py_mean")
+        if type(x) is int:
+            self.ints += sign * x
+        else:
+            if not math.isfinite(x):
+                raise ValueError("py_mean() takes finite numbers")
+            self.reals += sign * Fraction(x)
+        self.count += sign
+
+    def step(self, x):
+        if x is not None:
+            self._add(x, 1)
+
+    def inverse(self, x):
+        if x is not None:
+            self._add(x, -1)
+
+    def value(self):
+        if self.count == 0:
+            return None
+        if not self.reals:
+            return self.ints / self.count  # int / int rounds correctly
+        return float((self.ints + self.reals) / self.count)
+
+    finalize = value

@@ -1,0 +1,249 @@
+import unittest
+
+from _support import _registry
+
+from wasmudf_guest import RegistrationError, aggregate, scalar
+
+
+class RegistryTest(unittest.TestCase):
+    def setUp(self):
+        _registry.reset()
+
+    def tearDown(self):
+        _registry.reset()
+
+    def only(self):
+        (d,) = _registry.entries()
+        return d
+
+    def test_defaults_from_the_function(self):
+        @scalar
+        def py_two(a, b):
+            return a
+
+        d = self.only()
+        self.assertEqual((d.name, d.arity, d.kind), ("py_two", 2, "scalar"))
+        self.assertEqual((d.deterministic, d.innocuous, d.direct_only),
+                         (True, False, False))
+        self.assertIs(d.target, py_two)
+        # The decorator returns the function unchanged.
+        self.assertEqual(py_two(1, 2), 1)
+
+    def test_options(self):
+        @scalar(name="Other", deterministic=False, direct_only=True)
+        def f(a):
+            return a
+
+        d = self.only()
+        self.assertEqual((d.name, d.arity), ("Other", 1))
+        self.assertEqual((d.deterministic, d.innocuous, d.direct_only),
+                         (False, False, True))
+
+    def test_arity_inference(self):
+        def none():
+            pass
+
+        def variadic(*args):
+            pass
+
+        def first_then_rest(sep, *parts):
+            pass
+
+        def defaults(a, b=1):
+            pass
+
+        def kw_default(a, *, k=1):
+            pass
+
+        for fn, want in [(none, 0), (variadic, -1), (first_then_rest, -1),
+                         (defaults, 2), (kw_default, 1)]:
+            _registry.reset()
+            scalar(fn)
+            self.assertEqual(self.only().arity, want, fn.__name__)
+
+    def test_explicit_arity_is_checked_against_the_signature(self):
+        def defaults(a, b=1):
+            pass
+
+        scalar(defaults, arity=1)
+        self.assertEqual(self.only().arity, 1)
+        with self.assertRaisesRegex(RegistrationError, "cannot be called with 3"):
+            scalar(defaults, name="d3", arity=3)
+        with self.assertRaisesRegex(RegistrationError, r"needs a \*args"):
+            scalar(defaults, name="dv", arity=-1)
+        for bad in (-2, 128, True, 1.0):
+            with self.assertRaises(RegistrationError):
+                scalar(lambda *a: 0, name="bad", arity=bad)
+
+    def test_builtins_need_an_arity_only_without_a_signature(self):
+        scalar(str.title, name="py_title")
+        self.assertEqual(self.only().arity, 1)
+
+    def test_stacked_decorators_register_several_entries(self):
+        @scalar(name="g", arity=1)
+        @scalar(name="g", arity=2)
+        def g(a, b=None):
+            return a
+
+        self.assertEqual([(d.name, d.arity) for d in _registry.entries()],
+                         [("g", 2), ("g", 1)])
+
+    def test_required_keyword_only_is_refused(self):
+        def f(a, *, k):
+            pass
+
+        with self.assertRaisesRegex(RegistrationError, "keyword-only"):
+            scalar(f)
+
+    def test_names(self):
+        with self.assertRaisesRegex(RegistrationError, "name="):
+            scalar(lambda x: x)
+        with self.assertRaisesRegex(RegistrationError, "empty"):
+            scalar(lambda x: x, name="")
+        with self.assertRaisesRegex(RegistrationError, "NUL"):
+            scalar(lambda x: x, name="a\0b")
+        with self.assertRaisesRegex(RegistrationError, "256 bytes"):
+            scalar(lambda x: x, name="n" * 256)
+        with self.assertRaisesRegex(RegistrationError, "must be a str"):
+            scalar(lambda x: x, name=3)
+        scalar(lambda x: x, name="n" * 255)
+        with self.assertRaisesRegex(RegistrationError, "callable"):
+            scalar(3)
+
+    def test_duplicates_are_refused_case_insensitively(self):
+        @scalar
+        def f(a):
+            pass
+
+        with self.assertRaisesRegex(RegistrationError, r"F \(arity 1\) is registered twice"):
+            scalar(lambda a: a, name="F")
+        # Another arity is another SQLite function.
+        scalar(lambda a, b: a, name="F")
+
+        # An aggregate clashes with a scalar of the same name and arity.
+        class f_agg:
+            def step(self, x):
+                pass
+
+            def finalize(self):
+                pass
+
+        with self.assertRaises(RegistrationError):
+            aggregate(f_agg, name="f")
+        # Only ASCII letters fold, as in SQLite.
+        scalar(lambda a: a, name="\u00c9")
+        scalar(lambda a: a, name="\u00e9")
+
+    def test_innocuous_and_direct_only_conflict(self):
+        with self.assertRaisesRegex(RegistrationError, "innocuous and direct_only"):
+            scalar(lambda a: a, name="x", innocuous=True, direct_only=True)
+
+    def test_aggregate_and_window(self):
+        @aggregate
+        class total:
+            def __init__(self):
+                self.t = 0
+
+            def step(self, x):
+                self.t += x
+
+            def finalize(self):
+                return self.t
+
+        @aggregate(name="w", deterministic=False)
+        class Win:
+            def step(self, a, b):
+                pass
+
+            def inverse(self, a, b):
+                pass
+
+            def value(self):
+                pass
+
+            def finalize(self):
+                pass
+
+        a, w = _registry.entries()
+        self.assertEqual((a.name, a.arity, a.kind), ("total", 1, "aggregate"))
+        self.assertEqual((w.name, w.arity, w.kind, w.deterministic),
+                         ("w", 2, "window", False))
+        self.assertIs(a.target, total)
+
+    def test_aggregate_variadic_and_static_step(self):
+        @aggregate
+        class v:
+            def step(self, *xs):
+                pass
+
+            def finalize(self):
+                pass
+
+        self.assertEqual(self.only().arity, -1)
+
+    def test_aggregate_mistakes(self):
+        with self.assertRaisesRegex(RegistrationError, "decorates a class"):
+            aggregate(lambda: 0)
+
+        class no_finalize:
+            def step(self, x):
+                pass
+
+        with self.assertRaisesRegex(RegistrationError, "no finalize"):
+            aggregate(no_finalize)
+
+        class half_window:
+            def step(self, x):
+                pass
+
+            def inverse(self, x):
+                pass
+
+            def finalize(self):
+                pass
+
+        with self.assertRaisesRegex(RegistrationError, "not value"):
+            aggregate(half_window)
+
+        class needs_args:
+            def __init__(self, start):
+                pass
+
+            def step(self, x):
+                pass
+
+            def finalize(self):
+                pass
+
+        with self.assertRaisesRegex(RegistrationError, "no arguments"):
+            aggregate(needs_args)
+
+        class inverse_arity:
+            def step(self, x):
+                pass
+
+            def inverse(self, x, y):
+                pass
+
+            def value(self):
+                pass
+
+            def finalize(self):
+                pass
+
+        with self.assertRaisesRegex(RegistrationError, "inverse cannot be called with 1"):
+            aggregate(inverse_arity)
+
+    def test_freeze(self):
+        with self.assertRaisesRegex(RegistrationError, "no SQL functions"):
+            _registry.freeze()
+        _registry.reset()
+        scalar(lambda: 1, name="one")
+        entries = _registry.freeze()
+        self.assertEqual([d.name for d in entries], ["one"])
+        with self.assertRaisesRegex(RegistrationError, "at build time"):
+            scalar(lambda: 2, name="two")
+
+
+if __name__ == "__main__":
+    unittest.main()

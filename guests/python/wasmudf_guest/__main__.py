@@ -1,0 +1,5 @@
+import sys
+
+from ._build import main
+
+sys.exit(main())

@@ -1,0 +1,282 @@
+"""Registration of scalar, aggregate and window functions.
+
+Pure Python: nothing here needs componentize-py. `scalar` and `aggregate`
+record a `FunctionDef` per SQL function in registration order; the build
+shim freezes the list once the app module is imported, and the position of a
+definition in that list is the id the host uses for every call.
+"""
+
+import inspect
+
+SCALAR = "scalar"
+AGGREGATE = "aggregate"
+WINDOW = "window"
+
+# The host's rules (crates/wasmudf/src/manifest.rs), checked here so that a
+# mistake fails the build with a Python traceback rather than the load.
+MAX_ARITY = 127
+MAX_NAME_BYTES = 255
+
+_P = inspect.Parameter
+_POSITIONAL = (_P.POSITIONAL_ONLY, _P.POSITIONAL_OR_KEYWORD)
+
+
+class RegistrationError(ValueError):
+    """A function cannot be registered (bad name, arity, flags, duplicate)."""
+
+
+class FunctionDef:
+    """One SQL function: its manifest entry and what implements it."""
+
+    __slots__ = ("name", "arity", "kind", "deterministic", "innocuous",
+                 "direct_only", "target")
+
+    def __init__(self, name, arity, kind, deterministic, innocuous,
+                 direct_only, target):
+        self.name = name
+        self.arity = arity
+        self.kind = kind
+        self.deterministic = deterministic
+        self.innocuous = innocuous
+        self.direct_only = direct_only
+        # The function (scalar) or the class (aggregate, window).
+        self.target = target
+
+    def __repr__(self):
+        flags = [f for f in ("deterministic", "innocuous", "direct_only")
+                 if getattr(self, f)]
+        return (f"FunctionDef({self.name!r}, arity={self.arity}, "
+                f"kind={self.kind}, flags={flags})")
+
+
+_entries = []
+_keys = {}
+_frozen = False
+
+
+def _ascii_lower(s):
+    # SQLite folds the case of ASCII letters only.
+    return "".join(chr(ord(c) + 32) if "A" <= c <= "Z" else c for c in s)
+
+
+def _describe(obj):
+    mod = getattr(obj, "__module__", None)
+    qn = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None) \
+        or repr(obj)
+    return f"{mod}.{qn}" if mod and mod != "builtins" else qn
+
+
+def _check_name(name, obj):
+    if not isinstance(name, str):
+        raise RegistrationError(
+            f"{_describe(obj)}: name must be a str, got {type(name).__name__}")
+    if not name:
+        raise RegistrationError(f"{_describe(obj)}: the SQL name is empty")
+    if "\0" in name:
+        raise RegistrationError(f"{_describe(obj)}: the SQL name {name!r} contains NUL")
+    try:
+        size = len(name.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise RegistrationError(
+            f"{_describe(obj)}: the SQL name {name!r} is not valid Unicode") from None
+    if size > MAX_NAME_BYTES:
+        raise RegistrationError(
+            f"{_describe(obj)}: the SQL name is {size} bytes long; "
+            f"SQLite allows at most {MAX_NAME_BYTES}")
+
+
+def _signature(fn, what, drop_self):
+    """The signature of `fn`, without `self` when `drop_self`; None when it
+    cannot be read (some builtins)."""
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return None
+    if drop_self:
+        params = list(sig.parameters.values())
+        if not params or params[0].kind not in _POSITIONAL:
+            raise RegistrationError(f"{what} must take `self` first")
+        sig = sig.replace(parameters=params[1:])
+    return sig
+
+
+def _arity(sig, explicit, what):
+    """The SQL arity: `explicit` if given (checked against `sig`), else the
+    number of positional parameters, or -1 with `*args`."""
+    if sig is not None:
+        params = list(sig.parameters.values())
+        required_kw = [p.name for p in params
+                       if p.kind == _P.KEYWORD_ONLY and p.default is _P.empty]
+        if required_kw:
+            raise RegistrationError(
+                f"{what} has required keyword-only parameters {required_kw}; "
+                "SQL passes arguments by position only")
+        variadic = any(p.kind == _P.VAR_POSITIONAL for p in params)
+        positional = [p for p in params if p.kind in _POSITIONAL]
+    if explicit is None:
+        if sig is None:
+            raise RegistrationError(
+                f"cannot read the signature of {what}; pass arity=")
+        return -1 if variadic else len(positional)
+    if isinstance(explicit, bool) or not isinstance(explicit, int):
+        raise RegistrationError(f"{what}: arity must be an int, got {explicit!r}")
+    if not -1 <= explicit <= MAX_ARITY:
+        raise RegistrationError(
+            f"{what}: arity {explicit} must be -1 (variadic) or 0..{MAX_ARITY}")
+    if sig is not None:
+        if explicit == -1:
+            if not variadic:
+                raise RegistrationError(
+                    f"{what}: arity -1 (variadic) needs a *args parameter")
+        else:
+            try:
+                sig.bind(*range(explicit))
+            except TypeError as e:
+                raise RegistrationError(
+                    f"{what} cannot be called with {explicit} "
+                    f"argument{'' if explicit == 1 else 's'}: {e}") from None
+    return explicit
+
+
+def _add(defn):
+    if _frozen:
+        raise RegistrationError(
+            f"{defn.name}: functions must be registered while the app module "
+            "is imported (at build time), not later")
+    if defn.innocuous and defn.direct_only:
+        raise RegistrationError(
+            f"{defn.name}: a function cannot be both innocuous and direct_only")
+    key = (_ascii_lower(defn.name), defn.arity)
+    if key in _keys:
+        arity = "variadic" if defn.arity == -1 else defn.arity
+        raise RegistrationError(
+            f"{defn.name} (arity {arity}) is registered twice: "
+            f"{_describe(_keys[key].target)} and {_describe(defn.target)}")
+    _keys[key] = defn
+    _entries.append(defn)
+
+
+def _flags(deterministic, innocuous, direct_only):
+    return bool(deterministic), bool(innocuous), bool(direct_only)
+
+
+def scalar(fn=None, *, name=None, deterministic=True, innocuous=False,
+           direct_only=False, arity=None):
+    """Registers `fn` as a scalar SQL function and returns it unchanged.
+
+    Use as `@scalar` or `@scalar(name=..., deterministic=..., innocuous=...,
+    direct_only=..., arity=...)`. The SQL name defaults to `fn.__name__`;
+    the arity to the number of positional parameters, or -1 (any number)
+    when `fn` takes `*args`. Decorators stack, so one function can be
+    registered under several names or arities.
+    """
+    def register(fn):
+        if not callable(fn):
+            raise RegistrationError(f"@scalar needs a callable, got {fn!r}")
+        what = _describe(fn)
+        sql_name = name
+        if sql_name is None:
+            sql_name = getattr(fn, "__name__", None)
+            if not isinstance(sql_name, str) or sql_name == "<lambda>":
+                raise RegistrationError(f"{what} has no usable __name__; pass name=")
+        _check_name(sql_name, fn)
+        sig = _signature(fn, what, drop_self=False)
+        n = _arity(sig, arity, what)
+        _add(FunctionDef(sql_name, n, SCALAR,
+                         *_flags(deterministic, innocuous, direct_only), fn))
+        return fn
+
+    if fn is None:
+        return register
+    return register(fn)
+
+
+def _method_signature(cls, method):
+    """The signature of `cls.method` as called on an instance, or None."""
+    raw = inspect.getattr_static(cls, method)
+    what = f"{_describe(cls)}.{method}"
+    if isinstance(raw, (staticmethod, classmethod)):
+        return _signature(getattr(cls, method), what, drop_self=False)
+    if inspect.isfunction(raw):
+        return _signature(raw, what, drop_self=True)
+    # A builtin or a callable object: read what the bound form accepts.
+    return None
+
+
+def aggregate(cls=None, *, name=None, deterministic=True, innocuous=False,
+              direct_only=False, arity=None):
+    """Registers class `cls` as an aggregate SQL function and returns it
+    unchanged.
+
+    SQLite makes one instance per group with `cls()`, calls
+    `step(self, *args)` for each row and `finalize(self)` once, also for an
+    empty group. A class that also defines `inverse(self, *args)` (remove a
+    row that left the frame, oldest first) and `value(self)` (the current
+    result; the state stays usable) is a window function, usable with
+    `OVER (...)`. The arity is read from `step`.
+    """
+    def register(cls):
+        if not isinstance(cls, type):
+            raise RegistrationError(
+                f"@aggregate decorates a class, got {cls!r}; write a class "
+                "with step(self, ...) and finalize(self)")
+        what = _describe(cls)
+        for required in ("step", "finalize"):
+            if not callable(getattr(cls, required, None)):
+                raise RegistrationError(f"{what} has no {required}() method")
+        has_inverse = callable(getattr(cls, "inverse", None))
+        has_value = callable(getattr(cls, "value", None))
+        if has_inverse != has_value:
+            missing, present = ("value", "inverse") if has_inverse else ("inverse", "value")
+            raise RegistrationError(
+                f"{what} defines {present}() but not {missing}(); a window "
+                "function needs both, an aggregate neither")
+        try:
+            init_sig = inspect.signature(cls)
+        except (TypeError, ValueError):
+            init_sig = None
+        if init_sig is not None:
+            try:
+                init_sig.bind()
+            except TypeError:
+                raise RegistrationError(
+                    f"{what}() must be callable with no arguments: SQLite makes "
+                    "one instance per group") from None
+        sql_name = cls.__name__ if name is None else name
+        _check_name(sql_name, cls)
+        n = _arity(_method_signature(cls, "step"), arity, f"{what}.step")
+        if has_inverse:
+            # inverse() receives the same rows as step().
+            _arity(_method_signature(cls, "inverse"), n, f"{what}.inverse")
+        kind = WINDOW if has_inverse else AGGREGATE
+        _add(FunctionDef(sql_name, n, kind,
+                         *_flags(deterministic, innocuous, direct_only), cls))
+        return cls
+
+    if cls is None:
+        return register
+    return register(cls)
+
+
+def freeze(require_functions=True):
+    """Ends registration and returns the definitions in manifest order."""
+    global _frozen
+    _frozen = True
+    if require_functions and not _entries:
+        raise RegistrationError(
+            "no SQL functions were registered: decorate functions with "
+            "@wasmudf_guest.scalar or classes with @wasmudf_guest.aggregate")
+    return tuple(_entries)
+
+
+def entries():
+    """The definitions registered so far, in manifest order."""
+    return tuple(_entries)
+
+
+def reset():
+    """Forgets every registration (for tests)."""
+    global _frozen
+    _entries.clear()
+    _keys.clear()
+    _frozen = False
