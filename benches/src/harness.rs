@@ -24,6 +24,9 @@ pub struct Options {
     pub threads: Vec<usize>,
     /// Run the better-sqlite3 column when Node and the module are there.
     pub node: bool,
+    /// Rows for the guest-language comparison (JavaScript and Python calls
+    /// cost microseconds each).
+    pub lang_rows: usize,
 }
 
 impl Default for Options {
@@ -34,6 +37,7 @@ impl Default for Options {
             runs: 5,
             threads: vec![1, 2, 4],
             node: true,
+            lang_rows: 50_000,
         }
     }
 }
@@ -136,6 +140,15 @@ pub struct Node {
     pub text_scan_ms: f64,
     /// `SELECT sum(length(upper_ascii(s)))` with a JS UDF.
     pub upper_ms: f64,
+    /// `SELECT sum(js_i64_add(i, 1))`, the JavaScript example's code, on
+    /// BigInts (`safeIntegers`).
+    pub js_add_ms: f64,
+    /// `SELECT sum(length(js_slugify(s)))`, the JavaScript example's code.
+    pub slugify_ms: f64,
+    /// `SELECT count(a)`.
+    pub count_scan_ms: f64,
+    /// `SELECT js_mode(a)`, the JavaScript example's code.
+    pub mode_ms: f64,
 }
 
 /// Everything `wasmudf bench` measured.
@@ -159,11 +172,17 @@ pub struct Report {
     pub node_note: Option<String>,
     /// wasm identity overhead / JS identity overhead, per row.
     pub wasm_vs_js_identity: Option<f64>,
+    /// The same kinds of UDF in Rust, JavaScript and Python guests.
+    pub languages: Vec<crate::languages::Language>,
 }
 
 /// The steps `run` reports progress on, for a progress bar's length.
 pub fn step_count(opts: &Options) -> u64 {
-    (PER_ROW_CASES.len() + 4 + opts.threads.len() + usize::from(opts.node)) as u64
+    (PER_ROW_CASES.len()
+        + 4
+        + opts.threads.len()
+        + usize::from(opts.node)
+        + crate::languages::step_count()) as u64
 }
 
 fn ms(d: Duration) -> f64 {
@@ -220,6 +239,7 @@ pub fn run(opts: &Options, step: &mut dyn FnMut(&str)) -> Result<Report> {
     let memory = memory()?;
     step("scaling setup");
     let scaling = scaling(opts, &components, step)?;
+    let languages = crate::languages::run(opts.lang_rows, opts.runs, step)?;
 
     let (node, node_note) = if opts.node {
         step("better-sqlite3");
@@ -245,6 +265,7 @@ pub fn run(opts: &Options, step: &mut dyn FnMut(&str)) -> Result<Report> {
         node,
         node_note,
         wasm_vs_js_identity,
+        languages,
     })
 }
 
@@ -329,7 +350,8 @@ fn limit_costs(opts: &Options) -> Result<LimitCosts> {
     })
 }
 
-fn status_kib(field: &str) -> f64 {
+/// A `/proc/self/status` field in KiB (0 where there is none).
+pub(crate) fn status_kib(field: &str) -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {

@@ -6,6 +6,7 @@
 //! both measure exactly the same queries.
 
 pub mod harness;
+pub mod languages;
 pub mod native;
 pub mod scenarios;
 

@@ -146,6 +146,61 @@ fn print(r: &Report) {
         }
     }
     println!("{t}");
+    print_languages(r);
+}
+
+/// The guest-language comparison: one row per language and kind of call,
+/// with better-sqlite3's V8 doing the same JavaScript where it ran.
+fn print_languages(r: &Report) {
+    let mut t = Table::new();
+    t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
+    t.set_header(["language", "kind", "query", "ns/row"]);
+    for lang in &r.languages {
+        for case in &lang.cases {
+            t.add_row([
+                lang.language.to_string(),
+                case.kind.to_string(),
+                case.sql.clone(),
+                f1(case.ns_per_row),
+            ]);
+        }
+    }
+    if let Some(n) = &r.node {
+        let per = |ms: f64, scan: f64| f1((ms - scan).max(0.0) * 1e6 / n.rows as f64);
+        let v8 = format!("better-sqlite3 (V8, Node {})", n.node);
+        for (kind, sql, value) in [
+            ("scalar", "sum(js_i64_add(i, 1))", per(n.js_add_ms, n.scan_ms)),
+            ("text", "sum(length(js_slugify(s)))", per(n.slugify_ms, n.text_scan_ms)),
+            ("aggregate", "js_mode(a)", per(n.mode_ms, n.count_scan_ms)),
+        ] {
+            t.add_row([v8.clone(), kind.to_string(), sql.to_string(), value]);
+        }
+    }
+    println!(
+        "Guest languages ({} rows; ns/row net of the scan)\n{t}",
+        r.languages.first().map_or(0, |l| l.rows)
+    );
+    let mut t = Table::new();
+    t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
+    t.set_header([
+        "language",
+        "component MB",
+        "cold compile ms",
+        "cached load ms",
+        "first call ms",
+        "RSS MiB",
+    ]);
+    for lang in &r.languages {
+        t.add_row([
+            lang.language.to_string(),
+            f1(lang.component_bytes as f64 / 1e6),
+            f1(lang.cold_compile_ms),
+            f1(lang.cached_load_ms),
+            f1(lang.first_call_ms),
+            f1(lang.rss_mib),
+        ]);
+    }
+    println!("{t}");
 }
 
 /// A horizontal bar chart of ns/row per case: native and wasm.

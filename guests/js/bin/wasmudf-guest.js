@@ -41,9 +41,8 @@ class UsageError extends Error {}
 function parseArgs(argv) {
   const opts = { entry: null, out: null, aot: false, wevalBin: null };
   const [command, ...rest] = argv;
-  if (command === '-h' || command === '--help' || command === undefined) {
-    return { help: true };
-  }
+  if (command === '-h' || command === '--help') return { help: true };
+  if (command === undefined) throw new UsageError('missing command');
   if (command !== 'build') throw new UsageError(`unknown command ${JSON.stringify(command)}`);
   for (let i = 0; i < rest.length; i++) {
     const a = rest[i];
@@ -79,11 +78,20 @@ const sdkPlugin = {
   },
 };
 
-/** Bundles the entry and the SDK into one ES module; returns its text. */
+/**
+ * Bundles the entry and the SDK into one ES module; returns its text and
+ * its source map (parsed).
+ */
 async function bundle(entry) {
   const esbuild = await import('esbuild');
+  // The user's module first, so that its registrations are done when the
+  // check and the `guest` export are evaluated.
   const contents =
     `import ${JSON.stringify(entry)};\n` +
+    `import { defaultRegistry } from 'wasmudf-guest/core';\n` +
+    `if (defaultRegistry.entries.length === 0) {\n` +
+    `  throw new Error(${JSON.stringify(`${basename(entry)} registers no functions: call scalar, aggregate or window from 'wasmudf-guest' at its top level`)});\n` +
+    `}\n` +
     `export { guest } from 'wasmudf-guest/component';\n`;
   let result;
   try {
@@ -91,6 +99,8 @@ async function bundle(entry) {
       stdin: { contents, resolveDir: dirname(entry), sourcefile: 'wasmudf-guest-entry.js', loader: 'js' },
       bundle: true,
       write: false,
+      outfile: 'bundle.js',
+      sourcemap: 'external',
       format: 'esm',
       platform: 'neutral',
       mainFields: ['module', 'main'],
@@ -106,7 +116,71 @@ async function bundle(entry) {
     );
     throw new Error(`bundling ${entry} failed:\n  ${lines.join('\n  ') || e.message}`);
   }
-  return result.outputFiles[0].text;
+  const js = result.outputFiles.find((f) => f.path.endsWith('.js'));
+  const map = result.outputFiles.find((f) => f.path.endsWith('.map'));
+  return { code: js.text, map: map ? JSON.parse(map.text) : null };
+}
+
+const BASE64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+
+/**
+ * A function mapping a 1-based line and column of the bundle to
+ * `file:line:column` of the source it came from, or null.
+ */
+function sourceMapper(map) {
+  if (map === null) return () => null;
+  const lines = [];
+  let src = 0;
+  let line = 0;
+  let col = 0;
+  for (const text of map.mappings.split(';')) {
+    const segments = [];
+    let genCol = 0;
+    for (const seg of text.split(',')) {
+      if (seg === '') continue;
+      const fields = [];
+      let value = 0;
+      let shift = 0;
+      for (const ch of seg) {
+        const digit = BASE64.indexOf(ch);
+        value += (digit & 31) << shift;
+        if (digit & 32) {
+          shift += 5;
+        } else {
+          fields.push(value & 1 ? -(value >>> 1) : value >>> 1);
+          value = 0;
+          shift = 0;
+        }
+      }
+      genCol += fields[0];
+      if (fields.length >= 4) {
+        src += fields[1];
+        line += fields[2];
+        col += fields[3];
+        segments.push([genCol, src, line, col]);
+      }
+    }
+    lines.push(segments);
+  }
+  return (genLine, genCol) => {
+    const segments = lines[genLine - 1];
+    if (!segments || segments.length === 0) return null;
+    let best = segments[0];
+    for (const seg of segments) {
+      if (seg[0] <= genCol - 1) best = seg;
+      else break;
+    }
+    const file = map.sources[best[1]];
+    if (file === undefined) return null;
+    return `${file}:${best[2] + 1}:${best[3] + 1}`;
+  };
+}
+
+/** Rewrites `name.js:line:col` positions of the bundle in `text` to sources. */
+function mapPositions(text, name, map) {
+  const lookup = sourceMapper(map);
+  const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return text.replace(new RegExp(`${escaped}:(\\d+):(\\d+)`, 'g'), (all, l, c) => lookup(Number(l), Number(c)) ?? all);
 }
 
 /** The weval binary for --aot, or a clear error when it cannot be had. */
@@ -173,6 +247,30 @@ async function listFunctions(dir, code) {
   }
 }
 
+/**
+ * Drops what an author cannot act on from componentize-js's message: the
+ * wizer command line and StarlingMonkey's repeat of the error as an
+ * unhandled rejection (the failed top-level evaluation).
+ */
+function tidyError(text) {
+  const out = [];
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i];
+    if (/^Failed to initialize component \((wizer|weval)/.test(line)) continue;
+    if (line.startsWith('Exception while evaluating top-level script')) {
+      out.push('an exception was thrown while the module was evaluated:');
+      continue;
+    }
+    if (line.startsWith('Additionally, some promises were rejected')) {
+      if (lines[i + 1]?.startsWith('Promise rejected but never handled:')) i++;
+      continue;
+    }
+    out.push(line);
+  }
+  return out.join('\n').trim();
+}
+
 function formatSize(bytes) {
   return bytes >= 1 << 20 ? `${(bytes / (1 << 20)).toFixed(1)} MiB` : `${(bytes / 1024).toFixed(1)} KiB`;
 }
@@ -183,10 +281,11 @@ async function build(opts) {
   const out = resolve(opts.out);
   if (!existsSync(entry)) throw new Error(`${opts.entry}: no such file`);
 
-  const code = await bundle(entry);
+  const { code, map } = await bundle(entry);
   const work = await mkdtemp(join(tmpdir(), 'wasmudf-guest-'));
   try {
-    // Named after the entry so that error stacks name it.
+    // Named after the entry so that error stacks name it (and positions in
+    // it can be mapped back to the sources).
     const name = basename(entry, extname(entry)) + '.js';
     const sourcePath = join(work, name);
     await writeFile(sourcePath, code);
@@ -204,7 +303,7 @@ async function build(opts) {
         ...(wevalBin ? { wevalBin } : {}),
       }));
     } catch (e) {
-      throw new Error(`componentize-js failed for ${opts.entry}:\n${e.message ?? e}`);
+      throw new Error(`building ${opts.entry} failed:\n${tidyError(mapPositions(String(e.message ?? e), name, map))}`);
     }
 
     await mkdir(dirname(out), { recursive: true });

@@ -26,7 +26,7 @@ def _number(x, fn):
     raise TypeError(f"{fn}() takes numbers, got {kind}")
 
 
-@scalar
+@scalar(deterministic=True)
 def py_similarity(a, b):
     """How alike two TEXT (or BLOB) values are: difflib's ratio, 0.0..1.0."""
     if a is None or b is None:
@@ -36,7 +36,7 @@ def py_similarity(a, b):
     return difflib.SequenceMatcher(None, a, b).ratio()
 
 
-@scalar
+@scalar(deterministic=True)
 def py_add(a, b):
     """a + b, exact for 64-bit integers; the SDK turns a sum outside the
     INTEGER range into the error `integer out of range`."""
@@ -45,7 +45,7 @@ def py_add(a, b):
     return _number(a, "py_add") + _number(b, "py_add")
 
 
-@scalar
+@scalar(deterministic=True)
 def py_json_get(doc, key):
     """The member `key` of a JSON object (or element `key` of an array):
     JSON strings, numbers, booleans as TEXT, INTEGER/REAL, 0/1; objects and
@@ -66,7 +66,7 @@ def py_json_get(doc, key):
     return value
 
 
-@scalar(deterministic=False)
+@scalar
 def py_print(x):
     """Prints its argument (repr) to stdout, which the host captures, and
     returns it unchanged."""
@@ -74,7 +74,7 @@ def py_print(x):
     return x
 
 
-@scalar
+@scalar(deterministic=True)
 def py_join(sep, *parts):
     """Variadic: the non-NULL parts joined with `sep`, as TEXT."""
     if sep is None:
@@ -82,19 +82,19 @@ def py_join(sep, *parts):
     return str(sep).join(str(p) for p in parts if p is not None)
 
 
-@scalar
+@scalar(deterministic=True)
 def py_version():
     """The Python inside the component."""
     return sys.version
 
 
-@scalar
+@scalar(deterministic=True)
 def py_fail(message):
     """Always fails: `py_fail('boom')` is the SQL error `py_fail: boom`."""
     raise Error(str(message))
 
 
-@aggregate
+@aggregate(deterministic=True)
 class py_stdev:
     """Sample standard deviation (statistics.stdev) of the non-NULL values;
     NULL for fewer than two; TEXT or BLOB is an error."""
@@ -112,7 +112,7 @@ class py_stdev:
         return statistics.stdev(self.values)
 
 
-@aggregate
+@aggregate(deterministic=True)
 class py_mean:
     """Arithmetic mean of the non-NULL values, as REAL; NULL when there are
     none. Window-capable. Exact: integers are summed in an unbounded int and

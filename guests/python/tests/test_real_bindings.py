@@ -38,7 +38,7 @@ class RealBindingsTest(ExportsCase):
         wit, Err = REAL
 
     def register(self):
-        scalar(lambda a, b: a + b, name="add")
+        scalar(lambda a, b: a + b, name="add", deterministic=True)
         scalar(lambda x: x, name="ident")
 
         @aggregate

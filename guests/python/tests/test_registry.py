@@ -23,8 +23,9 @@ class RegistryTest(unittest.TestCase):
 
         d = self.only()
         self.assertEqual((d.name, d.arity, d.kind), ("py_two", 2, "scalar"))
+        # No flags unless asked for, as in the Rust and JavaScript SDKs.
         self.assertEqual((d.deterministic, d.innocuous, d.direct_only),
-                         (True, False, False))
+                         (False, False, False))
         self.assertIs(d.target, py_two)
         # The decorator returns the function unchanged.
         self.assertEqual(py_two(1, 2), 1)

@@ -32,7 +32,7 @@ class Unprintable(Exception):
 
 class ScalarTest(ExportsCase):
     def register(self):
-        scalar(lambda x: x, name="ident")
+        scalar(lambda x: x, name="ident", deterministic=True)
         scalar(lambda: 42, name="const")
         scalar(lambda a, b: a + b, name="add")
         scalar(lambda a, b, c: (a, b, c) and c, name="third")

@@ -160,7 +160,7 @@ def _flags(deterministic, innocuous, direct_only):
     return bool(deterministic), bool(innocuous), bool(direct_only)
 
 
-def scalar(fn=None, *, name=None, deterministic=True, innocuous=False,
+def scalar(fn=None, *, name=None, deterministic=False, innocuous=False,
            direct_only=False, arity=None):
     """Registers `fn` as a scalar SQL function and returns it unchanged.
 
@@ -203,7 +203,7 @@ def _method_signature(cls, method):
     return None
 
 
-def aggregate(cls=None, *, name=None, deterministic=True, innocuous=False,
+def aggregate(cls=None, *, name=None, deterministic=False, innocuous=False,
               direct_only=False, arity=None):
     """Registers class `cls` as an aggregate SQL function and returns it
     unchanged.
