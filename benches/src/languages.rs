@@ -76,7 +76,11 @@ const GUESTS: &[Guest] = &[
         path: wasmudf_test_guests::PY_EXAMPLES,
         cases: &[
             ("scalar", "sum(py_add(i, 1))", "sum(i)"),
-            ("text", "sum(py_similarity(s, 'deadbeefdeadbeef'))", "sum(length(s))"),
+            (
+                "text",
+                "sum(py_similarity(s, 'deadbeefdeadbeef'))",
+                "sum(length(s))",
+            ),
             ("aggregate", "py_mean(i)", "count(i)"),
         ],
     },

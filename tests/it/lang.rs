@@ -205,28 +205,40 @@ fn python_scalars_keep_64_bit_integers_and_raise_sql_errors() -> Result<()> {
     Ok(())
 }
 
-/// The seed scenario, in the seed's own language: `SELECT js_sleep(200)`
-/// through the async pool answers 200 after sleeping in the guest, and
-/// consecutive steps of one statement run on different threads.
+/// The seed scenario, in the seed's own language and in Python: `SELECT
+/// js_sleep(200)` through the async pool answers 200 after sleeping in the
+/// guest, and consecutive steps of one statement run on different threads.
 #[test]
-fn seed_scenario_in_javascript_through_the_async_pool() -> Result<()> {
+fn seed_scenario_in_javascript_and_python_through_the_async_pool() -> Result<()> {
+    for (component, sleep, add) in [
+        (js as fn(&Engine) -> Component, "js_sleep", "js_i64_add"),
+        (py, "py_sleep", "py_add"),
+    ] {
+        seed_scenario(component, sleep, add)?;
+    }
+    Ok(())
+}
+
+fn seed_scenario(component: fn(&Engine) -> Component, sleep: &str, add: &str) -> Result<()> {
     runtime().block_on(async {
         let (engine, log) = logged_engine();
         let db = Database::builder()
-            .components([js(&engine)])
+            .components([component(&engine)])
             .pool_size(1)
             .open()
             .await?;
         let start = Instant::now();
-        let row = db.query_row("SELECT js_sleep(200)", ()).await?;
-        assert_eq!(row.get::<i64>(0)?, 200);
+        let row = db.query_row(&format!("SELECT {sleep}(200)"), ()).await?;
+        assert_eq!(row.get::<i64>(0)?, 200, "{sleep}");
         assert!(
             start.elapsed() >= Duration::from_millis(200),
-            "did not sleep"
+            "{sleep} did not sleep"
         );
         let mut stream = db.stream(
-            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 24) \
-             SELECT i, js_sleep(i % 3), js_i64_add(i, 9223372036854775000) FROM n",
+            &format!(
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 24) \
+                 SELECT i, {sleep}(i % 3), {add}(i, 9223372036854775000) FROM n"
+            ),
             (),
         );
         let mut seen = 0;
@@ -240,10 +252,10 @@ fn seed_scenario_in_javascript_through_the_async_pool() -> Result<()> {
         }
         assert_eq!(seen, 24);
         // One connection, one statement: more than one thread means the
-        // JavaScript guest's instance moved between threads mid-statement.
+        // guest's instance moved between threads mid-statement.
         assert!(
             log.thread_count() >= 2,
-            "all {} calls on one thread",
+            "{sleep}: all {} calls on one thread",
             log.calls()
         );
         Ok(())

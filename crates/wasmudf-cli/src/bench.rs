@@ -169,8 +169,16 @@ fn print_languages(r: &Report) {
         let per = |ms: f64, scan: f64| f1((ms - scan).max(0.0) * 1e6 / n.rows as f64);
         let v8 = format!("better-sqlite3 (V8, Node {})", n.node);
         for (kind, sql, value) in [
-            ("scalar", "sum(js_i64_add(i, 1))", per(n.js_add_ms, n.scan_ms)),
-            ("text", "sum(length(js_slugify(s)))", per(n.slugify_ms, n.text_scan_ms)),
+            (
+                "scalar",
+                "sum(js_i64_add(i, 1))",
+                per(n.js_add_ms, n.scan_ms),
+            ),
+            (
+                "text",
+                "sum(length(js_slugify(s)))",
+                per(n.slugify_ms, n.text_scan_ms),
+            ),
             ("aggregate", "js_mode(a)", per(n.mode_ms, n.count_scan_ms)),
         ] {
             t.add_row([v8.clone(), kind.to_string(), sql.to_string(), value]);

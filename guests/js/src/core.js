@@ -565,6 +565,29 @@ export function makeGuest(registry) {
   }
 
   /** A fast result for a value the inline cases did not take. */
+  /** A user function's result as a `fast-result`: numbers and NULL in place. */
+  function fastOut(r, e) {
+    switch (typeof r) {
+      case 'bigint':
+        if (r >= I64_MIN && r <= I64_MAX) {
+          fastInt.val = r;
+          return fastInt;
+        }
+        break;
+      case 'number':
+        fastReal.val = r;
+        return fastReal;
+      case 'undefined':
+        return NULL;
+      case 'object':
+        if (r === null) return NULL;
+        break;
+      default:
+        break;
+    }
+    return fastSlow(r, e);
+  }
+
   function fastSlow(r, e) {
     if (isThenable(r)) {
       return Promise.resolve(r).then(
@@ -614,12 +637,9 @@ export function makeGuest(registry) {
     call1(id, a) {
       const e = entries[id];
       if (e === undefined || e.takes1 !== true) return badCall(id, 1);
-      let x = a.val;
-      if (x === undefined) x = null;
-      else if (typeof x === 'bigint' && x > I64_MAX) x -= U64;
       let r;
       try {
-        r = e.fn(x);
+        r = e.fn(fromValue(a));
       } catch (err) {
         return fail(errorMessage(err));
       }
@@ -628,15 +648,9 @@ export function makeGuest(registry) {
     call2(id, a, b) {
       const e = entries[id];
       if (e === undefined || e.takes2 !== true) return badCall(id, 2);
-      let x = a.val;
-      if (x === undefined) x = null;
-      else if (typeof x === 'bigint' && x > I64_MAX) x -= U64;
-      let y = b.val;
-      if (y === undefined) y = null;
-      else if (typeof y === 'bigint' && y > I64_MAX) y -= U64;
       let r;
       try {
-        r = e.fn(x, y);
+        r = e.fn(fromValue(a), fromValue(b));
       } catch (err) {
         return fail(errorMessage(err));
       }
@@ -673,69 +687,24 @@ export function makeGuest(registry) {
     fast1(id, a) {
       const e = entries[id];
       if (e === undefined || e.takes1 !== true) return defer(badCall(id, 1));
-      let x = a.val;
-      if (x === undefined) x = null;
-      else if (typeof x === 'bigint' && x > I64_MAX) x -= U64;
       let r;
       try {
-        r = e.fn(x);
+        r = e.fn(fromValue(a));
       } catch (err) {
         return defer(fail(errorMessage(err)));
       }
-      switch (typeof r) {
-        case 'bigint':
-          if (r >= I64_MIN && r <= I64_MAX) {
-            fastInt.val = r;
-            return fastInt;
-          }
-          break;
-        case 'number':
-          fastReal.val = r;
-          return fastReal;
-        case 'undefined':
-          return NULL;
-        case 'object':
-          if (r === null) return NULL;
-          break;
-        default:
-          break;
-      }
-      return fastSlow(r, e);
+      return fastOut(r, e);
     },
     fast2(id, a, b) {
       const e = entries[id];
       if (e === undefined || e.takes2 !== true) return defer(badCall(id, 2));
-      let x = a.val;
-      if (x === undefined) x = null;
-      else if (typeof x === 'bigint' && x > I64_MAX) x -= U64;
-      let y = b.val;
-      if (y === undefined) y = null;
-      else if (typeof y === 'bigint' && y > I64_MAX) y -= U64;
       let r;
       try {
-        r = e.fn(x, y);
+        r = e.fn(fromValue(a), fromValue(b));
       } catch (err) {
         return defer(fail(errorMessage(err)));
       }
-      switch (typeof r) {
-        case 'bigint':
-          if (r >= I64_MIN && r <= I64_MAX) {
-            fastInt.val = r;
-            return fastInt;
-          }
-          break;
-        case 'number':
-          fastReal.val = r;
-          return fastReal;
-        case 'undefined':
-          return NULL;
-        case 'object':
-          if (r === null) return NULL;
-          break;
-        default:
-          break;
-      }
-      return fastSlow(r, e);
+      return fastOut(r, e);
     },
     fast3(id, a, b, c) {
       const e = entries[id];
@@ -746,25 +715,7 @@ export function makeGuest(registry) {
       } catch (err) {
         return defer(fail(errorMessage(err)));
       }
-      switch (typeof r) {
-        case 'bigint':
-          if (r >= I64_MIN && r <= I64_MAX) {
-            fastInt.val = r;
-            return fastInt;
-          }
-          break;
-        case 'number':
-          fastReal.val = r;
-          return fastReal;
-        case 'undefined':
-          return NULL;
-        case 'object':
-          if (r === null) return NULL;
-          break;
-        default:
-          break;
-      }
-      return fastSlow(r, e);
+      return fastOut(r, e);
     },
     takeResult() {
       const v = deferred;

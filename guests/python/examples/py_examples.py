@@ -13,6 +13,7 @@ import json
 import math
 import statistics
 import sys
+import time
 from fractions import Fraction
 
 from wasmudf_guest import Error, aggregate, scalar
@@ -34,6 +35,21 @@ def py_similarity(a, b):
     if type(a) is not type(b) or type(a) not in (str, bytes):
         raise TypeError("py_similarity() compares two TEXT or two BLOB values")
     return difflib.SequenceMatcher(None, a, b).ratio()
+
+
+@scalar
+def py_sleep(ms):
+    """The seed's function in Python: sleeps `ms` milliseconds on the WASI
+    monotonic clock (the host can cut the sleep short at the call's deadline
+    or on cancel) and returns `ms`."""
+    if ms is None:
+        return None
+    if type(ms) is not int:
+        raise TypeError("py_sleep() takes an INTEGER number of milliseconds")
+    if ms < 0:
+        raise ValueError("ms must not be negative")
+    time.sleep(ms / 1000)
+    return ms
 
 
 @scalar(deterministic=True)

@@ -42,6 +42,12 @@ class ExamplesTest(ExportsCase):
         self.assertEqual(self.call("py_similarity", None, "x"), ("Null", None))
         self.assertIn("TypeError", self.call_error("py_similarity", 1, "x"))
 
+    def test_sleep(self):
+        self.assertEqual(self.call("py_sleep", 1), ("Integer", 1))
+        self.assertEqual(self.call("py_sleep", None), ("Null", None))
+        self.assertIn("must not be negative", self.call_error("py_sleep", -1))
+        self.assertIn("TypeError", self.call_error("py_sleep", 1.5))
+
     def test_add(self):
         self.assertEqual(self.call("py_add", I64_MAX - 1, 1), ("Integer", I64_MAX))
         self.assertEqual(self.call("py_add", -I64_MAX - 1, 0), ("Integer", -I64_MAX - 1))

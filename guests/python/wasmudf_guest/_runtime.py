@@ -277,16 +277,7 @@ def make_exports(wit, Err, entries):
             nonlocal deferred
             try:
                 r = fns[id](getattr(a, "value", None))
-                t = type(r)
-                if t is float:
-                    fr_real.value = r
-                    return fr_real
-                if t is int and I64_MIN <= r <= I64_MAX:
-                    fr_int.value = r
-                    return fr_int
-                if r is None:
-                    return FR_NULL
-                return fast_slow(r)
+                return fast_out(r)
             except BaseException as e:
                 deferred = call_error(e, id)
             return FR_DEFERRED
@@ -295,16 +286,7 @@ def make_exports(wit, Err, entries):
             nonlocal deferred
             try:
                 r = fns[id](getattr(a, "value", None), getattr(b, "value", None))
-                t = type(r)
-                if t is float:
-                    fr_real.value = r
-                    return fr_real
-                if t is int and I64_MIN <= r <= I64_MAX:
-                    fr_int.value = r
-                    return fr_int
-                if r is None:
-                    return FR_NULL
-                return fast_slow(r)
+                return fast_out(r)
             except BaseException as e:
                 deferred = call_error(e, id)
             return FR_DEFERRED
@@ -314,16 +296,7 @@ def make_exports(wit, Err, entries):
             try:
                 r = fns[id](getattr(a, "value", None), getattr(b, "value", None),
                             getattr(c, "value", None))
-                t = type(r)
-                if t is float:
-                    fr_real.value = r
-                    return fr_real
-                if t is int and I64_MIN <= r <= I64_MAX:
-                    fr_int.value = r
-                    return fr_int
-                if r is None:
-                    return FR_NULL
-                return fast_slow(r)
+                return fast_out(r)
             except BaseException as e:
                 deferred = call_error(e, id)
             return FR_DEFERRED
@@ -338,9 +311,19 @@ def make_exports(wit, Err, entries):
                 raise Err("no deferred result to take")
             return d
 
-    def fast_slow(r):
-        """A fast call's result that is not a plain float, int or None."""
+    def fast_out(r):
+        """A fast call's result: a number or NULL in place, anything else
+        deferred to `take_result`."""
         nonlocal deferred
+        t = type(r)
+        if t is float:
+            fr_real.value = r
+            return fr_real
+        if t is int and I64_MIN <= r <= I64_MAX:
+            fr_int.value = r
+            return fr_int
+        if r is None:
+            return FR_NULL
         v = to_value(r)  # raises for an unsupported result
         t = type(v)
         if t is VI:
