@@ -216,7 +216,9 @@ async function findWeval(wevalBin) {
         'releases on first use, and that download failed' +
         (printed ? `:\n  ${printed.trim()}` : '') +
         `\n  (${e.message}${cause ? `: ${cause}` : ''})` +
-        '\nBuild without --aot, or pass --weval-bin <path> to a weval 0.5.0 binary.',
+        '\nBuild without --aot, or build weval from crates.io and pass it:' +
+        '\n  cargo install weval --version 0.5.0 --locked --root ~/.local' +
+        '\n  ... --aot --weval-bin ~/.local/bin/weval',
     );
   } finally {
     process.exit = exit;
