@@ -45,10 +45,16 @@ fn f2(x: f64) -> String {
     format!("{x:.2}")
 }
 
-fn print(r: &Report) {
+/// An empty table with the CLI's style and `header`.
+fn table<const N: usize>(header: [&str; N]) -> Table {
     let mut t = Table::new();
     t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
-    t.set_header([
+    t.set_header(header);
+    t
+}
+
+fn print(r: &Report) {
+    let mut t = table([
         "case",
         "scan ms",
         "builtin ms",
@@ -79,9 +85,7 @@ fn print(r: &Report) {
         r.rows
     );
 
-    let mut t = Table::new();
-    t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
-    t.set_header(["figure", "value"]);
+    let mut t = table(["figure", "value"]);
     let i = &r.instances;
     let figures = [
         ("fresh instance, pooling (µs)", f2(i.pooling_us)),
@@ -152,9 +156,7 @@ fn print(r: &Report) {
 /// The guest-language comparison: one row per language and kind of call,
 /// with better-sqlite3's V8 doing the same JavaScript where it ran.
 fn print_languages(r: &Report) {
-    let mut t = Table::new();
-    t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
-    t.set_header(["language", "kind", "query", "ns/row"]);
+    let mut t = table(["language", "kind", "query", "ns/row"]);
     for lang in &r.languages {
         for case in &lang.cases {
             t.add_row([
@@ -188,9 +190,7 @@ fn print_languages(r: &Report) {
         "Guest languages ({} rows; ns/row net of the scan)\n{t}",
         r.languages.first().map_or(0, |l| l.rows)
     );
-    let mut t = Table::new();
-    t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
-    t.set_header([
+    let mut t = table([
         "language",
         "component MB",
         "cold compile ms",

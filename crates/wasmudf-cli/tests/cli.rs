@@ -14,9 +14,17 @@ fn wasmudf(args: &[&str]) -> Output {
 /// standard input and a fresh `HOME`, to the end.
 fn shell(args: &[&str], script: &str) -> Output {
     let home = tempfile::tempdir().expect("tempdir");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wasmudf"))
-        .args(args)
-        .env("HOME", home.path())
+    shell_in(args, script, &[("HOME", home.path())])
+}
+
+/// [`shell`] with the given environment variables set instead.
+fn shell_in(args: &[&str], script: &str, env: &[(&str, &std::path::Path)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wasmudf"));
+    cmd.args(args);
+    for (key, value) in env {
+        cmd.env(key, value);
+    }
+    let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -679,31 +687,18 @@ fn javascript_and_python_guests_answer_through_the_cli() {
             "42",
         ),
     ] {
-        let out = shell_with_cache(&["shell", "--udf", udf], &format!("{failing}\n{after}\n"));
+        let cache = lang_cache();
+        let script = format!("{failing}\n{after}\n");
+        let out = shell_in(
+            &["shell", "--udf", udf],
+            &script,
+            &[("XDG_CACHE_HOME", &cache)],
+        );
         let (o, e) = (stdout(&out), stderr(&out));
         let name = failing.split(['(', ' ']).nth(1).expect("function name");
         assert!(e.contains(name), "{failing}: {e}");
         assert!(o.contains(answer), "{after} after {failing}: {o}\n{e}");
     }
-}
-
-/// [`shell`], with the language-runtime cache.
-fn shell_with_cache(args: &[&str], script: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wasmudf"))
-        .args(args)
-        .env("XDG_CACHE_HOME", lang_cache())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("shell starts");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(script.as_bytes())
-        .expect("write script");
-    child.wait_with_output().expect("shell exits")
 }
 
 /// `inspect` loads through the compiled-code cache, as `query` does: a
