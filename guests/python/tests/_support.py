@@ -139,3 +139,25 @@ class ExportsCase(unittest.TestCase):
 
     def call_error(self, name, *args):
         return self.error_of(self.call, name, *args)
+
+
+def register_window_sum(name):
+    """Registers `name(x)`: a window function summing `x`."""
+
+    class WindowSum:
+        def __init__(self):
+            self.t = 0
+
+        def step(self, x):
+            self.t += x
+
+        def inverse(self, x):
+            self.t -= x
+
+        def value(self):
+            return self.t
+
+        def finalize(self):
+            return self.t
+
+    _registry.aggregate(WindowSum, name=name)

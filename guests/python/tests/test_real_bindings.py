@@ -7,9 +7,9 @@ import sys
 import tempfile
 import unittest
 
-from _support import ExportsCase
+from _support import ExportsCase, register_window_sum
 
-from wasmudf_guest import _build, aggregate, scalar
+from wasmudf_guest import _build, scalar
 
 
 def generate():
@@ -41,22 +41,7 @@ class RealBindingsTest(ExportsCase):
         scalar(lambda a, b: a + b, name="add", deterministic=True)
         scalar(lambda x: x, name="ident")
 
-        @aggregate
-        class total:
-            def __init__(self):
-                self.t = 0
-
-            def step(self, x):
-                self.t += x
-
-            def inverse(self, x):
-                self.t -= x
-
-            def value(self):
-                return self.t
-
-            def finalize(self):
-                return self.t
+        register_window_sum("total")
 
     def test_round_trip(self):
         self.assertEqual(self.call("add", 2, 3), ("Integer", 5))

@@ -4,7 +4,7 @@ import sys
 import unittest
 from enum import IntEnum
 
-from _support import ExportsCase, _runtime
+from _support import ExportsCase, _runtime, register_window_sum
 
 from wasmudf_guest import Error, aggregate, scalar
 
@@ -297,22 +297,7 @@ class AccumulatorTest(ExportsCase):
             def finalize(self):
                 return self.n
 
-        @aggregate
-        class winsum:
-            def __init__(self):
-                self.t = 0
-
-            def step(self, x):
-                self.t += x
-
-            def inverse(self, x):
-                self.t -= x
-
-            def value(self):
-                return self.t
-
-            def finalize(self):
-                return self.t
+        register_window_sum("winsum")
 
         @aggregate
         class broken_init:
