@@ -14,6 +14,7 @@ pub(crate) fn run(args: &BenchArgs) -> Result<()> {
         long_rows: (args.rows / 4).max(1),
         runs: args.runs,
         node: !args.no_node,
+        threads: scaling_levels(&args.threads),
         ..Options::default()
     };
     let bar = ProgressBar::new(harness::step_count(&opts));
@@ -35,6 +36,16 @@ pub(crate) fn run(args: &BenchArgs) -> Result<()> {
     chart(&report, &svg)?;
     println!("wrote {} and {}", json.display(), svg.display());
     Ok(())
+}
+
+/// The scaling table's levels: ascending, each once, and always 1, since
+/// every speedup is against one query at a time.
+fn scaling_levels(asked: &[u16]) -> Vec<usize> {
+    let mut levels: Vec<usize> = asked.iter().map(|&n| usize::from(n)).collect();
+    levels.push(1);
+    levels.sort_unstable();
+    levels.dedup();
+    levels
 }
 
 fn f1(x: f64) -> String {
@@ -264,4 +275,14 @@ fn chart(r: &Report, path: &std::path::Path) -> Result<()> {
     }
     root.present()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn scaling_levels_start_at_one_ascend_and_repeat_nothing() {
+        assert_eq!(super::scaling_levels(&[8, 2, 16, 2]), [1, 2, 8, 16]);
+        assert_eq!(super::scaling_levels(&[1, 2, 4]), [1, 2, 4]);
+        assert_eq!(super::scaling_levels(&[]), [1]);
+    }
 }

@@ -73,6 +73,11 @@ struct BenchArgs {
     /// Skip the better-sqlite3 column even if Node.js is available.
     #[arg(long)]
     no_node: bool,
+    /// Concurrency levels of the scaling table, e.g. `1,2,4,8,16`: that
+    /// many UDF-heavy queries at once, on a pool of that many connections.
+    #[arg(long, value_name = "N,...", value_delimiter = ',', default_values_t = [1, 2, 4],
+          value_parser = clap::value_parser!(u16).range(1..=1024))]
+    threads: Vec<u16>,
 }
 
 /// What every SQL-running command shares: the database, the components and
