@@ -143,6 +143,15 @@ fn javascript_scalars_keep_64_bit_integers_nulls_and_types() -> Result<()> {
         Value::Text("hello-world".into())
     );
     assert_eq!(one(&conn, "SELECT js_slugify(NULL)")?, Value::Null);
+    // Numbers in, TEXT out: after the first such answer the host stops
+    // using the fast entry points for the function; answers stay the same.
+    assert_eq!(
+        one(
+            &conn,
+            "SELECT group_concat(js_slugify(column1), ',') FROM (VALUES (1), (22), (NULL), (3.5), (-4))"
+        )?,
+        Value::Text("1,22,3-5,4".into())
+    );
     assert_eq!(
         one(
             &conn,

@@ -27,15 +27,24 @@ use crate::manifest::{FunctionKind, FunctionSpec};
 use crate::value::{from_fast, from_guest, to_guest, to_number};
 
 /// A fast call's answer, fetching a `deferred` one (TEXT, BLOB or an error)
-/// with `take-result`.
+/// with `take-result`. A deferred TEXT or BLOB sets `text_results`: the
+/// function answers numbers with text, and its later calls skip the fast
+/// entry points, which would cross twice for every such answer.
 #[inline]
 fn finish_fast(
     fast: FastResult,
+    text_results: &AtomicBool,
     take: impl FnOnce() -> wasmtime::Result<std::result::Result<ValueResult, String>>,
 ) -> wasmtime::Result<std::result::Result<ValueResult, String>> {
     match from_fast(fast) {
         Some(value) => Ok(Ok(value)),
-        None => take(),
+        None => {
+            let taken = take()?;
+            if matches!(taken, Ok(ValueResult::Text(_) | ValueResult::Blob(_))) {
+                text_results.store(true, Ordering::Relaxed);
+            }
+            Ok(taken)
+        }
     }
 }
 
@@ -110,6 +119,7 @@ pub(crate) fn register(
             max_result,
             batch_bytes,
             direct: AtomicBool::new(component.has_direct_path()),
+            text_results: AtomicBool::new(false),
         };
         match spec.kind {
             FunctionKind::Scalar => conn.create_scalar_function(
@@ -278,6 +288,9 @@ struct Target {
     /// Whether scalar calls try the direct path first; cleared for good
     /// once the function needs the host (see [`crate::direct`]).
     direct: AtomicBool,
+    /// Set once a component-path fast call of this function answered TEXT
+    /// or BLOB (see [`finish_fast`]): numeric arguments then take `callN`.
+    text_results: AtomicBool,
 }
 
 impl Target {
@@ -345,14 +358,22 @@ impl Target {
     ) -> std::result::Result<ValueResult, CallErrorKind> {
         let id = self.id;
         let arg = |i| to_guest(ctx.get_raw(i));
-        let num = |i| to_number(ctx.get_raw(i));
+        let fast = !self.text_results.load(Ordering::Relaxed);
+        let num = |i| {
+            if fast {
+                to_number(ctx.get_raw(i))
+            } else {
+                None
+            }
+        };
+        let text_results = &self.text_results;
         match ctx.len() {
             0 => slot.call_within(budget, |s, u| u.wasmudf_udf_guest().call_call0(s, id)),
             1 => match num(0) {
                 Some(a) => slot.call_within(budget, |s, u| {
                     let g = u.wasmudf_udf_guest();
                     let fast = g.call_fast1(&mut *s, id, a)?;
-                    finish_fast(fast, || g.call_take_result(s))
+                    finish_fast(fast, text_results, || g.call_take_result(s))
                 }),
                 None => {
                     let a = arg(0);
@@ -363,7 +384,7 @@ impl Target {
                 (Some(a), Some(b)) => slot.call_within(budget, |s, u| {
                     let g = u.wasmudf_udf_guest();
                     let fast = g.call_fast2(&mut *s, id, a, b)?;
-                    finish_fast(fast, || g.call_take_result(s))
+                    finish_fast(fast, text_results, || g.call_take_result(s))
                 }),
                 _ => {
                     let (a, b) = (arg(0), arg(1));
@@ -374,7 +395,7 @@ impl Target {
                 (Some(a), Some(b), Some(c)) => slot.call_within(budget, |s, u| {
                     let g = u.wasmudf_udf_guest();
                     let fast = g.call_fast3(&mut *s, id, a, b, c)?;
-                    finish_fast(fast, || g.call_take_result(s))
+                    finish_fast(fast, text_results, || g.call_take_result(s))
                 }),
                 _ => {
                     let (a, b, c) = (arg(0), arg(1), arg(2));
