@@ -347,28 +347,39 @@ fn javascript_and_python_aggregates_hop_threads_and_match_sqlite() -> Result<()>
     })
 }
 
+/// The sliding frame both window tests use.
+const FRAME: &str = "OVER (PARTITION BY g ORDER BY id ROWS BETWEEN 2 PRECEDING AND CURRENT ROW)";
+
+/// Every row of `sql`, each mapped by `f`.
+fn collect<T>(
+    conn: &Connection,
+    sql: &str,
+    f: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> rusqlite::Result<Vec<T>> {
+    conn.prepare(sql)?.query_map([], f)?.collect()
+}
+
 #[test]
 fn javascript_window_matches_sqlite_over_a_sliding_frame() -> Result<()> {
     let conn = conn(&[js(shared_engine())])?;
     conn.execute_batch(GROUPED)?;
-    let frame = "OVER (PARTITION BY g ORDER BY id ROWS BETWEEN 2 PRECEDING AND CURRENT ROW)";
-    let ours: Vec<(i64, Value)> = conn
-        .prepare(&format!("SELECT id, js_mode(x) {frame} FROM t ORDER BY id"))?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<rusqlite::Result<_>>()?;
+    let ours: Vec<(i64, Value)> = collect(
+        &conn,
+        &format!("SELECT id, js_mode(x) {FRAME} FROM t ORDER BY id"),
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
     // The same frame, computed by SQLite: the rows of each frame, counted.
-    let theirs: Vec<(i64, Value)> = conn
-        .prepare(
-            "WITH w AS (SELECT id, g, x, row_number() OVER (PARTITION BY g ORDER BY id) AS k
+    let theirs: Vec<(i64, Value)> = collect(
+        &conn,
+        "WITH w AS (SELECT id, g, x, row_number() OVER (PARTITION BY g ORDER BY id) AS k
                         FROM t),
                   f AS (SELECT a.id, b.x, count(*) AS c FROM w a JOIN w b
                         ON a.g = b.g AND b.k BETWEEN a.k - 2 AND a.k GROUP BY a.id, b.x)
              SELECT id, x FROM (SELECT id, x, row_number() OVER
                                 (PARTITION BY id ORDER BY c DESC, x) AS rn FROM f)
              WHERE rn = 1 ORDER BY id",
-        )?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<rusqlite::Result<_>>()?;
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
     assert_eq!(ours.len(), 4000);
     assert_eq!(ours, theirs);
     Ok(())
@@ -378,15 +389,16 @@ fn javascript_window_matches_sqlite_over_a_sliding_frame() -> Result<()> {
 fn python_window_matches_sqlite_over_a_sliding_frame() -> Result<()> {
     let conn = conn(&[py(shared_engine())])?;
     conn.execute_batch(GROUPED)?;
-    let frame = "OVER (PARTITION BY g ORDER BY id ROWS BETWEEN 2 PRECEDING AND CURRENT ROW)";
-    let ours: Vec<Value> = conn
-        .prepare(&format!("SELECT py_mean(x) {frame} FROM t ORDER BY id"))?
-        .query_map([], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
-    let theirs: Vec<Value> = conn
-        .prepare(&format!("SELECT avg(x) {frame} FROM t ORDER BY id"))?
-        .query_map([], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
+    let ours: Vec<Value> = collect(
+        &conn,
+        &format!("SELECT py_mean(x) {FRAME} FROM t ORDER BY id"),
+        |r| r.get(0),
+    )?;
+    let theirs: Vec<Value> = collect(
+        &conn,
+        &format!("SELECT avg(x) {FRAME} FROM t ORDER BY id"),
+        |r| r.get(0),
+    )?;
     assert_eq!(ours.len(), 4000);
     for (i, (a, b)) in ours.iter().zip(&theirs).enumerate() {
         let (Value::Real(a), Value::Real(b)) = (a, b) else {
