@@ -529,6 +529,7 @@ impl InstanceSlot {
     /// needs to leave a tokio worker thread.
     ///
     /// [`call`]: InstanceSlot::call
+    #[inline]
     pub(crate) fn call_direct<R>(
         &mut self,
         f: impl FnOnce(&mut Store<HostState>, &DirectInstance) -> wasmtime::Result<Result<R, String>>,
@@ -536,27 +537,13 @@ impl InstanceSlot {
         if self.interrupt.is_interrupted() {
             return Direct::Done(Err(CallErrorKind::Interrupted));
         }
-        if self.direct.is_none() {
-            if self.direct_failed {
-                return Direct::Retry(None);
-            }
-            if let Err(cause) = self.check_capacity() {
-                return Direct::Done(Err(cause));
-            }
-            match self.component.instantiate_direct(&self.interrupt) {
-                Some(Ok((store, instance))) => {
-                    let engine = self.component.engine();
-                    engine.counters().created_direct();
-                    self.direct = Some(Live::new(store, instance, engine));
-                }
-                failed => {
-                    if let Some(Err(err)) = failed {
-                        tracing::debug!("{}: no direct instance: {err:#}", self.component.origin());
-                    }
-                    self.direct_failed = true;
-                    return Direct::Retry(None);
-                }
-            }
+        if self.direct.is_none()
+            && let Err(miss) = self.make_direct()
+        {
+            return match miss {
+                Some(cause) => Direct::Done(Err(cause)),
+                None => Direct::Retry(None),
+            };
         }
         let Some(live) = self.direct.as_mut() else {
             return Direct::Retry(None);
@@ -565,11 +552,9 @@ impl InstanceSlot {
         let budget = Budget::fresh(engine);
         arm_with(engine, &mut live.store, budget);
         // The direct instance imports nothing, so it never needs to leave
-        // this thread; it needs the same native stack as any guest call.
-        let max_stack = engine.limits().max_wasm_stack;
-        let outcome = with_guest_stack(max_stack, || {
-            observed(engine, || f(&mut live.store, &live.instance))
-        });
+        // this thread; `observed` gives it the native stack any guest call
+        // needs.
+        let outcome = observed(engine, || f(&mut live.store, &live.instance));
         // What is left of the budget matters only to a call handed over.
         let left = |store: &Store<HostState>| budget.left(store);
         match (outcome, late_failure(live.store.data())) {
@@ -596,6 +581,31 @@ impl InstanceSlot {
                 let cause = classify_in(&trap, live.store.data());
                 self.discard_direct(true);
                 Direct::Done(Err(cause))
+            }
+        }
+    }
+
+    /// Creates the direct instance. `Err(None)`: there is none to be had
+    /// (the call goes to the component); `Err(Some(cause))`: the call fails.
+    #[cold]
+    fn make_direct(&mut self) -> Result<(), Option<CallErrorKind>> {
+        if self.direct_failed {
+            return Err(None);
+        }
+        self.check_capacity().map_err(Some)?;
+        match self.component.instantiate_direct(&self.interrupt) {
+            Some(Ok((store, instance))) => {
+                let engine = self.component.engine();
+                engine.counters().created_direct();
+                self.direct = Some(Live::new(store, instance, engine));
+                Ok(())
+            }
+            failed => {
+                if let Some(Err(err)) = failed {
+                    tracing::debug!("{}: no direct instance: {err:#}", self.component.origin());
+                }
+                self.direct_failed = true;
+                Err(None)
             }
         }
     }

@@ -51,6 +51,7 @@ mod manifest;
 mod precheck;
 mod register;
 mod sandbox;
+mod trampoline;
 mod value;
 
 pub use cache::{CacheStatus, default_cache_dir};

@@ -6,11 +6,12 @@
 //! whichever thread steps a statement reaches the same instance and the
 //! same aggregate state; nothing is kept in thread-local storage.
 
+use std::cell::{Cell, UnsafeCell};
 use std::collections::HashMap;
 use std::ffi::CStr;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use rusqlite::Connection;
 use rusqlite::functions::{Aggregate, Context, FunctionFlags as SqlFlags, WindowAggregate};
@@ -21,9 +22,11 @@ use crate::batch::{self, Batch};
 use crate::bindings::{FastResult, ValueParam, ValueResult};
 use crate::call::{Budget, CallError, CallErrorKind, Direct, InstanceSlot};
 use crate::component::Component;
+use crate::direct::abi::{Answer, Borrowed};
 use crate::error::{Error, ExistingFunction, FunctionOwner, Result};
 use crate::interrupt::Interrupt;
 use crate::manifest::{FunctionKind, FunctionSpec};
+use crate::trampoline::{self, Out};
 use crate::value::{from_fast, from_guest, to_guest, to_number};
 
 /// A fast call's answer, fetching a `deferred` one (TEXT, BLOB or an error)
@@ -49,7 +52,7 @@ fn finish_fast(
 }
 
 /// The most arguments a direct call takes (the `fastN`/`callN` exports).
-const MAX_DIRECT_ARGS: usize = 3;
+const MAX_DIRECT_ARGS: usize = trampoline::INLINE_ARGS;
 
 /// Rows of aggregate arguments buffered on the host before one `step` call
 /// hands them to the guest.
@@ -68,12 +71,79 @@ fn step_batch_bytes(max_memory_bytes: usize) -> usize {
     STEP_BATCH_BYTES.min(max_memory_bytes / 16).max(1)
 }
 
-type Slot = Arc<Mutex<InstanceSlot>>;
+type Slot = Arc<SlotCell<InstanceSlot>>;
 
-/// The slot's lock is never contended: a connection is used by one thread
-/// at a time. It is a `Mutex` only so that the callbacks are `Send`.
-fn lock(slot: &Slot) -> MutexGuard<'_, InstanceSlot> {
-    slot.lock().unwrap_or_else(PoisonError::into_inner)
+/// The [`InstanceSlot`] a connection's functions share, borrowed for the
+/// length of one callback.
+///
+/// Not a `Mutex`: an uncontended lock and unlock are two atomic
+/// read-modify-writes on every call, a measurable share of a direct call,
+/// to guard against something SQLite already excludes. A connection's
+/// callbacks run one at a time: rusqlite's `Connection` is `Send` but not
+/// `Sync`, so only the thread that holds it steps its statements, and a
+/// connection handed between threads (the async pool) is handed over
+/// through a synchronising channel. What is left is re-entrance, one
+/// callback running while another holds the slot. No guest can call SQLite,
+/// so it cannot happen today; the `busy` flag refuses it rather than
+/// assuming it, and the test below checks that it does.
+pub(crate) struct SlotCell<T> {
+    busy: Cell<bool>,
+    slot: UnsafeCell<T>,
+}
+
+// SAFETY: see above: every access goes through `borrow`, only from the
+// callbacks of one connection, which never run concurrently; `busy` turns
+// a re-entrant borrow into `None` instead of a second `&mut`.
+unsafe impl<T: Send> Sync for SlotCell<T> {}
+
+impl<T> SlotCell<T> {
+    fn new(slot: T) -> SlotCell<T> {
+        SlotCell {
+            busy: Cell::new(false),
+            slot: UnsafeCell::new(slot),
+        }
+    }
+
+    /// The slot, or `None` while another callback holds it.
+    #[inline]
+    fn borrow(&self) -> Option<SlotGuard<'_, T>> {
+        if self.busy.replace(true) {
+            return None;
+        }
+        Some(SlotGuard(self))
+    }
+}
+
+/// A borrowed [`InstanceSlot`]; releases it when dropped.
+struct SlotGuard<'a, T>(&'a SlotCell<T>);
+
+impl<T> std::ops::Deref for SlotGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: `busy` is set for as long as this guard lives, so no
+        // other reference to the slot exists.
+        unsafe { &*self.0.slot.get() }
+    }
+}
+
+impl<T> std::ops::DerefMut for SlotGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: as above.
+        unsafe { &mut *self.0.slot.get() }
+    }
+}
+
+impl<T> Drop for SlotGuard<'_, T> {
+    fn drop(&mut self) {
+        self.0.busy.set(false);
+    }
+}
+
+/// What a callback reports when the slot is already borrowed.
+fn slot_busy() -> CallErrorKind {
+    CallErrorKind::Instantiate(
+        "the component's instance is in use by another call on this connection".into(),
+    )
 }
 
 pub(crate) fn register(
@@ -89,7 +159,7 @@ pub(crate) fn register(
     // deterministic capabilities; the rest share another. Each is created
     // on first use, so a component of one kind costs one instance.
     let slot_for = |deterministic| -> Slot {
-        Arc::new(Mutex::new(InstanceSlot::new(
+        Arc::new(SlotCell::new(InstanceSlot::new(
             component.clone(),
             interrupt.clone(),
             deterministic,
@@ -122,12 +192,9 @@ pub(crate) fn register(
             text_results: AtomicBool::new(false),
         };
         match spec.kind {
-            FunctionKind::Scalar => conn.create_scalar_function(
-                spec.name.as_str(),
-                arity,
-                flags,
-                move |ctx: &mut Context<'_>| target.scalar(ctx),
-            )?,
+            FunctionKind::Scalar => {
+                trampoline::create_scalar(conn, spec.name.as_str(), arity, flags, target)?
+            }
             FunctionKind::Aggregate => {
                 conn.create_aggregate_function(spec.name.as_str(), arity, flags, target)?
             }
@@ -314,24 +381,99 @@ impl Target {
         })
     }
 
-    /// A scalar call: on the direct path when it can, else through the
-    /// component.
-    fn scalar(&self, ctx: &Context<'_>) -> rusqlite::Result<SqlValue> {
-        let mut slot = lock(&self.slot);
-        let n = ctx.len();
-        let mut budget = None;
-        if n <= MAX_DIRECT_ARGS && self.direct.load(Ordering::Relaxed) {
-            let mut args = [ValueRef::Null; MAX_DIRECT_ARGS];
-            for (i, arg) in args.iter_mut().enumerate().take(n) {
-                *arg = ctx.get_raw(i);
+    /// The slot, for an aggregate callback.
+    fn borrow_slot(&self) -> rusqlite::Result<SlotGuard<'_, InstanceSlot>> {
+        self.slot.borrow().ok_or_else(|| self.error(slot_busy()))
+    }
+
+    /// The SQL error for `cause`, with the function's name.
+    fn fail(&self, out: &Out, cause: CallErrorKind) {
+        let error = CallError {
+            function: self.name.to_string(),
+            cause,
+        };
+        out.error(&error.to_string());
+    }
+
+    /// Hands a TEXT or BLOB over [`Target::max_result`] back as `TooBig`.
+    fn check_size(&self, len: usize) -> std::result::Result<(), CallErrorKind> {
+        if len > self.max_result {
+            return Err(CallErrorKind::TooBig {
+                size: len,
+                limit: self.max_result,
+            });
+        }
+        Ok(())
+    }
+
+    /// Puts a result lifted in place (still in guest memory) into SQLite.
+    #[inline]
+    fn put_borrowed(
+        &self,
+        out: &Out,
+        value: Borrowed<'_>,
+    ) -> std::result::Result<(), CallErrorKind> {
+        match value {
+            Borrowed::Null => out.null(),
+            Borrowed::Integer(i) => out.integer(i),
+            Borrowed::Real(r) => out.real(r),
+            Borrowed::Text(t) => {
+                self.check_size(t.len())?;
+                out.text(t);
             }
+            Borrowed::Blob(b) => {
+                self.check_size(b.len())?;
+                out.blob(b);
+            }
+        }
+        Ok(())
+    }
+
+    /// Puts a result the component path lifted into SQLite.
+    fn put_owned(&self, out: &Out, value: ValueResult) -> std::result::Result<(), CallErrorKind> {
+        match &value {
+            ValueResult::Null => self.put_borrowed(out, Borrowed::Null),
+            ValueResult::Integer(i) => self.put_borrowed(out, Borrowed::Integer(*i)),
+            ValueResult::Real(r) => self.put_borrowed(out, Borrowed::Real(*r)),
+            ValueResult::Text(t) => self.put_borrowed(out, Borrowed::Text(t)),
+            ValueResult::Blob(b) => self.put_borrowed(out, Borrowed::Blob(b)),
+        }
+    }
+
+    /// A scalar call: on the direct path when it can, else through the
+    /// component. The result, or the SQL error, goes into `out`.
+    fn scalar(&self, args: &[ValueRef<'_>], out: &Out) {
+        let Some(mut slot) = self.slot.borrow() else {
+            return self.fail(out, slot_busy());
+        };
+        let mut budget = None;
+        if args.len() <= MAX_DIRECT_ARGS && self.direct.load(Ordering::Relaxed) {
             let id = self.id;
+            let numbers_fast = !self.text_results.load(Ordering::Relaxed);
+            let take = |answer: Answer<'_>| match answer {
+                Ok(value) => {
+                    // Numbers answered with TEXT or BLOB came through
+                    // `take-result`, a second crossing: use `callN` next
+                    // time.
+                    if numbers_fast
+                        && matches!(value, Borrowed::Text(_) | Borrowed::Blob(_))
+                        && args.iter().all(|a| to_number(*a).is_some())
+                    {
+                        self.text_results.store(true, Ordering::Relaxed);
+                    }
+                    Ok(self.put_borrowed(out, value))
+                }
+                Err(message) => Err(message.to_string()),
+            };
             // A retry keeps what the direct attempt left of the call's
             // deadline and fuel.
-            budget = match slot.call_direct(|s, d| d.scalar(s, id, &args[..n])) {
+            budget = match slot.call_direct(|s, d| d.scalar(s, id, args, numbers_fast, take)) {
                 Direct::Done(r) => {
                     drop(slot);
-                    return self.result(r);
+                    if let Err(cause) = r.and_then(|put| put) {
+                        self.fail(out, cause);
+                    }
+                    return;
                 }
                 Direct::NeedsHost(left) => {
                     self.direct.store(false, Ordering::Relaxed);
@@ -341,9 +483,11 @@ impl Target {
             };
         }
         slot.release_orphans();
-        let r = self.component_scalar(&mut slot, ctx, budget);
+        let r = self.component_scalar(&mut slot, args, budget);
         drop(slot);
-        self.result(r)
+        if let Err(cause) = r.and_then(|value| self.put_owned(out, value)) {
+            self.fail(out, cause);
+        }
     }
 
     /// A scalar call through the component. One to three NULL or numeric
@@ -353,21 +497,16 @@ impl Target {
     fn component_scalar(
         &self,
         slot: &mut InstanceSlot,
-        ctx: &Context<'_>,
+        args: &[ValueRef<'_>],
         budget: Option<Budget>,
     ) -> std::result::Result<ValueResult, CallErrorKind> {
         let id = self.id;
-        let arg = |i| to_guest(ctx.get_raw(i));
+        let raw = |i: usize| args.get(i).copied().unwrap_or(ValueRef::Null);
+        let arg = |i| to_guest(raw(i));
         let fast = !self.text_results.load(Ordering::Relaxed);
-        let num = |i| {
-            if fast {
-                to_number(ctx.get_raw(i))
-            } else {
-                None
-            }
-        };
+        let num = |i| if fast { to_number(raw(i)) } else { None };
         let text_results = &self.text_results;
-        match ctx.len() {
+        match args.len() {
             0 => slot.call_within(budget, |s, u| u.wasmudf_udf_guest().call_call0(s, id)),
             1 => match num(0) {
                 Some(a) => slot.call_within(budget, |s, u| {
@@ -404,8 +543,8 @@ impl Target {
                     })
                 }
             },
-            n => {
-                let args: Vec<ValueParam<'_>> = (0..n).map(arg).collect();
+            _ => {
+                let args: Vec<ValueParam<'_>> = args.iter().map(|a| to_guest(*a)).collect();
                 slot.call_within(budget, |s, u| u.wasmudf_udf_guest().call_call(s, id, &args))
             }
         }
@@ -472,7 +611,7 @@ impl Target {
             || (acc.pending_rows > 0
                 && acc.pending_bytes.saturating_add(row_bytes) > self.batch_bytes)
         {
-            self.flush(&mut lock(&self.slot), acc)?;
+            self.flush(&mut *self.borrow_slot()?, acc)?;
             acc.pending_op = op;
         }
         for i in 0..ctx.len() {
@@ -486,7 +625,7 @@ impl Target {
             || acc.pending_bytes >= self.batch_bytes
             || op == Op::Inverse
         {
-            self.flush(&mut lock(&self.slot), acc)?;
+            self.flush(&mut *self.borrow_slot()?, acc)?;
         }
         Ok(())
     }
@@ -498,7 +637,7 @@ impl Target {
     /// here: SQLite discards the group after its final call whatever the
     /// outcome.
     fn conclude(&self, acc: &mut AccState, last: Last) -> rusqlite::Result<SqlValue> {
-        let mut slot = lock(&self.slot);
+        let mut slot = self.borrow_slot()?;
         let r = self.flush(&mut slot, acc).and_then(|()| {
             let handle = self.handle(&mut slot, acc).map_err(|c| self.error(c))?;
             Ok(match last {
@@ -537,7 +676,7 @@ impl Target {
     /// consumed or dropped within one call, so it cannot outlive it.
     fn conclude_empty(&self, last: Last) -> rusqlite::Result<SqlValue> {
         let id = self.id;
-        let mut slot = lock(&self.slot);
+        let mut slot = self.borrow_slot()?;
         slot.release_orphans();
         slot.recycle_if_due();
         // Made and gone within this call: it counts towards recycling (a
@@ -749,6 +888,20 @@ mod tests {
     }
 
     #[test]
+    fn a_slot_is_lent_to_one_callback_at_a_time() {
+        let cell = SlotCell::new(1u32);
+        let mut first = cell.borrow().expect("a free slot");
+        *first += 1;
+        assert!(
+            cell.borrow().is_none(),
+            "a second borrow while the first lives"
+        );
+        drop(first);
+        let again = cell.borrow().expect("the slot is free again");
+        assert_eq!(*again, 2);
+    }
+
+    #[test]
     fn the_step_batch_budget_follows_the_memory_limit() {
         assert_eq!(step_batch_bytes(64 << 20), STEP_BATCH_BYTES);
         assert_eq!(step_batch_bytes(1 << 20), 64 << 10);
@@ -774,5 +927,12 @@ mod tests {
         assert!(!trusted.contains(SqlFlags::SQLITE_DIRECTONLY));
         assert!(trusted.contains(SqlFlags::SQLITE_INNOCUOUS));
         assert!(trusted.contains(SqlFlags::SQLITE_DETERMINISTIC));
+    }
+}
+
+impl trampoline::Scalar for Target {
+    #[inline]
+    fn call(&self, args: &[ValueRef<'_>], out: &Out) {
+        self.scalar(args, out)
     }
 }

@@ -8,8 +8,6 @@
 //! [`AbiViolation`], and the call is retried on the component path, whose
 //! own checks then report it.
 
-use crate::bindings::ValueResult;
-
 /// A guest broke the canonical ABI: a result pointer out of bounds or
 /// misaligned, an unknown discriminant, TEXT that is not UTF-8.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,39 +89,56 @@ fn return_area(memory: &[u8], ptr: i32, size: usize) -> Result<usize, AbiViolati
     Ok(at)
 }
 
+/// A result value lifted in place: TEXT and BLOB still borrow guest
+/// memory, so they can be handed to SQLite before the post-return function
+/// frees them, with no host copy in between.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Borrowed<'m> {
+    Null,
+    Integer(i64),
+    Real(f64),
+    Text(&'m str),
+    Blob(&'m [u8]),
+}
+
+/// The guest's answer to a call, in place: a value, or the guest's own
+/// error message.
+pub(crate) type Answer<'m> = Result<Borrowed<'m>, &'m str>;
+
 /// Lifts a `fast-result` from its return area: `None` means `deferred`.
 ///
 /// Layout: discriminant byte at 0, 8-byte payload at 8.
 #[inline]
-pub(crate) fn lift_fast(memory: &[u8], ptr: i32) -> Result<Option<ValueResult>, AbiViolation> {
+pub(crate) fn lift_fast(
+    memory: &[u8],
+    ptr: i32,
+) -> Result<Option<Borrowed<'static>>, AbiViolation> {
     let at = return_area(memory, ptr, 16)?;
     let payload = read_i64(memory, at + 8)?;
     Ok(Some(match memory[at] {
-        0 => ValueResult::Null,
-        1 => ValueResult::Integer(payload),
-        2 => ValueResult::Real(f64::from_bits(payload as u64)),
+        0 => Borrowed::Null,
+        1 => Borrowed::Integer(payload),
+        2 => Borrowed::Real(f64::from_bits(payload as u64)),
         DEFERRED => return Ok(None),
         _ => return Err(AbiViolation("bad fast-result discriminant")),
     }))
 }
 
-/// The guest's answer to a call: a value, or the guest's own error message.
-pub(crate) type GuestAnswer = Result<ValueResult, String>;
-
-/// Lifts a `result<value, error>` from its return area, copying any TEXT or
-/// BLOB out of guest memory.
+/// Lifts a `result<value, error>` from its return area, checking that TEXT
+/// and the error message are UTF-8 (as the canonical ABI requires) but
+/// copying nothing.
 ///
 /// Layout (size 24, align 8): result discriminant at 0; `ok` holds a
 /// `value` at 8 (its discriminant at 8, payload at 16: an `s64`/`f64`, or a
 /// pointer and length at 16 and 20); `err` holds a string at 8 (pointer at
 /// 8, length at 12).
-pub(crate) fn lift_value_result(memory: &[u8], ptr: i32) -> Result<GuestAnswer, AbiViolation> {
+pub(crate) fn lift_value_result(memory: &[u8], ptr: i32) -> Result<Answer<'_>, AbiViolation> {
     let at = return_area(memory, ptr, 24)?;
-    let string = |at: usize| -> Result<String, AbiViolation> {
-        let bytes = bytes_at(memory, read_u32(memory, at)?, read_u32(memory, at + 4)?)?;
-        std::str::from_utf8(bytes)
-            .map(str::to_string)
-            .map_err(|_| AbiViolation("string is not UTF-8"))
+    let bytes = |at: usize| -> Result<&[u8], AbiViolation> {
+        bytes_at(memory, read_u32(memory, at)?, read_u32(memory, at + 4)?)
+    };
+    let string = |at: usize| -> Result<&str, AbiViolation> {
+        std::str::from_utf8(bytes(at)?).map_err(|_| AbiViolation("string is not UTF-8"))
     };
     match memory[at] {
         0 => {}
@@ -132,14 +147,11 @@ pub(crate) fn lift_value_result(memory: &[u8], ptr: i32) -> Result<GuestAnswer, 
     }
     let payload = at + 16;
     Ok(Ok(match i32::from(memory[at + 8]) {
-        NULL => ValueResult::Null,
-        INTEGER => ValueResult::Integer(read_i64(memory, payload)?),
-        REAL => ValueResult::Real(f64::from_bits(read_i64(memory, payload)? as u64)),
-        TEXT => ValueResult::Text(string(payload)?),
-        BLOB => {
-            let (ptr, len) = (read_u32(memory, payload)?, read_u32(memory, payload + 4)?);
-            ValueResult::Blob(bytes_at(memory, ptr, len)?.to_vec())
-        }
+        NULL => Borrowed::Null,
+        INTEGER => Borrowed::Integer(read_i64(memory, payload)?),
+        REAL => Borrowed::Real(f64::from_bits(read_i64(memory, payload)? as u64)),
+        TEXT => Borrowed::Text(string(payload)?),
+        BLOB => Borrowed::Blob(bytes(payload)?),
         _ => return Err(AbiViolation("bad value discriminant")),
     }))
 }
@@ -159,14 +171,11 @@ mod tests {
     #[test]
     fn fast_results_lift_by_discriminant() {
         let memory = area(&[(8, &[1]), (16, &(-7i64).to_le_bytes())]);
-        assert_eq!(lift_fast(&memory, 8), Ok(Some(ValueResult::Integer(-7))));
+        assert_eq!(lift_fast(&memory, 8), Ok(Some(Borrowed::Integer(-7))));
         let memory = area(&[(8, &[2]), (16, &1.5f64.to_bits().to_le_bytes())]);
-        assert_eq!(lift_fast(&memory, 8), Ok(Some(ValueResult::Real(1.5))));
+        assert_eq!(lift_fast(&memory, 8), Ok(Some(Borrowed::Real(1.5))));
         assert_eq!(lift_fast(&area(&[(8, &[3])]), 8), Ok(None));
-        assert_eq!(
-            lift_fast(&area(&[(8, &[0])]), 8),
-            Ok(Some(ValueResult::Null))
-        );
+        assert_eq!(lift_fast(&area(&[(8, &[0])]), 8), Ok(Some(Borrowed::Null)));
     }
 
     #[test]
@@ -180,7 +189,7 @@ mod tests {
     }
 
     #[test]
-    fn value_results_copy_text_and_blobs_out() {
+    fn value_results_lift_text_and_blobs_in_place() {
         // ok(text) pointing at "hé" stored at 40.
         let text = "hé".as_bytes();
         let memory = area(&[
@@ -190,10 +199,7 @@ mod tests {
             (20, &(text.len() as u32).to_le_bytes()),
             (40, text),
         ]);
-        assert_eq!(
-            lift_value_result(&memory, 0),
-            Ok(Ok(ValueResult::Text("hé".into())))
-        );
+        assert_eq!(lift_value_result(&memory, 0), Ok(Ok(Borrowed::Text("hé"))));
         // err("no") stored at 40.
         let memory = area(&[
             (0, &[1]),
@@ -201,7 +207,7 @@ mod tests {
             (12, &2u32.to_le_bytes()),
             (40, b"no"),
         ]);
-        assert_eq!(lift_value_result(&memory, 0), Ok(Err("no".into())));
+        assert_eq!(lift_value_result(&memory, 0), Ok(Err("no")));
         // A blob whose length runs past the end of memory.
         let memory = area(&[
             (0, &[0]),

@@ -45,7 +45,7 @@ use rusqlite::types::ValueRef;
 use wasmtime::{InstancePre, Linker, Memory, Module, ModuleExport, Store, TypedFunc, ValType};
 
 use crate::sandbox::HostState;
-use abi::{AbiViolation, FlatValue, GuestAnswer};
+use abi::{AbiViolation, Answer, FlatValue};
 use plan::{Lifted, Plan};
 
 /// The call that reached for an import the direct instance does not have.
@@ -309,22 +309,29 @@ pub(crate) struct DirectInstance {
 }
 
 impl DirectInstance {
-    /// Calls scalar function `id` with up to three arguments. `args` longer
-    /// than three is a caller bug and reported as a violation.
+    /// Calls scalar function `id` with up to three arguments and hands the
+    /// guest's answer, still in guest memory, to `take` before the
+    /// post-return function may free it. `args` longer than three is a
+    /// caller bug and reported as a violation.
     ///
-    /// All-numeric arguments take the `fastN` exports: no allocation in the
-    /// guest. Otherwise TEXT and BLOB arguments are copied into guest
-    /// memory through `cabi_realloc` and `callN` runs.
-    pub(crate) fn scalar(
+    /// All-numeric arguments take the `fastN` exports (no allocation in the
+    /// guest) unless `numbers_fast` is false (the function answers numbers
+    /// with TEXT, which `fastN` would defer to a second crossing).
+    /// Otherwise TEXT and BLOB arguments are copied into guest memory
+    /// through `cabi_realloc` and `callN` runs.
+    pub(crate) fn scalar<R>(
         &self,
         store: &mut Store<HostState>,
         id: u32,
         args: &[ValueRef<'_>],
-    ) -> wasmtime::Result<GuestAnswer> {
+        numbers_fast: bool,
+        take: impl FnOnce(Answer<'_>) -> R,
+    ) -> wasmtime::Result<R> {
         let id = id as i32;
         let n = |i: usize| args.get(i).copied().and_then(abi::flat_number);
         let m = self.memory;
-        let fast = match (args.len(), n(0), n(1), n(2)) {
+        let arity = if numbers_fast { args.len() } else { 0 };
+        let fast = match (arity, n(0), n(1), n(2)) {
             (1, Some(a), _, _) => {
                 Some(self.fast1.call(store, m, (id, a.0, a.1), abi::lift_fast)?)
             }
@@ -343,19 +350,22 @@ impl DirectInstance {
             _ => None,
         };
         match fast {
-            Some(Some(value)) => Ok(Ok(value)),
-            Some(None) => self.take_result.call(store, m, (), abi::lift_value_result),
-            None => self.call(store, id, args),
+            Some(Some(value)) => Ok(take(Ok(value))),
+            Some(None) => self.take_result.call(store, m, (), |memory, ret| {
+                abi::lift_value_result(memory, ret).map(take)
+            }),
+            None => self.call(store, id, args, take),
         }
     }
 
     /// The general `callN` exports, for arguments that include TEXT or BLOB.
-    fn call(
+    fn call<R>(
         &self,
         store: &mut Store<HostState>,
         id: i32,
         args: &[ValueRef<'_>],
-    ) -> wasmtime::Result<GuestAnswer> {
+        take: impl FnOnce(Answer<'_>) -> R,
+    ) -> wasmtime::Result<R> {
         let mut flat = [(0, 0, 0); 3];
         if args.len() > flat.len() {
             return Err(AbiViolation("more than three arguments").into());
@@ -364,7 +374,8 @@ impl DirectInstance {
             *slot = self.lower(store, *arg)?;
         }
         let [a, b, c] = flat;
-        let (m, lift) = (self.memory, abi::lift_value_result);
+        let m = self.memory;
+        let lift = |memory: &[u8], ret: i32| abi::lift_value_result(memory, ret).map(take);
         match args.len() {
             0 => self.call0.call(store, m, id, lift),
             1 => self.call1.call(store, m, (id, a.0, a.1, a.2), lift),
