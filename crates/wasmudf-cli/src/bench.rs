@@ -1,9 +1,8 @@
-//! `wasmudf bench`: the quick benchmark, as a table, JSON and an SVG chart.
+//! `wasmudf bench`: the quick benchmark, as tables, JSON and SVG plots.
 
 use anyhow::{Context, Result};
 use comfy_table::Table;
 use indicatif::{ProgressBar, ProgressStyle};
-use plotters::prelude::*;
 use wasmudf_benches::harness::{self, Options, Report};
 
 use crate::BenchArgs;
@@ -32,9 +31,11 @@ pub(crate) fn run(args: &BenchArgs) -> Result<()> {
         .with_context(|| format!("creating {}", args.out.display()))?;
     let json = args.out.join("bench.json");
     std::fs::write(&json, serde_json::to_string_pretty(&report)?)?;
-    let svg = args.out.join("bench.svg");
-    chart(&report, &svg)?;
-    println!("wrote {} and {}", json.display(), svg.display());
+    let svgs = crate::plots::write_all(&report, &args.out)?;
+    let mut wrote = vec![json];
+    wrote.extend(svgs);
+    let wrote: Vec<String> = wrote.iter().map(|p| p.display().to_string()).collect();
+    println!("wrote {}", wrote.join(", "));
     Ok(())
 }
 
@@ -220,61 +221,6 @@ fn print_languages(r: &Report) {
         ]);
     }
     println!("{t}");
-}
-
-/// A horizontal bar chart of ns/row per case: native and wasm.
-fn chart(r: &Report, path: &std::path::Path) -> Result<()> {
-    let rows = r.per_row.len() as i32;
-    let max = r
-        .per_row
-        .iter()
-        .map(|p| p.wasm_ns.max(p.native_ns))
-        .fold(1.0, f64::max)
-        * 1.15;
-    let root = SVGBackend::new(path, (900, 60 + 40 * rows as u32)).into_drawing_area();
-    root.fill(&WHITE)?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(
-            "wasmudf per-row cost, ns/row net of the scan (native vs wasm)",
-            ("sans-serif", 18),
-        )
-        .margin(10)
-        .x_label_area_size(30)
-        .y_label_area_size(140)
-        .build_cartesian_2d(0.0..max, 0.0..f64::from(rows))?;
-    let names: Vec<&str> = r.per_row.iter().map(|p| p.case).collect();
-    chart
-        .configure_mesh()
-        .disable_y_mesh()
-        .y_labels(rows as usize * 2 + 1)
-        .y_label_formatter(&|y| {
-            // Label each band at its middle only.
-            let band = y.floor();
-            if (y - band - 0.5).abs() < 0.01 {
-                names
-                    .get(band as usize)
-                    .map_or(String::new(), |n| n.to_string())
-            } else {
-                String::new()
-            }
-        })
-        .x_desc("ns per row (blue: native closure, red: wasm)")
-        .draw()?;
-    for (i, p) in r.per_row.iter().enumerate() {
-        let y = i as f64;
-        chart.draw_series([
-            Rectangle::new(
-                [(0.0, y + 0.1), (p.native_ns, y + 0.45)],
-                BLUE.mix(0.6).filled(),
-            ),
-            Rectangle::new(
-                [(0.0, y + 0.55), (p.wasm_ns, y + 0.9)],
-                RED.mix(0.6).filled(),
-            ),
-        ])?;
-    }
-    root.present()?;
-    Ok(())
 }
 
 #[cfg(test)]

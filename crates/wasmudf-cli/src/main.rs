@@ -5,6 +5,7 @@ mod bench;
 mod inspect;
 mod new;
 mod output;
+mod plots;
 mod query;
 mod shell;
 mod udfs;
@@ -67,7 +68,8 @@ struct BenchArgs {
     /// Timed runs per query (the median is reported).
     #[arg(long, default_value_t = 5)]
     runs: usize,
-    /// Where to write `bench.json` and `bench.svg`.
+    /// Where to write `bench.json` and the plots `per-row.svg`,
+    /// `scaling.svg` and `instances.svg`.
     #[arg(long, value_name = "DIR", default_value = "bench-results")]
     out: PathBuf,
     /// Skip the better-sqlite3 column even if Node.js is available.
