@@ -8,6 +8,7 @@ mod cancel;
 mod canon;
 mod determinism;
 mod direct;
+mod direct_acc;
 mod errors;
 mod examples;
 mod hostile;

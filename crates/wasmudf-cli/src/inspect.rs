@@ -25,11 +25,12 @@ pub(crate) fn run(file: &Path, no_cache: bool) -> Result<()> {
     }
     println!("{}", safe(component.origin()));
     println!("{table}");
-    let direct = if component.has_direct_path() {
-        "yes (calls go straight into the main core module, compiled on first use)"
-    } else {
-        "no (every call is a component call)"
-    };
-    println!("direct path for scalars: {direct}");
+    let yes_no = |b: bool| if b { "yes" } else { "no" };
+    println!(
+        "direct path (calls straight into the main core module, compiled on first use): \
+         scalars {}, aggregates and windows {}",
+        yes_no(component.has_direct_path()),
+        yes_no(component.has_direct_aggregates()),
+    );
     Ok(())
 }

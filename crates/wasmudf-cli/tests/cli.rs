@@ -123,11 +123,14 @@ fn inspect_lists_kind_arity_and_flags() {
     for needle in ["median", "aggregate", "sumsq", "window", "deterministic"] {
         assert!(text.contains(needle), "{needle} missing from {text}");
     }
-    // `stats` has no scalar function, so nothing takes a direct path.
-    assert!(text.contains("direct path for scalars: no"), "{text}");
+    // `stats` has only aggregates and windows: they take the direct path.
+    assert!(
+        text.contains("scalars yes, aggregates and windows yes"),
+        "{text}"
+    );
     let out = wasmudf(&["inspect", wasmudf_test_guests::GREATEST]);
     assert!(stdout(&out).contains("variadic"));
-    assert!(stdout(&out).contains("direct path for scalars: yes"));
+    assert!(stdout(&out).contains("scalars yes"));
 }
 
 #[test]

@@ -72,6 +72,25 @@ impl Batch {
         }
     }
 
+    /// The number of arguments buffered.
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Batch::Integers(v) => v.len(),
+            Batch::Reals(v) => v.len(),
+            Batch::Values(v) => v.len(),
+        }
+    }
+
+    /// Argument `i` (TEXT in a batch is UTF-8: see `to_owned`), or NULL
+    /// past the end.
+    pub(crate) fn get(&self, i: usize) -> ValueRef<'_> {
+        match self {
+            Batch::Integers(v) => v.get(i).map_or(ValueRef::Null, |&x| ValueRef::Integer(x)),
+            Batch::Reals(v) => v.get(i).map_or(ValueRef::Null, |&x| ValueRef::Real(x)),
+            Batch::Values(v) => v.get(i).map_or(ValueRef::Null, ValueRef::from),
+        }
+    }
+
     /// Empties the batch, keeping its allocation and its kind.
     pub(crate) fn clear(&mut self) {
         match self {

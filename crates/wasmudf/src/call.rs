@@ -380,6 +380,31 @@ pub(crate) struct InstanceSlot {
     /// SQLite still holds; see [`InstanceSlot::recycle_if_due`].
     accs_made: u64,
     accs_live: u64,
+    /// Bumped whenever the direct instance is dropped; an accumulator on
+    /// it is tagged with the generation it was made in.
+    direct_generation: u64,
+    /// For each direct generation dropped so far, whether its accumulators
+    /// can be rebuilt on the component path by replaying their calls
+    /// (the guest reached for the host, or broke the ABI: nothing went
+    /// wrong that the component path would not also see) or are lost (a
+    /// trap, a deadline, an interrupt: the component path would have lost
+    /// them too).
+    direct_fates: Vec<bool>,
+    /// Direct accumulators SQLite no longer needs that could not be
+    /// dropped yet (the connection was interrupted): rep and generation.
+    direct_orphans: Vec<(u32, u64)>,
+}
+
+/// What became of the direct instance an accumulator was made on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DirectFate {
+    /// It is the live direct instance.
+    Live,
+    /// It was dropped in a way the component path would not have seen:
+    /// replay the accumulator's calls there.
+    Replay,
+    /// It was dropped after a failure: the accumulator is lost.
+    Lost,
 }
 
 /// After this many accumulators, an instance is replaced as soon as none is
@@ -402,6 +427,25 @@ impl InstanceSlot {
             orphans: Vec::new(),
             accs_made: 0,
             accs_live: 0,
+            direct_generation: 0,
+            direct_fates: Vec::new(),
+            direct_orphans: Vec::new(),
+        }
+    }
+
+    /// The generation of the direct instance (the live one, or the next).
+    pub(crate) fn direct_generation(&self) -> u64 {
+        self.direct_generation
+    }
+
+    /// What became of direct instance `generation`.
+    pub(crate) fn direct_fate(&self, generation: u64) -> DirectFate {
+        if generation == self.direct_generation && self.direct.is_some() {
+            return DirectFate::Live;
+        }
+        match self.direct_fates.get(generation as usize) {
+            Some(true) => DirectFate::Replay,
+            _ => DirectFate::Lost,
         }
     }
 
@@ -534,6 +578,25 @@ impl InstanceSlot {
         &mut self,
         f: impl FnOnce(&mut Store<HostState>, &DirectInstance) -> wasmtime::Result<Result<R, String>>,
     ) -> Direct<R> {
+        self.call_direct_inner(false, f)
+    }
+
+    /// [`call_direct`](InstanceSlot::call_direct) for an accumulator call:
+    /// `Retry(None)` without running anything when the direct instance
+    /// cannot run aggregates.
+    pub(crate) fn call_direct_acc<R>(
+        &mut self,
+        f: impl FnOnce(&mut Store<HostState>, &DirectInstance) -> wasmtime::Result<Result<R, String>>,
+    ) -> Direct<R> {
+        self.call_direct_inner(true, f)
+    }
+
+    #[inline]
+    fn call_direct_inner<R>(
+        &mut self,
+        accumulators: bool,
+        f: impl FnOnce(&mut Store<HostState>, &DirectInstance) -> wasmtime::Result<Result<R, String>>,
+    ) -> Direct<R> {
         if self.interrupt.is_interrupted() {
             return Direct::Done(Err(CallErrorKind::Interrupted));
         }
@@ -548,6 +611,9 @@ impl InstanceSlot {
         let Some(live) = self.direct.as_mut() else {
             return Direct::Retry(None);
         };
+        if accumulators && !live.instance.has_accumulators() {
+            return Direct::Retry(None);
+        }
         let engine = self.component.engine();
         let budget = Budget::fresh(engine);
         arm_with(engine, &mut live.store, budget);
@@ -563,23 +629,23 @@ impl InstanceSlot {
                 Direct::Done(Err(CallErrorKind::Guest(cap_message(message))))
             }
             (Ok(_), Some(cause)) => {
-                self.discard_direct(true);
+                self.discard_direct(true, false);
                 Direct::Done(Err(cause))
             }
             (Err(err), _) if err.downcast_ref::<NeedsHost>().is_some() => {
                 let left = left(&live.store);
-                self.discard_direct(false);
+                self.discard_direct(false, true);
                 Direct::NeedsHost(left)
             }
             (Err(err), _) if err.downcast_ref::<AbiViolation>().is_some() => {
                 tracing::debug!("{}: {err:#}", self.component.origin());
                 let left = left(&live.store);
-                self.discard_direct(true);
+                self.discard_direct(true, true);
                 Direct::Retry(Some(left))
             }
             (Err(trap), _) => {
                 let cause = classify_in(&trap, live.store.data());
-                self.discard_direct(true);
+                self.discard_direct(true, false);
                 Direct::Done(Err(cause))
             }
         }
@@ -659,10 +725,58 @@ impl InstanceSlot {
         });
     }
 
-    /// Drops the direct instance; `failed` counts it as replaced.
-    fn discard_direct(&mut self, failed: bool) {
-        if self.direct.take().is_some() && failed {
+    /// Drops the direct instance; `failed` counts it as replaced, and
+    /// `replayable` says whether its accumulators can be rebuilt on the
+    /// component path (see [`DirectFate`]).
+    fn discard_direct(&mut self, failed: bool, replayable: bool) {
+        if self.direct.take().is_none() {
+            return;
+        }
+        if failed {
             self.component.engine().counters().replaced();
+        }
+        let generation = self.direct_generation as usize;
+        if self.direct_fates.len() <= generation {
+            self.direct_fates.resize(generation + 1, false);
+        }
+        self.direct_fates[generation] = replayable;
+        self.direct_generation += 1;
+        // Their accumulators went with the instance.
+        self.direct_orphans.clear();
+    }
+
+    /// Drops direct accumulator `rep` of direct instance `generation` that
+    /// SQLite no longer needs, running the guest's destructor; on an
+    /// interrupted connection it waits for a later call. `Err` when the
+    /// destructor reached for the host: the caller rebuilds the
+    /// accumulator on the component path and drops it there.
+    pub(crate) fn release_direct(&mut self, rep: u32, generation: u64) -> Result<(), ()> {
+        if self.direct_fate(generation) != DirectFate::Live {
+            return Ok(());
+        }
+        if self.interrupt.is_interrupted() {
+            self.direct_orphans.push((rep, generation));
+            return Ok(());
+        }
+        match self.call_direct_acc(|s, d| d.acc_drop(s, rep).map(Ok)) {
+            Direct::Done(_) => Ok(()),
+            Direct::NeedsHost(_) | Direct::Retry(Some(_)) => Err(()),
+            Direct::Retry(None) => Ok(()),
+        }
+    }
+
+    /// Drops the direct accumulators [`release_direct`] could not. Call it
+    /// only while no other direct accumulator call is in progress.
+    ///
+    /// [`release_direct`]: InstanceSlot::release_direct
+    pub(crate) fn release_direct_orphans(&mut self) {
+        if self.direct_orphans.is_empty() || self.interrupt.is_interrupted() {
+            return;
+        }
+        for (rep, generation) in std::mem::take(&mut self.direct_orphans) {
+            // A destructor that needs the host drops the direct instance,
+            // and the orphans with it; nothing else is left to do.
+            let _ = self.release_direct(rep, generation);
         }
     }
 }

@@ -151,11 +151,9 @@ impl Component {
         if !from_cache && let Some(cache) = inner.engine.cache() {
             cache.put(bytes, &component);
         }
-        let has_scalars = inner
-            .functions
-            .iter()
-            .any(|f| f.kind == manifest::FunctionKind::Scalar);
-        if has_scalars && inner.engine.direct_calls() {
+        // Scalars, aggregates and windows all take the direct path when
+        // the plan allows; the module is compiled on the first call.
+        if !inner.functions.is_empty() && inner.engine.direct_calls() {
             inner.direct = crate::direct::plan::plan(bytes)
                 .inspect_err(|why| tracing::debug!("{origin}: no direct path: {why}"))
                 .ok()
@@ -306,8 +304,8 @@ impl Component {
     /// calls straight into its main core module (see
     /// [`EngineBuilder::direct_calls`](crate::EngineBuilder::direct_calls)).
     /// `false` for components whose canonical definitions differ from what
-    /// the direct path implements, for components with no scalar function,
-    /// and when the engine has the direct path off.
+    /// the direct path implements, for components with no function, and
+    /// when the engine has the direct path off.
     ///
     /// This says the component *can* have a direct path: the main module is
     /// compiled only on the first scalar call that can use it (or by
@@ -326,6 +324,28 @@ impl Component {
     /// ```
     pub fn has_direct_path(&self) -> bool {
         self.inner.direct.is_some()
+    }
+
+    /// Whether this component's aggregate and window functions can take the
+    /// direct path too: [`has_direct_path`](Component::has_direct_path),
+    /// and its `accumulator` resource (methods, destructor and intrinsics)
+    /// has the shape the direct path implements. Like `has_direct_path`,
+    /// this says *can*: the module is compiled on first use.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # fn f(engine: &wasmudf::Engine) -> wasmudf::Result<()> {
+    /// let component = engine.load_file("guests/target/wasm32-wasip2/release/stats.wasm")?;
+    /// println!("aggregates on the direct path: {}", component.has_direct_aggregates());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn has_direct_aggregates(&self) -> bool {
+        self.inner
+            .direct
+            .as_ref()
+            .is_some_and(|d| d.plan.accumulator.is_ok())
     }
 
     /// Like [`probe_instance`](Component::probe_instance), for the instance

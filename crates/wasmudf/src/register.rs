@@ -9,16 +9,13 @@
 use std::cell::{Cell, UnsafeCell};
 use std::collections::HashMap;
 use std::ffi::CStr;
-use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use rusqlite::Connection;
-use rusqlite::functions::{Aggregate, Context, FunctionFlags as SqlFlags, WindowAggregate};
+use rusqlite::functions::FunctionFlags as SqlFlags;
 use rusqlite::types::{Value as SqlValue, ValueRef};
-use wasmtime::component::ResourceAny;
 
-use crate::batch::{self, Batch};
 use crate::bindings::{FastResult, ValueParam, ValueResult};
 use crate::call::{Budget, CallError, CallErrorKind, Direct, InstanceSlot};
 use crate::component::Component;
@@ -53,10 +50,6 @@ fn finish_fast(
 
 /// The most arguments a direct call takes (the `fastN`/`callN` exports).
 const MAX_DIRECT_ARGS: usize = trampoline::INLINE_ARGS;
-
-/// Rows of aggregate arguments buffered on the host before one `step` call
-/// hands them to the guest.
-const STEP_BATCH_ROWS: u32 = 1024;
 
 /// Bytes of aggregate arguments (see [`batch::cost`]) buffered before one
 /// `step` call, at most; a row larger than this is sent on its own. Rows of
@@ -146,6 +139,8 @@ fn slot_busy() -> CallErrorKind {
     )
 }
 
+mod aggregate;
+
 pub(crate) fn register(
     component: &Component,
     conn: &Connection,
@@ -169,6 +164,7 @@ pub(crate) fn register(
     let limits = component.engine().limits();
     let max_result = limits.max_result_bytes;
     let batch_bytes = step_batch_bytes(limits.max_memory_bytes);
+    let log_budget = aggregate::log_budget(limits.max_memory_bytes);
     let origin: Arc<str> = component.origin().into();
     for (id, spec) in component.functions().iter().enumerate() {
         let id = u32::try_from(id).map_err(|_| Error::Manifest {
@@ -188,6 +184,7 @@ pub(crate) fn register(
             name: spec.name.clone().into(),
             max_result,
             batch_bytes,
+            log_budget,
             direct: AtomicBool::new(component.has_direct_path()),
             text_results: AtomicBool::new(false),
         };
@@ -352,6 +349,8 @@ struct Target {
     max_result: usize,
     /// The step batch's byte budget ([`step_batch_bytes`]).
     batch_bytes: usize,
+    /// The replay log's byte budget (`aggregate::log_budget`).
+    log_budget: usize,
     /// Whether scalar calls try the direct path first; cleared for good
     /// once the function needs the host (see [`crate::direct`]).
     direct: AtomicBool,
@@ -549,227 +548,12 @@ impl Target {
             }
         }
     }
-
-    /// Hands buffered rows to the guest, creating the accumulator first if
-    /// this is the group's first flush.
-    fn flush(&self, slot: &mut InstanceSlot, acc: &mut AccState) -> rusqlite::Result<()> {
-        if acc.pending_rows == 0 {
-            return Ok(());
-        }
-        let handle = self.handle(slot, acc);
-        let rows = std::mem::take(&mut acc.pending_rows);
-        acc.pending_bytes = 0;
-        let op = acc.pending_op;
-        let pending = &acc.pending;
-        let r = handle.and_then(|handle| {
-            slot.call(|s, u| {
-                let accs = u.wasmudf_udf_guest().accumulator();
-                match (op, pending) {
-                    (Op::Step, Batch::Integers(v)) => accs.call_step_integers(s, handle, v, rows),
-                    (Op::Step, Batch::Reals(v)) => accs.call_step_reals(s, handle, v, rows),
-                    (Op::Step, batch) => accs.call_step(s, handle, &batch.params(), rows),
-                    (Op::Inverse, batch) => accs.call_inverse(s, handle, &batch.params(), rows),
-                }
-            })
-        });
-        acc.pending.clear();
-        r.map_err(|cause| self.error(cause))
-    }
-
-    /// The group's accumulator handle, created on first use and checked
-    /// against the instance generation.
-    fn handle(
-        &self,
-        slot: &mut InstanceSlot,
-        acc: &mut AccState,
-    ) -> std::result::Result<ResourceAny, CallErrorKind> {
-        // Before the generation check: dropping them may replace the
-        // instance (a destructor that traps).
-        slot.release_orphans();
-        if let Some(handle) = acc.handle {
-            return if acc.generation == slot.generation() {
-                Ok(handle)
-            } else {
-                Err(CallErrorKind::StateLost)
-            };
-        }
-        let id = self.id;
-        slot.recycle_if_due();
-        let handle = slot.call(|s, u| u.wasmudf_udf_guest().accumulator().call_create(s, id))?;
-        slot.accumulator_created();
-        acc.generation = slot.generation();
-        acc.handle = Some(handle);
-        Ok(handle)
-    }
-
-    /// Buffers one row; the slot is locked only when the buffer is handed
-    /// over. A batch ends at [`STEP_BATCH_ROWS`] rows or at the byte
-    /// budget, whichever comes first; a row over the budget goes alone.
-    fn push(&self, ctx: &Context<'_>, acc: &mut AccState, op: Op) -> rusqlite::Result<()> {
-        let row_bytes: usize = (0..ctx.len()).map(|i| batch::cost(ctx.get_raw(i))).sum();
-        if acc.pending_op != op
-            || (acc.pending_rows > 0
-                && acc.pending_bytes.saturating_add(row_bytes) > self.batch_bytes)
-        {
-            self.flush(&mut *self.borrow_slot()?, acc)?;
-            acc.pending_op = op;
-        }
-        for i in 0..ctx.len() {
-            acc.pending.push(ctx.get_raw(i));
-        }
-        acc.pending_rows += 1;
-        acc.pending_bytes = acc.pending_bytes.saturating_add(row_bytes);
-        // Inverse rows and window steps are interleaved with `value` calls
-        // anyway; only plain aggregate steps gain from a long batch.
-        if acc.pending_rows >= STEP_BATCH_ROWS
-            || acc.pending_bytes >= self.batch_bytes
-            || op == Op::Inverse
-        {
-            self.flush(&mut *self.borrow_slot()?, acc)?;
-        }
-        Ok(())
-    }
-
-    /// Flushes, then asks the group's accumulator for its current value
-    /// ([`Last::Value`]) or its final one ([`Last::Finish`], which hands
-    /// the accumulator over to the guest), under one lock. A handle that
-    /// `finish` did not take, because something failed first, is released
-    /// here: SQLite discards the group after its final call whatever the
-    /// outcome.
-    fn conclude(&self, acc: &mut AccState, last: Last) -> rusqlite::Result<SqlValue> {
-        let mut slot = self.borrow_slot()?;
-        let r = self.flush(&mut slot, acc).and_then(|()| {
-            let handle = self.handle(&mut slot, acc).map_err(|c| self.error(c))?;
-            Ok(match last {
-                Last::Value => {
-                    slot.call(|s, u| u.wasmudf_udf_guest().accumulator().call_value(s, handle))
-                }
-                Last::Finish => {
-                    // The guest owns the handle once `finish` is called,
-                    // whatever it returns; a call refused before it ran
-                    // (an interrupt) leaves it ours to release.
-                    let mut handed_over = false;
-                    let r = slot.call(|s, u| {
-                        handed_over = true;
-                        u.wasmudf_udf_guest().accumulator().call_finish(s, handle)
-                    });
-                    if handed_over {
-                        acc.handle = None;
-                        slot.accumulator_done();
-                    }
-                    r
-                }
-            })
-        });
-        if last == Last::Finish
-            && let Some(handle) = acc.handle.take()
-        {
-            slot.release(handle, acc.generation);
-        }
-        drop(slot);
-        self.result(r?)
-    }
-
-    /// The value of an accumulator that saw no rows: SQLite asks for it
-    /// without ever having stepped the group (an aggregate over no rows, a
-    /// window frame that is empty). A throwaway accumulator is created and
-    /// consumed or dropped within one call, so it cannot outlive it.
-    fn conclude_empty(&self, last: Last) -> rusqlite::Result<SqlValue> {
-        let id = self.id;
-        let mut slot = self.borrow_slot()?;
-        slot.release_orphans();
-        slot.recycle_if_due();
-        // Made and gone within this call: it counts towards recycling (a
-        // toolchain that leaks `finish`'s handle leaks this one too) and is
-        // never live between calls.
-        slot.accumulator_created();
-        slot.accumulator_done();
-        let r = slot.call(|s, u| {
-            let accs = u.wasmudf_udf_guest().accumulator();
-            let handle = match accs.call_create(&mut *s, id)? {
-                Ok(handle) => handle,
-                Err(message) => return Ok(Err(message)),
-            };
-            match last {
-                Last::Finish => accs.call_finish(s, handle),
-                Last::Value => {
-                    let value = accs.call_value(&mut *s, handle)?;
-                    handle.resource_drop(s)?;
-                    Ok(value)
-                }
-            }
-        });
-        drop(slot);
-        self.result(r)
-    }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-enum Op {
-    #[default]
-    Step,
-    Inverse,
-}
-
-/// What [`Target::conclude`] asks the accumulator for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Last {
-    Value,
-    Finish,
-}
-
-/// One group's state while SQLite steps it: the guest accumulator (created
-/// lazily) and the rows not yet handed to it. SQLite keeps this in the
-/// statement's aggregate context, so it moves with the statement.
-///
-/// SQLite calls the function's final callback for every aggregate context
-/// it allocated, also when a statement fails or is reset early (it
-/// finalizes a context when it releases it), and rusqlite hands the state
-/// to [`Aggregate::finalize`] then; that is where the accumulator is
-/// finished or released. (Were xFinal ever skipped, rusqlite would leak the
-/// boxed state rather than drop it, so a `Drop` impl here would not help.)
-#[derive(Default)]
-struct AccState {
-    handle: Option<ResourceAny>,
-    generation: u64,
-    pending: Batch,
-    pending_rows: u32,
-    /// [`batch::cost`] of the pending rows.
-    pending_bytes: usize,
-    pending_op: Op,
-}
-
-/// `ResourceAny` is a plain handle; nothing is left half-updated by an
-/// unwind, and SQLite callbacks never unwind anyway (rusqlite catches).
-type AccCell = AssertUnwindSafe<AccState>;
-
-impl Aggregate<AccCell, SqlValue> for Target {
-    fn init(&self, _ctx: &mut Context<'_>) -> rusqlite::Result<AccCell> {
-        Ok(AssertUnwindSafe(AccState::default()))
-    }
-
-    fn step(&self, ctx: &mut Context<'_>, acc: &mut AccCell) -> rusqlite::Result<()> {
-        self.push(ctx, acc, Op::Step)
-    }
-
-    fn finalize(&self, _ctx: &mut Context<'_>, acc: Option<AccCell>) -> rusqlite::Result<SqlValue> {
-        match acc {
-            Some(mut acc) => self.conclude(&mut acc.0, Last::Finish),
-            None => self.conclude_empty(Last::Finish),
-        }
-    }
-}
-
-impl WindowAggregate<AccCell, SqlValue> for Target {
-    fn value(&self, acc: Option<&mut AccCell>) -> rusqlite::Result<SqlValue> {
-        match acc {
-            Some(acc) => self.conclude(&mut acc.0, Last::Value),
-            None => self.conclude_empty(Last::Value),
-        }
-    }
-
-    fn inverse(&self, ctx: &mut Context<'_>, acc: &mut AccCell) -> rusqlite::Result<()> {
-        self.push(ctx, acc, Op::Inverse)
+impl trampoline::Scalar for Target {
+    #[inline]
+    fn call(&self, args: &[ValueRef<'_>], out: &Out) {
+        self.scalar(args, out)
     }
 }
 
@@ -927,12 +711,5 @@ mod tests {
         assert!(!trusted.contains(SqlFlags::SQLITE_DIRECTONLY));
         assert!(trusted.contains(SqlFlags::SQLITE_INNOCUOUS));
         assert!(trusted.contains(SqlFlags::SQLITE_DETERMINISTIC));
-    }
-}
-
-impl trampoline::Scalar for Target {
-    #[inline]
-    fn call(&self, args: &[ValueRef<'_>], out: &Out) {
-        self.scalar(args, out)
     }
 }

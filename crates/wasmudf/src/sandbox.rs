@@ -175,6 +175,16 @@ pub(crate) struct HostState {
     /// Bumped at the start of every call of a deterministic instance, which
     /// restarts its random sequences.
     calls: Arc<AtomicU64>,
+    /// A direct instance's `accumulator` handles (unused by a component
+    /// instance, whose handles wasmtime keeps).
+    pub(crate) handles: crate::direct::handles::Handles,
+    /// A direct instance's accumulator destructor, run by its native
+    /// `resource.drop`.
+    pub(crate) dtor: Option<wasmtime::TypedFunc<i32, ()>>,
+    /// Cleared while a direct instance runs `cabi_realloc` or a
+    /// post-return function, where the canonical ABI lets no intrinsic be
+    /// called.
+    pub(crate) may_leave: bool,
 }
 
 impl std::fmt::Debug for HostState {
@@ -241,6 +251,9 @@ impl HostState {
             deterministic: caps.deterministic,
             logical_ns: 0,
             calls,
+            handles: Default::default(),
+            dtor: None,
+            may_leave: true,
         })
     }
 

@@ -1,6 +1,7 @@
-//! A test guest that fails on demand: `trap_if(x)` and `add1(x)`.
+//! A test guest that fails on demand: `trap_if(x)` and `add1(x)`; and
+//! `noisy_sum(x)`, a window function that writes to stderr when it sees 7.
 
-use wasmudf_guest::Error;
+use wasmudf_guest::{Aggregate, Error, Flags, Window};
 
 /// `trap_if(x INTEGER)`: traps (a Rust panic) when `x` = 1, returns the
 /// guest error `asked to fail` when `x` = 2, otherwise returns `x`.
@@ -46,6 +47,51 @@ fn clock_ns() -> i64 {
         .map_or(-1, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
 
+/// `noisy_sum(x INTEGER)`: the sum of the frame or group, wrapping. Each
+/// row whose `x` is 7 (added or removed), and a `value` or `finalize` whose
+/// sum is 7, writes a line to stderr: a call that needs the host in the
+/// middle of a group.
+#[derive(Debug, Default)]
+pub struct NoisySum(i64);
+
+fn note(x: i64, what: &str) {
+    if x == 7 {
+        eprintln!("noisy_sum: {what} 7");
+    }
+}
+
+impl Aggregate for NoisySum {
+    const NAME: &'static str = "noisy_sum";
+    const FLAGS: Flags = Flags::DETERMINISTIC;
+    type Args<'a> = (i64,);
+    type Output = i64;
+
+    fn step(&mut self, (x,): (i64,)) -> Result<(), Error> {
+        note(x, "added");
+        self.0 = self.0.wrapping_add(x);
+        Ok(())
+    }
+
+    fn finalize(self) -> Result<i64, Error> {
+        note(self.0, "finished at");
+        Ok(self.0)
+    }
+}
+
+impl Window for NoisySum {
+    fn inverse(&mut self, (x,): (i64,)) -> Result<(), Error> {
+        note(x, "removed");
+        self.0 = self.0.wrapping_sub(x);
+        Ok(())
+    }
+
+    fn value(&self) -> Result<i64, Error> {
+        note(self.0, "valued at");
+        Ok(self.0)
+    }
+}
+
 wasmudf_guest::export! {
     scalars: [trap_if, add1, spell, wall_clock_ns, frozen_clock_ns],
+    windows: [NoisySum],
 }

@@ -81,8 +81,18 @@ fn read_i64(memory: &[u8], at: usize) -> Result<i64, AbiViolation> {
 
 /// The start of an 8-aligned return area, checked.
 fn return_area(memory: &[u8], ptr: i32, size: usize) -> Result<usize, AbiViolation> {
+    return_area_aligned(memory, ptr, size, 8)
+}
+
+/// The start of a return area aligned to `align`, checked.
+fn return_area_aligned(
+    memory: &[u8],
+    ptr: i32,
+    size: usize,
+    align: usize,
+) -> Result<usize, AbiViolation> {
     let at = ptr as u32 as usize;
-    if !at.is_multiple_of(8) {
+    if !at.is_multiple_of(align) {
         return Err(AbiViolation("misaligned return pointer"));
     }
     bytes_at(memory, at as u32, size as u32)?;
@@ -156,6 +166,45 @@ pub(crate) fn lift_value_result(memory: &[u8], ptr: i32) -> Result<Answer<'_>, A
     }))
 }
 
+/// A string at `at` (pointer, then length), checked for UTF-8.
+fn string_at(memory: &[u8], at: usize) -> Result<&str, AbiViolation> {
+    let bytes = bytes_at(memory, read_u32(memory, at)?, read_u32(memory, at + 4)?)?;
+    std::str::from_utf8(bytes).map_err(|_| AbiViolation("string is not UTF-8"))
+}
+
+/// Lifts a `result<_, error>` from its return area.
+///
+/// Layout (size 12, align 4): discriminant at 0; `err`'s string pointer
+/// and length at 4 and 8.
+pub(crate) fn lift_unit_result(memory: &[u8], ptr: i32) -> Result<Result<(), &str>, AbiViolation> {
+    let at = return_area_aligned(memory, ptr, 12, 4)?;
+    match memory[at] {
+        0 => Ok(Ok(())),
+        1 => Ok(Err(string_at(memory, at + 4)?)),
+        _ => Err(AbiViolation("bad result discriminant")),
+    }
+}
+
+/// Lifts a `result<own<accumulator>, error>` from its return area: the
+/// handle, not yet taken out of the guest's table.
+///
+/// Layout (size 12, align 4): discriminant at 0; the handle at 4, or the
+/// error's string pointer and length at 4 and 8.
+pub(crate) fn lift_handle_result(
+    memory: &[u8],
+    ptr: i32,
+) -> Result<Result<u32, &str>, AbiViolation> {
+    let at = return_area_aligned(memory, ptr, 12, 4)?;
+    match memory[at] {
+        0 => Ok(Ok(read_u32(memory, at + 4)?)),
+        1 => Ok(Err(string_at(memory, at + 4)?)),
+        _ => Err(AbiViolation("bad result discriminant")),
+    }
+}
+
+/// The size of one `value` in a list: discriminant at 0, payload at 8.
+pub(crate) const VALUE_SIZE: usize = 16;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,6 +225,30 @@ mod tests {
         assert_eq!(lift_fast(&memory, 8), Ok(Some(Borrowed::Real(1.5))));
         assert_eq!(lift_fast(&area(&[(8, &[3])]), 8), Ok(None));
         assert_eq!(lift_fast(&area(&[(8, &[0])]), 8), Ok(Some(Borrowed::Null)));
+    }
+
+    #[test]
+    fn unit_and_handle_results_lift_at_align_four() {
+        let memory = area(&[(4, &[0]), (8, &7u32.to_le_bytes())]);
+        assert_eq!(lift_handle_result(&memory, 4), Ok(Ok(7)));
+        assert_eq!(lift_unit_result(&memory, 4), Ok(Ok(())));
+        let memory = area(&[
+            (4, &[1]),
+            (8, &40u32.to_le_bytes()),
+            (12, &2u32.to_le_bytes()),
+            (40, b"no"),
+        ]);
+        assert_eq!(lift_handle_result(&memory, 4), Ok(Err("no")));
+        assert_eq!(lift_unit_result(&memory, 4), Ok(Err("no")));
+        assert!(lift_unit_result(&memory, 2).is_err(), "misaligned");
+        assert!(
+            lift_unit_result(&area(&[(4, &[2])]), 4).is_err(),
+            "bad discriminant"
+        );
+        assert!(
+            lift_handle_result(&memory, 56).is_err(),
+            "runs past the end"
+        );
     }
 
     #[test]

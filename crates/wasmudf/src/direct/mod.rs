@@ -39,6 +39,8 @@
 //! Components that do not have this shape simply have no direct path.
 
 pub(crate) mod abi;
+mod acc;
+pub(crate) mod handles;
 pub(crate) mod plan;
 
 use rusqlite::types::ValueRef;
@@ -47,6 +49,8 @@ use wasmtime::{InstancePre, Linker, Memory, Module, ModuleExport, Store, TypedFu
 use crate::sandbox::HostState;
 use abi::{AbiViolation, Answer, FlatValue};
 use plan::{Lifted, Plan};
+
+pub(crate) use acc::StepOp;
 
 /// The call that reached for an import the direct instance does not have.
 #[derive(Debug)]
@@ -88,6 +92,9 @@ struct Exports {
     take_result: Entry,
     calls: [Entry; 4],
     initialize: Vec<ModuleExport>,
+    /// The accumulator's methods, when aggregates can take the direct path
+    /// too.
+    acc: Option<acc::AccExports>,
 }
 
 impl Exports {
@@ -159,6 +166,17 @@ impl Exports {
                 .iter()
                 .map(|name| func(name, &[], &[]))
                 .collect::<Result<_, _>>()?,
+            acc: match &plan.accumulator {
+                Ok(p) => acc::AccExports::resolve(p, &entry, &func)
+                    .inspect_err(|why| {
+                        tracing::debug!("aggregates stay on the component path: {why}")
+                    })
+                    .ok(),
+                Err(why) => {
+                    tracing::debug!("aggregates stay on the component path: {why}");
+                    None
+                }
+            },
         })
     }
 }
@@ -167,8 +185,32 @@ impl DirectModule {
     /// Checks `module`'s exports against `plan` and links it with stub
     /// imports. `Err` explains why the component gets no direct path.
     pub(crate) fn new(module: &Module, plan: &Plan) -> Result<DirectModule, String> {
-        let exports = Exports::resolve(module, plan)?;
+        let mut exports = Exports::resolve(module, plan)?;
         let mut linker = Linker::new(module.engine());
+        let intrinsics = match (&exports.acc, &plan.accumulator) {
+            (Some(_), Ok(p)) => p.intrinsics.as_slice(),
+            _ => &[],
+        };
+        // An intrinsic whose import has another type than the canonical
+        // ABI gives it cannot be ours: aggregates stay on the component path.
+        let native = |import: &wasmtime::ImportType<'_>, ty: &wasmtime::FuncType| {
+            intrinsics
+                .iter()
+                .find(|(m, n, _)| m == import.module() && n == import.name())
+                .map(|(_, _, kind)| *kind)
+                .filter(|kind| acc::intrinsic_type_is(*kind, ty))
+        };
+        if module.imports().any(|import| {
+            let wasmtime::ExternType::Func(ty) = import.ty() else {
+                return false;
+            };
+            intrinsics
+                .iter()
+                .any(|(m, n, _)| m == import.module() && n == import.name())
+                && native(&import, &ty).is_none()
+        }) {
+            exports.acc = None;
+        }
         for import in module.imports() {
             let wasmtime::ExternType::Func(ty) = import.ty() else {
                 return Err(format!(
@@ -177,6 +219,13 @@ impl DirectModule {
                     import.name()
                 ));
             };
+            if exports.acc.is_some()
+                && let Some(kind) = native(&import, &ty)
+            {
+                acc::link_intrinsic(&mut linker, import.module(), import.name(), kind)
+                    .map_err(|e| format!("{e:#}"))?;
+                continue;
+            }
             let name = format!("{}#{}", import.module(), import.name());
             linker
                 .func_new(import.module(), import.name(), ty, move |_, _, _| {
@@ -211,7 +260,16 @@ impl DirectModule {
                 .ok_or_else(missing)?
                 .call(&mut *store, ())?;
         }
+        let acc = match &e.acc {
+            Some(exports) => {
+                let funcs = exports.instantiate(&instance, store).ok_or_else(missing)?;
+                store.data_mut().dtor = funcs.dtor.clone();
+                Some(funcs)
+            }
+            None => None,
+        };
         Ok(DirectInstance {
+            acc,
             memory,
             realloc: typed_export(&instance, store, &e.realloc).ok_or_else(missing)?,
             fast1: lift(&instance, store, &e.fast[0]).ok_or_else(missing)?,
@@ -224,6 +282,21 @@ impl DirectModule {
             call3: lift(&instance, store, &e.calls[3]).ok_or_else(missing)?,
         })
     }
+}
+
+/// Runs `f` (a realloc or a post-return function) with intrinsics
+/// forbidden, as the canonical ABI runs them: one that calls an intrinsic
+/// then reaches for the host and goes to the component path, which
+/// reports it.
+#[inline]
+fn without_intrinsics<R>(
+    store: &mut Store<HostState>,
+    f: impl FnOnce(&mut Store<HostState>) -> wasmtime::Result<R>,
+) -> wasmtime::Result<R> {
+    store.data_mut().may_leave = false;
+    let out = f(&mut *store);
+    store.data_mut().may_leave = true;
+    out
 }
 
 /// A lifted export and its post-return function, typed.
@@ -244,12 +317,28 @@ impl<P: wasmtime::WasmParams> Lift<P> {
         params: P,
         lift: impl FnOnce(&[u8], i32) -> Result<T, AbiViolation>,
     ) -> wasmtime::Result<T> {
+        self.call_then(store, memory, params, lift, |_, lifted| Ok(lifted))
+    }
+
+    /// [`call`](Lift::call), with `then` run on the lifted value before the
+    /// post-return function, as the canonical ABI lifts a handle out of
+    /// the guest's table before it lets the guest clean up.
+    #[inline]
+    fn call_then<T, U>(
+        &self,
+        store: &mut Store<HostState>,
+        memory: Memory,
+        params: P,
+        lift: impl FnOnce(&[u8], i32) -> Result<T, AbiViolation>,
+        then: impl FnOnce(&mut Store<HostState>, T) -> wasmtime::Result<U>,
+    ) -> wasmtime::Result<U> {
         let ret = self.func.call(&mut *store, params)?;
         let lifted = lift(memory.data(&*store), ret)?;
+        let out = then(store, lifted)?;
         if let Some(post) = &self.post_return {
-            post.call(&mut *store, ret)?;
+            without_intrinsics(store, |store| post.call(store, ret))?;
         }
-        Ok(lifted)
+        Ok(out)
     }
 }
 
@@ -296,6 +385,8 @@ type Call3 = (i32, i32, i64, i32, i32, i64, i32, i32, i64, i32);
 /// One live direct instance: its memory and typed handles to the exports,
 /// resolved once.
 pub(crate) struct DirectInstance {
+    /// The accumulator's methods, when aggregates take the direct path.
+    acc: Option<acc::AccFuncs>,
     memory: Memory,
     realloc: TypedFunc<(i32, i32, i32, i32), i32>,
     fast1: Lift<Fast1>,
@@ -407,7 +498,8 @@ impl DirectInstance {
             _ => return Err(AbiViolation("not TEXT or BLOB").into()),
         };
         let len = u32::try_from(bytes.len()).map_err(|_| AbiViolation("argument over 4 GiB"))?;
-        let ptr = self.realloc.call(&mut *store, (0, 0, 1, len as i32))? as u32;
+        let ptr =
+            without_intrinsics(store, |s| self.realloc.call(s, (0, 0, 1, len as i32)))? as u32;
         let memory = self.memory.data_mut(&mut *store);
         let start = ptr as usize;
         let dest = start

@@ -27,6 +27,10 @@ use wasmparser::{
     Payload, TypeRef,
 };
 
+mod accumulator;
+
+pub(crate) use accumulator::{AccPlan, Intrinsic};
+
 /// The interface export whose functions the direct path replaces.
 const GUEST_EXPORT: &str = "wasmudf:udf/guest@0.1.0";
 
@@ -54,6 +58,10 @@ pub(crate) struct Plan {
     /// Exports the component calls after instantiating the main instance
     /// (wit-component's `_initialize` start shim), in order.
     pub(crate) initialize: Vec<String>,
+    /// The `accumulator` resource's methods, its destructor and its
+    /// intrinsics, or why aggregates stay on the component path (scalars
+    /// still take the direct path).
+    pub(crate) accumulator: Result<AccPlan, Refusal>,
 }
 
 /// Why a component gets no direct path; logged, never shown to SQL.
@@ -80,7 +88,26 @@ struct ModuleInfo {
     /// Whether it defines any function, table, memory, global, tag or
     /// segment.
     defines: bool,
+    /// Whether it defines or imports a memory: only modules without one
+    /// have their function bodies read (see `forwarders`).
+    has_memory: bool,
     exports: HashMap<String, (ExternalKind, u32)>,
+    /// Code section entries read so far.
+    bodies_seen: u32,
+    /// Parameter counts of the type section's function types.
+    type_params: Vec<Option<usize>>,
+    /// The type index of each defined function.
+    func_types: Vec<u32>,
+    /// Defined functions whose whole body passes their parameters on to
+    /// `call_indirect` of a constant slot of a table the module defines,
+    /// with their own type (wit-component's shim module): function index
+    /// to (slot, table index).
+    forwarders: HashMap<u32, (u32, u32)>,
+    /// Active element segments with a constant offset and function
+    /// indices: (table index, offset, functions).
+    elems: Vec<(u32, u32, Vec<u32>)>,
+    /// Whether some element segment could not be read that way.
+    opaque_elems: bool,
 }
 
 impl ModuleInfo {
@@ -143,6 +170,7 @@ enum FuncDef {
     Lift {
         core: u32,
         options: Vec<CanonicalOption>,
+        ty: u32,
     },
     Unknown,
 }
@@ -176,11 +204,16 @@ struct Top {
     instances: Vec<InstanceDef>,
     exports: Vec<(String, ComponentExternalKind, u32)>,
     has_start: bool,
+    /// The component type index space, as far as handles need it.
+    types: Vec<accumulator::TypeDef>,
+    /// `canon resource.new/rep/drop` core functions: core function index
+    /// to (intrinsic, resource type index).
+    intrinsics: HashMap<u32, (Intrinsic, u32)>,
 }
 
 enum Frame {
     Top,
-    Module(ModuleInfo),
+    Module(Box<ModuleInfo>),
     Nested(NestedInfo),
     /// Anything deeper than a nested component or module.
     Deep,
@@ -200,10 +233,10 @@ fn walk(bytes: &[u8]) -> Result<Top, Refusal> {
             let frame = match (stack.last_mut(), encoding) {
                 (None, Encoding::Component) => Frame::Top,
                 (None, Encoding::Module) => return Err("a core module, not a component".into()),
-                (Some(Frame::Top), Encoding::Module) => Frame::Module(ModuleInfo {
+                (Some(Frame::Top), Encoding::Module) => Frame::Module(Box::new(ModuleInfo {
                     range: pending_module.take().unwrap_or_default(),
                     ..ModuleInfo::default()
-                }),
+                })),
                 (Some(Frame::Top), Encoding::Component) => Frame::Nested(NestedInfo {
                     inert: true,
                     ..NestedInfo::default()
@@ -219,7 +252,7 @@ fn walk(bytes: &[u8]) -> Result<Top, Refusal> {
         }
         if let Payload::End(_) = payload {
             match stack.pop() {
-                Some(Frame::Module(info)) => top.module_infos.push(info),
+                Some(Frame::Module(info)) => top.module_infos.push(*info),
                 Some(Frame::Nested(info)) => top.nested.push(info),
                 _ => {}
             }
@@ -243,16 +276,45 @@ fn module_payload(info: &mut ModuleInfo, payload: Payload<'_>) -> Result<(), Ref
                 let names = (import.module.to_string(), import.name.to_string());
                 let is_func = matches!(import.ty, TypeRef::Func(_) | TypeRef::FuncExact(_));
                 match import.ty {
-                    TypeRef::Memory(_) => info.imported_memories.push(names.clone()),
+                    TypeRef::Memory(_) => {
+                        info.has_memory = true;
+                        info.imported_memories.push(names.clone());
+                    }
                     TypeRef::Table(_) => info.imported_tables.push(names.clone()),
                     _ => {}
                 }
                 info.imports.push((names.0, names.1, is_func));
             }
         }
-        Payload::FunctionSection(r) => info.defines |= r.count() > 0,
+        Payload::TypeSection(reader) => {
+            for group in reader {
+                for ty in group.map_err(err)?.into_types() {
+                    let params = match &ty.composite_type.inner {
+                        wasmparser::CompositeInnerType::Func(f) => Some(f.params().len()),
+                        _ => None,
+                    };
+                    info.type_params.push(params);
+                }
+            }
+        }
+        Payload::FunctionSection(reader) => {
+            info.defines |= reader.count() > 0;
+            for ty in reader {
+                info.func_types.push(ty.map_err(err)?);
+            }
+        }
         Payload::TableSection(r) => info.defines |= r.count() > 0,
-        Payload::MemorySection(r) => info.defines |= r.count() > 0,
+        Payload::MemorySection(r) => {
+            info.defines |= r.count() > 0;
+            info.has_memory |= r.count() > 0;
+        }
+        Payload::CodeSectionEntry(body) => {
+            let defined = info.bodies_seen;
+            info.bodies_seen += 1;
+            if !info.has_memory && info.func_types.len() <= MAX_SHIM_FUNCTIONS {
+                accumulator::read_forwarder(info, defined, &body)?;
+            }
+        }
         Payload::GlobalSection(r) => info.defines |= r.count() > 0,
         Payload::TagSection(r) => info.defines |= r.count() > 0,
         Payload::ExportSection(reader) => {
@@ -266,7 +328,9 @@ fn module_payload(info: &mut ModuleInfo, payload: Payload<'_>) -> Result<(), Ref
         Payload::ElementSection(reader) => {
             for element in reader {
                 info.defines = true;
-                if let ElementKind::Active { table_index, .. } = element.map_err(err)?.kind
+                let element = element.map_err(err)?;
+                accumulator::read_elem(info, &element)?;
+                if let ElementKind::Active { table_index, .. } = element.kind
                     && let Some(import) =
                         info.imported_tables.get(table_index.unwrap_or(0) as usize)
                 {
@@ -332,6 +396,10 @@ fn nested_payload(info: &mut NestedInfo, payload: Payload<'_>) -> Result<(), Ref
     Ok(())
 }
 
+/// Modules with more functions than this are not read for forwarders: a
+/// shim has one per indirect import.
+const MAX_SHIM_FUNCTIONS: usize = 4096;
+
 /// The element at `index`, or `unknown` when it is out of range.
 fn at<T: Clone>(items: &[T], index: u32, unknown: T) -> T {
     items.get(index as usize).cloned().unwrap_or(unknown)
@@ -387,13 +455,32 @@ impl Top {
                         CanonicalFunction::Lift {
                             core_func_index,
                             options,
-                            ..
+                            type_index,
                         } => self.funcs.push(FuncDef::Lift {
                             core: core_func_index,
                             options: options.to_vec(),
+                            ty: type_index,
                         }),
                         // Every other canonical function is a core function.
-                        _ => self.core_funcs.push(None),
+                        other => {
+                            let index = self.core_funcs.len() as u32;
+                            let intrinsic = match other {
+                                CanonicalFunction::ResourceNew { resource } => {
+                                    Some((Intrinsic::New, resource))
+                                }
+                                CanonicalFunction::ResourceRep { resource } => {
+                                    Some((Intrinsic::Rep, resource))
+                                }
+                                CanonicalFunction::ResourceDrop { resource } => {
+                                    Some((Intrinsic::Drop, resource))
+                                }
+                                _ => None,
+                            };
+                            if let Some(intrinsic) = intrinsic {
+                                self.intrinsics.insert(index, intrinsic);
+                            }
+                            self.core_funcs.push(None);
+                        }
                     }
                 }
             }
@@ -447,10 +534,21 @@ impl Top {
                             let m = at(&self.modules, export.index, ModuleDef::Unknown);
                             self.modules.push(m);
                         }
-                        ComponentExternalKind::Type | ComponentExternalKind::Value => {}
+                        ComponentExternalKind::Type => {
+                            let t = self.type_at(export.index);
+                            self.types.push(t);
+                        }
+                        ComponentExternalKind::Value => {}
                     }
                     self.exports
                         .push((export.name.name.to_string(), export.kind, export.index));
+                }
+            }
+            Payload::ComponentTypeSection(reader) => {
+                for ty in reader {
+                    let index = self.types.len() as u32;
+                    let def = accumulator::TypeDef::of(index, &ty.map_err(err)?);
+                    self.types.push(def);
                 }
             }
             Payload::ComponentStartSection { .. } => self.has_start = true,
@@ -466,7 +564,8 @@ impl Top {
             ComponentExternalKind::Instance => self.instances.push(InstanceDef::Unknown),
             ComponentExternalKind::Component => self.components.push(ComponentDef::Unknown),
             ComponentExternalKind::Module => self.modules.push(ModuleDef::Unknown),
-            ComponentExternalKind::Type | ComponentExternalKind::Value => {}
+            ComponentExternalKind::Type => self.types.push(accumulator::TypeDef::Other),
+            ComponentExternalKind::Value => {}
         }
     }
 
@@ -502,7 +601,14 @@ impl Top {
                     };
                     self.components.push(c);
                 }
-                ComponentOuterAliasKind::CoreType | ComponentOuterAliasKind::Type => {}
+                ComponentOuterAliasKind::Type => {
+                    let t = match count {
+                        0 => self.type_at(index),
+                        _ => accumulator::TypeDef::Other,
+                    };
+                    self.types.push(t);
+                }
+                ComponentOuterAliasKind::CoreType => {}
             },
         }
     }
@@ -595,7 +701,8 @@ impl Top {
             let func = self
                 .instance_func(guest, name)
                 .ok_or_else(|| format!("`{name}` is not a function we can follow"))?;
-            let FuncDef::Lift { core, options } = at(&self.funcs, func, FuncDef::Unknown) else {
+            let FuncDef::Lift { core, options, .. } = at(&self.funcs, func, FuncDef::Unknown)
+            else {
                 return Err(format!("`{name}` is not a `canon lift`"));
             };
             lifts.add(self, name, core, &options)
@@ -609,8 +716,11 @@ impl Top {
             lift("call3")?,
         ];
         let main = lifts.instance.ok_or("no lifted function")?;
-        let memory = lifts.memory.ok_or("no lift names a memory")?;
-        let realloc = lifts.realloc.ok_or("`call1`..`call3` have no realloc")?;
+        let memory = lifts.memory.clone().ok_or("no lift names a memory")?;
+        let realloc = lifts
+            .realloc
+            .clone()
+            .ok_or("`call1`..`call3` have no realloc")?;
         if lifts.missing_realloc {
             return Err("a lift of `call1`..`call3` has no realloc".into());
         }
@@ -636,6 +746,7 @@ impl Top {
                 }
             }
         }
+        let accumulator = self.accumulator(guest, main, info, &lifts);
         Ok(Plan {
             module: info.range.clone(),
             memory,
@@ -644,6 +755,7 @@ impl Top {
             take_result,
             calls,
             initialize,
+            accumulator,
         })
     }
 
@@ -712,8 +824,20 @@ impl Top {
     }
 }
 
+/// The lifted functions whose arguments the host lowers into guest memory
+/// (strings or lists), and which therefore need the realloc.
+const LOWERS_LISTS: &[&str] = &[
+    "call1",
+    "call2",
+    "call3",
+    "[method]accumulator.step",
+    "[method]accumulator.step-integers",
+    "[method]accumulator.step-reals",
+    "[method]accumulator.inverse",
+];
+
 /// What the lifts have in common, gathered one lift at a time.
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Lifts {
     instance: Option<u32>,
     memory: Option<String>,
@@ -778,7 +902,7 @@ impl Lifts {
         // Every one of these returns through memory.
         let memory = memory.ok_or_else(|| format!("`{name}` names no memory"))?;
         same(&mut self.memory, memory, "memory")?;
-        if matches!(name, "call1" | "call2" | "call3") {
+        if LOWERS_LISTS.contains(&name) {
             match realloc {
                 Some(r) => same(&mut self.realloc, r, "realloc")?,
                 None => self.missing_realloc = true,
