@@ -69,6 +69,11 @@ impl AccExports {
         })
     }
 
+    /// The destructor export, if the resource has one.
+    pub(super) fn dtor(&self) -> Option<&ModuleExport> {
+        self.dtor.as_ref()
+    }
+
     pub(super) fn instantiate(
         &self,
         instance: &wasmtime::Instance,
@@ -178,13 +183,20 @@ fn owned(r: Result<(), &str>) -> Result<(), String> {
 impl DirectInstance {
     /// Whether aggregates and windows can run on this instance.
     pub(crate) fn has_accumulators(&self) -> bool {
-        self.acc.is_some()
+        self.exports.acc.is_some()
     }
 
-    fn acc(&self) -> wasmtime::Result<&AccFuncs> {
-        self.acc
+    /// The accumulator's methods, resolved on the first aggregate call.
+    fn acc(&self, store: &mut Store<HostState>) -> wasmtime::Result<&AccFuncs> {
+        let exports = self
+            .exports
+            .acc
             .as_ref()
-            .ok_or_else(|| AbiViolation("no accumulator on the direct path").into())
+            .ok_or(AbiViolation("no accumulator on the direct path"))?;
+        self.acc
+            .get_or_init(|| exports.instantiate(&self.instance, store))
+            .as_ref()
+            .ok_or_else(|| wasmtime::Error::msg("direct module export missing"))
     }
 
     /// `create(id)`: the new accumulator's rep, which the host now holds.
@@ -193,7 +205,7 @@ impl DirectInstance {
         store: &mut Store<HostState>,
         id: u32,
     ) -> wasmtime::Result<Result<u32, String>> {
-        let acc = self.acc()?;
+        let acc = self.acc(store)?;
         acc.create.call_then(
             store,
             self.memory,
@@ -222,7 +234,7 @@ impl DirectInstance {
         batch: &Batch,
         rows: u32,
     ) -> wasmtime::Result<Result<(), String>> {
-        let acc = self.acc()?;
+        let acc = self.acc(store)?;
         let (entry, (ptr, len)) = match (op, batch) {
             (StepOp::Step, Batch::Integers(v)) => (
                 &acc.step_integers,
@@ -248,7 +260,7 @@ impl DirectInstance {
         rep: u32,
         take: impl FnOnce(Answer<'_>) -> R,
     ) -> wasmtime::Result<R> {
-        let acc = self.acc()?;
+        let acc = self.acc(store)?;
         acc.value
             .call(store, self.memory, rep as i32, |memory, ret| {
                 abi::lift_value_result(memory, ret).map(take)
@@ -263,7 +275,7 @@ impl DirectInstance {
         rep: u32,
         take: impl FnOnce(Answer<'_>) -> R,
     ) -> wasmtime::Result<R> {
-        let acc = self.acc()?;
+        let acc = self.acc(store)?;
         let handles = &mut store.data_mut().handles;
         handles.host_released();
         let handle = handles.insert(rep)?;
@@ -276,7 +288,7 @@ impl DirectInstance {
     /// The host drops its handle to accumulator `rep`: the destructor runs.
     pub(crate) fn acc_drop(&self, store: &mut Store<HostState>, rep: u32) -> wasmtime::Result<()> {
         store.data_mut().handles.host_released();
-        if let Some(dtor) = &self.acc()?.dtor {
+        if let Some(dtor) = &self.acc(store)?.dtor {
             dtor.call(&mut *store, rep as i32)?;
         }
         Ok(())

@@ -43,6 +43,8 @@ mod acc;
 pub(crate) mod handles;
 pub(crate) mod plan;
 
+use std::cell::OnceCell;
+
 use rusqlite::types::ValueRef;
 use wasmtime::{InstancePre, Linker, Memory, Module, ModuleExport, Store, TypedFunc, ValType};
 
@@ -73,7 +75,7 @@ impl std::error::Error for NeedsHost {}
 /// A component's main core module, compiled and linked for direct calls.
 pub(crate) struct DirectModule {
     pre: InstancePre<HostState>,
-    exports: Exports,
+    exports: std::sync::Arc<Exports>,
 }
 
 /// A lifted export and its post-return function, if the `canon lift` has
@@ -239,7 +241,10 @@ impl DirectModule {
         let pre = linker
             .instantiate_pre(module)
             .map_err(|e| format!("{e:#}"))?;
-        Ok(DirectModule { pre, exports })
+        Ok(DirectModule {
+            pre,
+            exports: std::sync::Arc::new(exports),
+        })
     }
 
     /// A fresh instance in `store`, initialised as the component
@@ -260,28 +265,41 @@ impl DirectModule {
                 .ok_or_else(missing)?
                 .call(&mut *store, ())?;
         }
-        let acc = match &e.acc {
-            Some(exports) => {
-                let funcs = exports.instantiate(&instance, store).ok_or_else(missing)?;
-                store.data_mut().dtor = funcs.dtor.clone();
-                Some(funcs)
-            }
-            None => None,
-        };
+        // The destructor now, since a native `resource.drop` may run in any
+        // call; the exports themselves when first called, so a connection
+        // pays for resolving only what it uses.
+        if let Some(dtor) = e.acc.as_ref().and_then(|a| a.dtor()) {
+            store.data_mut().dtor = Some(typed_export(&instance, store, dtor).ok_or_else(missing)?);
+        }
         Ok(DirectInstance {
-            acc,
-            memory,
             realloc: typed_export(&instance, store, &e.realloc).ok_or_else(missing)?,
-            fast1: lift(&instance, store, &e.fast[0]).ok_or_else(missing)?,
-            fast2: lift(&instance, store, &e.fast[1]).ok_or_else(missing)?,
-            fast3: lift(&instance, store, &e.fast[2]).ok_or_else(missing)?,
-            take_result: lift(&instance, store, &e.take_result).ok_or_else(missing)?,
-            call0: lift(&instance, store, &e.calls[0]).ok_or_else(missing)?,
-            call1: lift(&instance, store, &e.calls[1]).ok_or_else(missing)?,
-            call2: lift(&instance, store, &e.calls[2]).ok_or_else(missing)?,
-            call3: lift(&instance, store, &e.calls[3]).ok_or_else(missing)?,
+            instance,
+            exports: self.exports.clone(),
+            memory,
+            acc: OnceCell::new(),
+            fast1: OnceCell::new(),
+            fast2: OnceCell::new(),
+            fast3: OnceCell::new(),
+            take_result: OnceCell::new(),
+            call0: OnceCell::new(),
+            call1: OnceCell::new(),
+            call2: OnceCell::new(),
+            call3: OnceCell::new(),
         })
     }
+}
+
+/// The typed export in `cell`, resolved from `entry` on first use.
+#[inline]
+fn resolved<'a, P: wasmtime::WasmParams>(
+    cell: &'a OnceCell<Option<Lift<P>>>,
+    instance: &wasmtime::Instance,
+    store: &mut Store<HostState>,
+    entry: &Entry,
+) -> wasmtime::Result<&'a Lift<P>> {
+    cell.get_or_init(|| lift(instance, store, entry))
+        .as_ref()
+        .ok_or_else(|| wasmtime::Error::msg("direct module export missing"))
 }
 
 /// Runs `f` (a realloc or a post-return function) with intrinsics
@@ -383,20 +401,22 @@ type Call2 = (i32, i32, i64, i32, i32, i64, i32);
 type Call3 = (i32, i32, i64, i32, i32, i64, i32, i32, i64, i32);
 
 /// One live direct instance: its memory and typed handles to the exports,
-/// resolved once.
+/// each resolved on its first call.
 pub(crate) struct DirectInstance {
-    /// The accumulator's methods, when aggregates take the direct path.
-    acc: Option<acc::AccFuncs>,
+    instance: wasmtime::Instance,
+    exports: std::sync::Arc<Exports>,
     memory: Memory,
     realloc: TypedFunc<(i32, i32, i32, i32), i32>,
-    fast1: Lift<Fast1>,
-    fast2: Lift<Fast2>,
-    fast3: Lift<Fast3>,
-    take_result: Lift<()>,
-    call0: Lift<i32>,
-    call1: Lift<Call1>,
-    call2: Lift<Call2>,
-    call3: Lift<Call3>,
+    /// The accumulator's methods, when aggregates take the direct path.
+    acc: OnceCell<Option<acc::AccFuncs>>,
+    fast1: OnceCell<Option<Lift<Fast1>>>,
+    fast2: OnceCell<Option<Lift<Fast2>>>,
+    fast3: OnceCell<Option<Lift<Fast3>>>,
+    take_result: OnceCell<Option<Lift<()>>>,
+    call0: OnceCell<Option<Lift<i32>>>,
+    call1: OnceCell<Option<Lift<Call1>>>,
+    call2: OnceCell<Option<Lift<Call2>>>,
+    call3: OnceCell<Option<Lift<Call3>>>,
 }
 
 impl DirectInstance {
@@ -421,30 +441,32 @@ impl DirectInstance {
         let id = id as i32;
         let n = |i: usize| args.get(i).copied().and_then(abi::flat_number);
         let m = self.memory;
+        let (i, e) = (&self.instance, &*self.exports);
         let arity = if numbers_fast { args.len() } else { 0 };
         let fast = match (arity, n(0), n(1), n(2)) {
             (1, Some(a), _, _) => {
-                Some(self.fast1.call(store, m, (id, a.0, a.1), abi::lift_fast)?)
+                let f = resolved(&self.fast1, i, store, &e.fast[0])?;
+                Some(f.call(store, m, (id, a.0, a.1), abi::lift_fast)?)
             }
             (2, Some(a), Some(b), _) => {
-                Some(
-                    self.fast2
-                        .call(store, m, (id, a.0, a.1, b.0, b.1), abi::lift_fast)?,
-                )
+                let f = resolved(&self.fast2, i, store, &e.fast[1])?;
+                Some(f.call(store, m, (id, a.0, a.1, b.0, b.1), abi::lift_fast)?)
             }
-            (3, Some(a), Some(b), Some(c)) => Some(self.fast3.call(
-                store,
-                m,
-                (id, a.0, a.1, b.0, b.1, c.0, c.1),
-                abi::lift_fast,
-            )?),
+            (3, Some(a), Some(b), Some(c)) => {
+                let f = resolved(&self.fast3, i, store, &e.fast[2])?;
+                let params = (id, a.0, a.1, b.0, b.1, c.0, c.1);
+                Some(f.call(store, m, params, abi::lift_fast)?)
+            }
             _ => None,
         };
         match fast {
             Some(Some(value)) => Ok(take(Ok(value))),
-            Some(None) => self.take_result.call(store, m, (), |memory, ret| {
-                abi::lift_value_result(memory, ret).map(take)
-            }),
+            Some(None) => {
+                let f = resolved(&self.take_result, i, store, &e.take_result)?;
+                f.call(store, m, (), |memory, ret| {
+                    abi::lift_value_result(memory, ret).map(take)
+                })
+            }
             None => self.call(store, id, args, take),
         }
     }
@@ -466,14 +488,23 @@ impl DirectInstance {
         }
         let [a, b, c] = flat;
         let m = self.memory;
+        let (i, e) = (&self.instance, &*self.exports);
         let lift = |memory: &[u8], ret: i32| abi::lift_value_result(memory, ret).map(take);
         match args.len() {
-            0 => self.call0.call(store, m, id, lift),
-            1 => self.call1.call(store, m, (id, a.0, a.1, a.2), lift),
-            2 => self
-                .call2
-                .call(store, m, (id, a.0, a.1, a.2, b.0, b.1, b.2), lift),
-            _ => self.call3.call(
+            0 => resolved(&self.call0, i, store, &e.calls[0])?.call(store, m, id, lift),
+            1 => resolved(&self.call1, i, store, &e.calls[1])?.call(
+                store,
+                m,
+                (id, a.0, a.1, a.2),
+                lift,
+            ),
+            2 => resolved(&self.call2, i, store, &e.calls[2])?.call(
+                store,
+                m,
+                (id, a.0, a.1, a.2, b.0, b.1, b.2),
+                lift,
+            ),
+            _ => resolved(&self.call3, i, store, &e.calls[3])?.call(
                 store,
                 m,
                 (id, a.0, a.1, a.2, b.0, b.1, b.2, c.0, c.1, c.2),
