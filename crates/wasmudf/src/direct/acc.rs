@@ -261,10 +261,21 @@ impl DirectInstance {
         take: impl FnOnce(Answer<'_>) -> R,
     ) -> wasmtime::Result<R> {
         let acc = self.acc(store)?;
-        acc.value
-            .call(store, self.memory, rep as i32, |memory, ret| {
-                abi::lift_value_result(memory, ret).map(take)
-            })
+        self.answer(&acc.value, store, rep, take)
+    }
+
+    /// Calls a method that answers `result<value, error>` with one `i32`
+    /// (a rep or a handle), and hands the answer to `take` in guest memory.
+    fn answer<R>(
+        &self,
+        method: &Lift<i32>,
+        store: &mut Store<HostState>,
+        arg: u32,
+        take: impl FnOnce(Answer<'_>) -> R,
+    ) -> wasmtime::Result<R> {
+        method.call(store, self.memory, arg as i32, |memory, ret| {
+            abi::lift_value_result(memory, ret).map(take)
+        })
     }
 
     /// `finish(acc)`: the host's handle goes back into the guest's table,
@@ -279,10 +290,7 @@ impl DirectInstance {
         let handles = &mut store.data_mut().handles;
         handles.host_released();
         let handle = handles.insert(rep)?;
-        acc.finish
-            .call(store, self.memory, handle as i32, |memory, ret| {
-                abi::lift_value_result(memory, ret).map(take)
-            })
+        self.answer(&acc.finish, store, handle, take)
     }
 
     /// The host drops its handle to accumulator `rep`: the destructor runs.

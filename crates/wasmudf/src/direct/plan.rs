@@ -980,6 +980,10 @@ mod tests {
             assert_eq!(lifted.post_return.as_deref(), Some("post"));
         }
         assert!(p.initialize.is_empty());
+        // No accumulator methods: aggregates stay on the component path,
+        // scalars keep their plan.
+        let refusal = p.accumulator.expect_err("no accumulator");
+        assert!(refusal.contains("accumulator.create"), "{refusal}");
     }
 
     #[test]
