@@ -264,3 +264,47 @@ proptest::proptest! {
         }
     }
 }
+
+/// The direct path's own handle table numbers `accumulator` handles as
+/// wasmtime's does: the same sequence of groups, kept and dropped out of
+/// order by the guest, gives the same handle numbers on both paths.
+#[test]
+fn accumulator_handles_are_numbered_as_wasmtime_numbers_them() -> Result<()> {
+    let on = Engine::new()?;
+    let off = Engine::builder().direct_calls(false).build()?;
+    let component = on.load_file(wasmudf_test_guests::ACC_HANDLES)?;
+    assert!(component.has_direct_aggregates());
+    let direct = Connection::open_in_memory()?;
+    component.register(&direct)?;
+    let reference = with(&off, wasmudf_test_guests::ACC_HANDLES)?;
+    for conn in [&direct, &reference] {
+        numbers(conn, 24)?;
+    }
+    let queries = [
+        "SELECT id % 5, handles(x) FROM t GROUP BY id % 5",
+        "SELECT handles(x), handles(x + 1), handles(-x) FROM t",
+        "SELECT id % 7, handles(x), handles(id) FROM t GROUP BY id % 7",
+        "SELECT handles(x) OVER (PARTITION BY id % 3 ORDER BY id ROWS BETWEEN 1 PRECEDING AND CURRENT ROW),
+                handles(x) OVER (ORDER BY id ROWS BETWEEN 3 PRECEDING AND 2 PRECEDING)
+         FROM t ORDER BY id",
+        "SELECT handles(x) FROM t WHERE 0",
+        "SELECT id % 4, handles(x) FROM t GROUP BY id % 4",
+    ];
+    let mut seen_above_one = false;
+    for sql in queries {
+        let want = rows(&reference, sql);
+        assert!(want.starts_with("Ok("), "{want}");
+        seen_above_one |= ["c2", "f2", "c3", "f3"].iter().any(|h| want.contains(h));
+        assert_eq!(rows(&direct, sql), want, "{sql}");
+    }
+    assert!(
+        seen_above_one,
+        "the queries exercise more than one live handle"
+    );
+    assert_eq!(
+        on.instance_stats().created,
+        1,
+        "all of it on the direct instance"
+    );
+    Ok(())
+}
