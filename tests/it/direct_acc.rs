@@ -308,3 +308,35 @@ fn accumulator_handles_are_numbered_as_wasmtime_numbers_them() -> Result<()> {
     );
     Ok(())
 }
+
+/// The direct instance is recycled after as many accumulators as the
+/// component instance is, and at the same moment (no group live), so a
+/// guest that leaks `finish`'s handles fills neither table and both paths
+/// still agree.
+#[test]
+fn the_direct_instance_is_recycled_like_the_component_instance() -> Result<()> {
+    let on = Engine::new()?;
+    let off = Engine::builder().direct_calls(false).build()?;
+    let (direct, reference) = (
+        with(&on, wasmudf_test_guests::ACC_HANDLES)?,
+        with(&off, wasmudf_test_guests::ACC_HANDLES)?,
+    );
+    for conn in [&direct, &reference] {
+        numbers(conn, 12_000)?;
+    }
+    // Every group's report carries the drop count, which restarts with each
+    // new instance, and the handle numbers, which depend on what the
+    // instance's table holds.
+    let sql = "SELECT count(*), group_concat(h, ';') FROM
+               (SELECT handles(x) AS h FROM t GROUP BY id ORDER BY id)";
+    let want = rows(&reference, sql);
+    assert!(want.starts_with("Ok("), "{want}");
+    assert_eq!(rows(&direct, sql), want);
+    let stats = on.instance_stats();
+    assert_eq!(
+        (stats.created, stats.direct, stats.replaced),
+        (2, 2, 0),
+        "one direct instance recycled, not failed: {stats:?}"
+    );
+    Ok(())
+}

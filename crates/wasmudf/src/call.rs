@@ -393,6 +393,10 @@ pub(crate) struct InstanceSlot {
     /// Direct accumulators SQLite no longer needs that could not be
     /// dropped yet (the connection was interrupted): rep and generation.
     direct_orphans: Vec<(u32, u64)>,
+    /// Accumulators the direct instance has made, and how many SQLite
+    /// still holds: it is recycled like the component instance.
+    direct_accs_made: u64,
+    direct_accs_live: u64,
 }
 
 /// What became of the direct instance an accumulator was made on.
@@ -430,6 +434,28 @@ impl InstanceSlot {
             direct_generation: 0,
             direct_fates: Vec::new(),
             direct_orphans: Vec::new(),
+            direct_accs_made: 0,
+            direct_accs_live: 0,
+        }
+    }
+
+    /// Counts an accumulator the direct instance made for SQLite.
+    pub(crate) fn direct_accumulator_created(&mut self) {
+        self.direct_accs_made += 1;
+        self.direct_accs_live += 1;
+    }
+
+    /// Counts a direct accumulator SQLite no longer holds.
+    pub(crate) fn direct_accumulator_done(&mut self) {
+        self.direct_accs_live = self.direct_accs_live.saturating_sub(1);
+    }
+
+    /// [`recycle_if_due`](InstanceSlot::recycle_if_due) for the direct
+    /// instance, whose handle table has the same cap: no group is live, so
+    /// nothing is lost.
+    pub(crate) fn recycle_direct_if_due(&mut self) {
+        if self.direct_accs_live == 0 && self.direct_accs_made >= RECYCLE_AFTER_ACCUMULATORS {
+            self.discard_direct(false, false);
         }
     }
 
@@ -743,6 +769,8 @@ impl InstanceSlot {
         self.direct_generation += 1;
         // Their accumulators went with the instance.
         self.direct_orphans.clear();
+        self.direct_accs_made = 0;
+        self.direct_accs_live = 0;
     }
 
     /// Drops direct accumulator `rep` of direct instance `generation` that
@@ -754,6 +782,7 @@ impl InstanceSlot {
         if self.direct_fate(generation) != DirectFate::Live {
             return Ok(());
         }
+        self.direct_accumulator_done();
         if self.interrupt.is_interrupted() {
             self.direct_orphans.push((rep, generation));
             return Ok(());

@@ -215,10 +215,13 @@ impl Target {
         let id = self.id;
         if self.direct_groups() {
             slot.release_direct_orphans();
+            slot.recycle_direct_if_due();
             match slot.call_direct_acc(|s, d| d.acc_create(s, id)) {
                 Direct::Done(rep) => {
+                    let rep = rep?;
+                    slot.direct_accumulator_created();
                     acc.home = Some(Home::Direct {
-                        rep: rep?,
+                        rep,
                         generation: slot.direct_generation(),
                         log: Log::default(),
                     });
@@ -353,6 +356,7 @@ impl Target {
                         Direct::Done(r) => {
                             if matches!(call, Call::Finish) && handed_over {
                                 acc.home = None;
+                                slot.direct_accumulator_done();
                             } else if r.is_ok()
                                 && let Some(Home::Direct { log, .. }) = &mut acc.home
                             {
@@ -557,6 +561,10 @@ impl Target {
         let mut slot = self.borrow_slot()?;
         let mut budget = None;
         if self.direct_groups() {
+            // Made and gone within this call, as below.
+            slot.recycle_direct_if_due();
+            slot.direct_accumulator_created();
+            slot.direct_accumulator_done();
             let outcome = slot.call_direct_acc(|s, d| {
                 let rep = match d.acc_create(s, id)? {
                     Ok(rep) => rep,
