@@ -114,9 +114,9 @@ fn a_group_that_needs_the_host_midway_is_rebuilt_on_the_component_path() -> Resu
 
 #[test]
 fn a_group_that_outgrows_its_log_moves_to_the_component_path() -> Result<()> {
-    // A 4 MiB guest gets a 2 MiB log: about 26,000 window rows.
+    // A 3 MiB guest gets a 3 MiB log: about 78,000 window rows.
     let limits = Limits {
-        max_memory_bytes: 4 << 20,
+        max_memory_bytes: 3 << 20,
         ..Limits::default()
     };
     let on = Engine::builder().limits(limits.clone()).build()?;
@@ -128,8 +128,8 @@ fn a_group_that_outgrows_its_log_moves_to_the_component_path() -> Result<()> {
         with(&on, wasmudf_test_guests::STATS)?,
         with(&off, wasmudf_test_guests::STATS)?,
     );
-    numbers(&direct, 40_000)?;
-    numbers(&component, 40_000)?;
+    numbers(&direct, 90_000)?;
+    numbers(&component, 90_000)?;
     let sql = "SELECT sum(w), count(*) FROM (SELECT sumsq(x % 1000) OVER
                (ORDER BY id ROWS BETWEEN 2 PRECEDING AND CURRENT ROW) AS w FROM t)";
     let want = rows(&component, sql);

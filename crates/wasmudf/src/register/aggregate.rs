@@ -33,15 +33,16 @@ use crate::value::owned_to_guest;
 /// hands them to the guest.
 const STEP_BATCH_ROWS: u32 = 1024;
 
-/// Bytes of [`batch::cost`] a direct-path group keeps in its [`Log`]
-/// before it moves to the component path, at most; see [`log_budget`].
-const LOG_BUDGET_BYTES: usize = 32 << 20;
+/// Bytes a direct-path group keeps in its [`Log`] before it moves to the
+/// component path, at most; see [`log_budget`]. A window's log costs about
+/// 40 bytes a row, so this keeps a 1,000,000-row partition direct.
+const LOG_BUDGET_BYTES: usize = 64 << 20;
 
-/// The log budget for a memory limit: [`LOG_BUDGET_BYTES`], or half the
-/// guest's memory limit if that is less, so the host never keeps more of a
-/// group's history than the guest could keep of its state.
+/// The log budget for a memory limit: [`LOG_BUDGET_BYTES`], or the guest's
+/// memory limit if that is less, so the host never keeps more of a group's
+/// history than the guest may keep of its state.
 pub(super) fn log_budget(max_memory_bytes: usize) -> usize {
-    LOG_BUDGET_BYTES.min(max_memory_bytes / 2).max(1)
+    LOG_BUDGET_BYTES.min(max_memory_bytes).max(1)
 }
 
 /// What [`Target::conclude`] asks the accumulator for.
@@ -65,90 +66,165 @@ enum Home {
 
 /// The calls a direct-path accumulator has answered, to replay on the
 /// component path. Arguments are kept by kind, so each call is replayed
-/// through the same export.
+/// through the same export; each call is one packed `u64` ([`Logged`]),
+/// so a window's three calls per row cost 24 bytes plus their arguments.
 #[derive(Default)]
 struct Log {
-    ops: Vec<Logged>,
+    ops: Vec<u64>,
     integers: Vec<i64>,
     reals: Vec<f64>,
     values: Vec<SqlValue>,
+    /// What the log holds, in bytes (a TEXT or BLOB by [`batch::cost`]).
     bytes: usize,
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Kind {
     Integers,
     Reals,
     Values,
 }
 
-#[derive(Clone, Copy)]
+/// One logged call, as packed into a `u64`: bits 0-1 the call (`value`,
+/// `step` or `inverse`), 2-3 the arguments' [`Kind`], 4-35 the rows, 36-63
+/// the number of arguments (a batch holds at most 1,024 rows of at most
+/// 127 arguments, far below 2^28).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Logged {
     Step {
         op: StepOp,
         kind: Kind,
-        start: usize,
-        len: usize,
         rows: u32,
+        len: usize,
     },
     Value,
 }
 
-impl Log {
-    fn push_step(&mut self, op: StepOp, batch: &Batch, rows: u32, bytes: usize) {
-        let (kind, start, len) = match batch {
-            Batch::Integers(v) => {
-                let start = self.integers.len();
-                self.integers.extend_from_slice(v);
-                (Kind::Integers, start, v.len())
+impl Logged {
+    fn pack(self) -> u64 {
+        match self {
+            Logged::Value => 0,
+            Logged::Step {
+                op,
+                kind,
+                rows,
+                len,
+            } => {
+                let tag = match op {
+                    StepOp::Step => 1,
+                    StepOp::Inverse => 2,
+                };
+                let kind = match kind {
+                    Kind::Integers => 0,
+                    Kind::Reals => 1,
+                    Kind::Values => 2,
+                };
+                tag | (kind << 2) | (u64::from(rows) << 4) | ((len as u64 & 0x0fff_ffff) << 36)
             }
-            Batch::Reals(v) => {
-                let start = self.reals.len();
-                self.reals.extend_from_slice(v);
-                (Kind::Reals, start, v.len())
-            }
-            Batch::Values(v) => {
-                let start = self.values.len();
-                self.values.extend_from_slice(v);
-                (Kind::Values, start, v.len())
-            }
+        }
+    }
+
+    fn unpack(word: u64) -> Logged {
+        let op = match word & 3 {
+            0 => return Logged::Value,
+            1 => StepOp::Step,
+            _ => StepOp::Inverse,
         };
-        self.ops.push(Logged::Step {
+        let kind = match (word >> 2) & 3 {
+            0 => Kind::Integers,
+            1 => Kind::Reals,
+            _ => Kind::Values,
+        };
+        Logged::Step {
             op,
             kind,
-            start,
-            len,
-            rows,
-        });
-        // An entry costs about as much as a value.
-        self.bytes = self.bytes.saturating_add(bytes).saturating_add(16);
+            rows: (word >> 4) as u32,
+            len: (word >> 36) as usize,
+        }
+    }
+}
+
+impl Log {
+    fn push_step(&mut self, op: StepOp, batch: &Batch, rows: u32, bytes: usize) {
+        let (kind, len, data) = match batch {
+            Batch::Integers(v) => {
+                self.integers.extend_from_slice(v);
+                (Kind::Integers, v.len(), v.len() * 8)
+            }
+            Batch::Reals(v) => {
+                self.reals.extend_from_slice(v);
+                (Kind::Reals, v.len(), v.len() * 8)
+            }
+            Batch::Values(v) => {
+                self.values.extend_from_slice(v);
+                (Kind::Values, v.len(), bytes)
+            }
+        };
+        self.ops.push(
+            Logged::Step {
+                op,
+                kind,
+                rows,
+                len,
+            }
+            .pack(),
+        );
+        self.bytes = self.bytes.saturating_add(data).saturating_add(8);
     }
 
     fn push_value(&mut self) {
-        self.ops.push(Logged::Value);
-        self.bytes = self.bytes.saturating_add(16);
+        self.ops.push(Logged::Value.pack());
+        self.bytes = self.bytes.saturating_add(8);
     }
 
     fn over_budget(&self, budget: usize) -> bool {
         self.bytes > budget
     }
+}
 
-    /// The arguments of a logged step, as component-path values.
-    fn params(&self, kind: Kind, start: usize, len: usize) -> Vec<ValueParam<'_>> {
+/// A replay's place in a [`Log`]'s argument lists.
+#[derive(Default)]
+struct Cursor {
+    integers: usize,
+    reals: usize,
+    values: usize,
+}
+
+impl Cursor {
+    /// The next `len` arguments of `kind`, as component-path values.
+    fn params<'a>(&mut self, log: &'a Log, kind: Kind, len: usize) -> Vec<ValueParam<'a>> {
         match kind {
-            Kind::Integers => self.integers[start..start + len]
+            Kind::Integers => self
+                .integers(log, len)
                 .iter()
                 .map(|&i| ValueParam::Integer(i))
                 .collect(),
-            Kind::Reals => self.reals[start..start + len]
+            Kind::Reals => self
+                .reals(log, len)
                 .iter()
                 .map(|&r| ValueParam::Real(r))
                 .collect(),
-            Kind::Values => self.values[start..start + len]
-                .iter()
-                .map(owned_to_guest)
-                .collect(),
+            Kind::Values => {
+                let start = self.values;
+                self.values += len;
+                log.values[start..start + len]
+                    .iter()
+                    .map(owned_to_guest)
+                    .collect()
+            }
         }
+    }
+
+    fn integers<'a>(&mut self, log: &'a Log, len: usize) -> &'a [i64] {
+        let start = self.integers;
+        self.integers += len;
+        &log.integers[start..start + len]
+    }
+
+    fn reals<'a>(&mut self, log: &'a Log, len: usize) -> &'a [f64] {
+        let start = self.reals;
+        self.reals += len;
+        &log.reals[start..start + len]
     }
 }
 
@@ -268,32 +344,29 @@ impl Target {
             handle,
             generation: slot.generation(),
         });
-        for logged in &log.ops {
+        let mut at = Cursor::default();
+        for &word in &log.ops {
             slot.call(|s, u| {
                 let accs = u.wasmudf_udf_guest().accumulator();
-                match *logged {
+                match Logged::unpack(word) {
                     Logged::Value => Ok(accs.call_value(s, handle)?.map(|_| ())),
                     Logged::Step {
                         op,
                         kind,
-                        start,
-                        len,
                         rows,
+                        len,
                     } => match (op, kind) {
-                        (StepOp::Step, Kind::Integers) => accs.call_step_integers(
-                            s,
-                            handle,
-                            &log.integers[start..start + len],
-                            rows,
-                        ),
+                        (StepOp::Step, Kind::Integers) => {
+                            accs.call_step_integers(s, handle, at.integers(&log, len), rows)
+                        }
                         (StepOp::Step, Kind::Reals) => {
-                            accs.call_step_reals(s, handle, &log.reals[start..start + len], rows)
+                            accs.call_step_reals(s, handle, at.reals(&log, len), rows)
                         }
                         (StepOp::Step, kind) => {
-                            accs.call_step(s, handle, &log.params(kind, start, len), rows)
+                            accs.call_step(s, handle, &at.params(&log, kind, len), rows)
                         }
                         (StepOp::Inverse, kind) => {
-                            accs.call_inverse(s, handle, &log.params(kind, start, len), rows)
+                            accs.call_inverse(s, handle, &at.params(&log, kind, len), rows)
                         }
                     },
                 }
@@ -650,5 +723,45 @@ impl WindowAggregate<AccCell, SqlValue> for Target {
 
     fn inverse(&self, ctx: &mut Context<'_>, acc: &mut AccCell) -> rusqlite::Result<()> {
         self.push(ctx, acc, StepOp::Inverse)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logged_calls_pack_into_a_word_and_back() {
+        let calls = [
+            Logged::Value,
+            Logged::Step {
+                op: StepOp::Step,
+                kind: Kind::Integers,
+                rows: 1024,
+                len: 1024 * 127,
+            },
+            Logged::Step {
+                op: StepOp::Inverse,
+                kind: Kind::Values,
+                rows: 1,
+                len: 3,
+            },
+            Logged::Step {
+                op: StepOp::Step,
+                kind: Kind::Reals,
+                rows: u32::MAX,
+                len: 0x0fff_ffff,
+            },
+        ];
+        for call in calls {
+            assert_eq!(Logged::unpack(call.pack()), call);
+        }
+    }
+
+    #[test]
+    fn the_log_budget_follows_the_memory_limit() {
+        assert_eq!(log_budget(1 << 30), LOG_BUDGET_BYTES);
+        assert_eq!(log_budget(4 << 20), 4 << 20);
+        assert_eq!(log_budget(0), 1);
     }
 }
