@@ -376,10 +376,9 @@ pub(crate) struct InstanceSlot {
     /// needs but that could not be dropped yet (the connection was
     /// interrupted); see [`InstanceSlot::release`].
     orphans: Vec<wasmtime::component::ResourceAny>,
-    /// Accumulators the current instance has made, and how many of those
-    /// SQLite still holds; see [`InstanceSlot::recycle_if_due`].
-    accs_made: u64,
-    accs_live: u64,
+    /// The current instance's accumulators; see
+    /// [`InstanceSlot::recycle_if_due`].
+    accs: AccCount,
     /// Bumped whenever the direct instance is dropped; an accumulator on
     /// it is tagged with the generation it was made in.
     direct_generation: u64,
@@ -393,10 +392,34 @@ pub(crate) struct InstanceSlot {
     /// Direct accumulators SQLite no longer needs that could not be
     /// dropped yet (the connection was interrupted): rep and generation.
     direct_orphans: Vec<(u32, u64)>,
-    /// Accumulators the direct instance has made, and how many SQLite
-    /// still holds: it is recycled like the component instance.
-    direct_accs_made: u64,
-    direct_accs_live: u64,
+    /// The direct instance's accumulators: it is recycled like the
+    /// component instance.
+    direct_accs: AccCount,
+}
+
+/// Accumulators an instance has made, and how many of those SQLite still
+/// holds.
+#[derive(Debug, Default, Clone, Copy)]
+struct AccCount {
+    made: u64,
+    live: u64,
+}
+
+impl AccCount {
+    fn created(&mut self) {
+        self.made += 1;
+        self.live += 1;
+    }
+
+    fn done(&mut self) {
+        self.live = self.live.saturating_sub(1);
+    }
+
+    /// Whether the instance should be replaced: it has made
+    /// [`RECYCLE_AFTER_ACCUMULATORS`] and none is live.
+    fn recycle_due(&self) -> bool {
+        self.live == 0 && self.made >= RECYCLE_AFTER_ACCUMULATORS
+    }
 }
 
 /// What became of the direct instance an accumulator was made on.
@@ -429,32 +452,29 @@ impl InstanceSlot {
             direct_failed: false,
             generation: 0,
             orphans: Vec::new(),
-            accs_made: 0,
-            accs_live: 0,
+            accs: AccCount::default(),
             direct_generation: 0,
             direct_fates: Vec::new(),
             direct_orphans: Vec::new(),
-            direct_accs_made: 0,
-            direct_accs_live: 0,
+            direct_accs: AccCount::default(),
         }
     }
 
     /// Counts an accumulator the direct instance made for SQLite.
     pub(crate) fn direct_accumulator_created(&mut self) {
-        self.direct_accs_made += 1;
-        self.direct_accs_live += 1;
+        self.direct_accs.created();
     }
 
     /// Counts a direct accumulator SQLite no longer holds.
     pub(crate) fn direct_accumulator_done(&mut self) {
-        self.direct_accs_live = self.direct_accs_live.saturating_sub(1);
+        self.direct_accs.done();
     }
 
     /// [`recycle_if_due`](InstanceSlot::recycle_if_due) for the direct
     /// instance, whose handle table has the same cap: no group is live, so
     /// nothing is lost.
     pub(crate) fn recycle_direct_if_due(&mut self) {
-        if self.direct_accs_live == 0 && self.direct_accs_made >= RECYCLE_AFTER_ACCUMULATORS {
+        if self.direct_accs.recycle_due() {
             self.discard_direct(false, false);
         }
     }
@@ -477,21 +497,20 @@ impl InstanceSlot {
 
     /// Counts an accumulator the current instance made for SQLite.
     pub(crate) fn accumulator_created(&mut self) {
-        self.accs_made += 1;
-        self.accs_live += 1;
+        self.accs.created();
     }
 
     /// Counts an accumulator SQLite no longer holds: handed to `finish`,
     /// or released.
     pub(crate) fn accumulator_done(&mut self) {
-        self.accs_live = self.accs_live.saturating_sub(1);
+        self.accs.done();
     }
 
     /// Replaces the component instance when it has made
     /// [`RECYCLE_AFTER_ACCUMULATORS`] accumulators and none is live, so no
     /// handle SQLite holds goes stale. Call it before creating one.
     pub(crate) fn recycle_if_due(&mut self) {
-        if self.accs_live == 0 && self.accs_made >= RECYCLE_AFTER_ACCUMULATORS {
+        if self.accs.recycle_due() {
             // Not a failure: `replaced` counts instances lost to traps.
             self.drop_instance();
         }
@@ -714,8 +733,7 @@ impl InstanceSlot {
         self.live = None;
         // Their instance, and the guest state behind them, are gone.
         self.orphans.clear();
-        self.accs_made = 0;
-        self.accs_live = 0;
+        self.accs = AccCount::default();
         self.generation += 1;
     }
 
@@ -769,8 +787,7 @@ impl InstanceSlot {
         self.direct_generation += 1;
         // Their accumulators went with the instance.
         self.direct_orphans.clear();
-        self.direct_accs_made = 0;
-        self.direct_accs_live = 0;
+        self.direct_accs = AccCount::default();
     }
 
     /// Drops direct accumulator `rep` of direct instance `generation` that
@@ -787,6 +804,12 @@ impl InstanceSlot {
             self.direct_orphans.push((rep, generation));
             return Ok(());
         }
+        self.drop_direct_accumulator(rep)
+    }
+
+    /// Runs the destructor of direct accumulator `rep`, already counted as
+    /// done. `Err` when it reached for the host.
+    fn drop_direct_accumulator(&mut self, rep: u32) -> Result<(), ()> {
         match self.call_direct_acc(|s, d| d.acc_drop(s, rep).map(Ok)) {
             Direct::Done(_) => Ok(()),
             Direct::NeedsHost(_) | Direct::Retry(Some(_)) => Err(()),
@@ -803,9 +826,12 @@ impl InstanceSlot {
             return;
         }
         for (rep, generation) in std::mem::take(&mut self.direct_orphans) {
-            // A destructor that needs the host drops the direct instance,
-            // and the orphans with it; nothing else is left to do.
-            let _ = self.release_direct(rep, generation);
+            // Counted as done when they were orphaned. A destructor that
+            // needs the host drops the direct instance, and the orphans
+            // with it; nothing else is left to do.
+            if self.direct_fate(generation) == DirectFate::Live {
+                let _ = self.drop_direct_accumulator(rep);
+            }
         }
     }
 }

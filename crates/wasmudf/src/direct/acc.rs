@@ -16,7 +16,7 @@ use wasmtime::{Caller, FuncType, Linker, ModuleExport, Store, TypedFunc, ValType
 
 use super::abi::{self, AbiViolation, Answer};
 use super::plan::{AccPlan, Intrinsic, Lifted};
-use super::{DirectInstance, Entry, Lift, NeedsHost, lift, typed_export, without_intrinsics};
+use super::{DirectInstance, Entry, Lift, NeedsHost, lift, typed_export};
 use crate::batch::Batch;
 use crate::sandbox::HostState;
 
@@ -302,28 +302,6 @@ impl DirectInstance {
         Ok(())
     }
 
-    /// Allocates `size` bytes aligned to `align` through the realloc and
-    /// checks the answer as wasmtime does.
-    fn alloc(
-        &self,
-        store: &mut Store<HostState>,
-        align: u32,
-        size: usize,
-    ) -> wasmtime::Result<u32> {
-        let size32 = u32::try_from(size).map_err(|_| AbiViolation("list over 4 GiB"))?;
-        let ptr = without_intrinsics(store, |s| {
-            self.realloc.call(s, (0, 0, align as i32, size32 as i32))
-        })? as u32;
-        if !ptr.is_multiple_of(align) {
-            return Err(AbiViolation("realloc return: result not aligned").into());
-        }
-        let end = (ptr as usize).checked_add(size);
-        if end.is_none_or(|end| end > self.memory.data_size(&*store)) {
-            return Err(AbiViolation("realloc return: beyond end of memory").into());
-        }
-        Ok(ptr)
-    }
-
     /// Lowers a `list<s64>` or `list<f64>`: one allocation, one copy.
     fn lower_words(
         &self,
@@ -363,9 +341,7 @@ impl DirectInstance {
                 ValueRef::Integer(v) => (abi::INTEGER, Some(v.to_le_bytes())),
                 ValueRef::Real(r) => (abi::REAL, Some(r.to_bits().to_le_bytes())),
                 ValueRef::Text(bytes) | ValueRef::Blob(bytes) => {
-                    let ptr = self.alloc(store, 1, bytes.len())?;
-                    let memory = self.memory.data_mut(&mut *store);
-                    memory[ptr as usize..ptr as usize + bytes.len()].copy_from_slice(bytes);
+                    let ptr = self.copy_in(store, bytes)?;
                     let mut pair = [0u8; 8];
                     pair[..4].copy_from_slice(&ptr.to_le_bytes());
                     pair[4..].copy_from_slice(&(bytes.len() as u32).to_le_bytes());

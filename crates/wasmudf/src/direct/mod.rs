@@ -528,16 +528,55 @@ impl DirectInstance {
             ValueRef::Text(b) | ValueRef::Blob(b) => (abi::BLOB, b),
             _ => return Err(AbiViolation("not TEXT or BLOB").into()),
         };
-        let len = u32::try_from(bytes.len()).map_err(|_| AbiViolation("argument over 4 GiB"))?;
-        let ptr =
-            without_intrinsics(store, |s| self.realloc.call(s, (0, 0, 1, len as i32)))? as u32;
-        let memory = self.memory.data_mut(&mut *store);
+        let ptr = self.copy_in(store, bytes)?;
+        Ok(abi::flat_bytes(discriminant, ptr, bytes.len() as u32))
+    }
+
+    /// Allocates `size` bytes aligned to `align` through the realloc and
+    /// checks the alignment, as wasmtime does; the caller checks the bounds
+    /// (see [`alloc`](DirectInstance::alloc)).
+    fn guest_realloc(
+        &self,
+        store: &mut Store<HostState>,
+        align: u32,
+        size: usize,
+    ) -> wasmtime::Result<u32> {
+        let size32 = u32::try_from(size).map_err(|_| AbiViolation("list over 4 GiB"))?;
+        let ptr = without_intrinsics(store, |s| {
+            self.realloc.call(s, (0, 0, align as i32, size32 as i32))
+        })? as u32;
+        if !ptr.is_multiple_of(align) {
+            return Err(AbiViolation("realloc return: result not aligned").into());
+        }
+        Ok(ptr)
+    }
+
+    /// [`guest_realloc`](DirectInstance::guest_realloc), with the bounds checked too.
+    fn alloc(
+        &self,
+        store: &mut Store<HostState>,
+        align: u32,
+        size: usize,
+    ) -> wasmtime::Result<u32> {
+        let ptr = self.guest_realloc(store, align, size)?;
+        let end = (ptr as usize).checked_add(size);
+        if end.is_none_or(|end| end > self.memory.data_size(&*store)) {
+            return Err(AbiViolation("realloc return: beyond end of memory").into());
+        }
+        Ok(ptr)
+    }
+
+    /// Copies a TEXT or BLOB into guest memory through the realloc, as the
+    /// canonical ABI lowers a string or a `list<u8>`, with one memory
+    /// lookup for the bounds check and the copy.
+    fn copy_in(&self, store: &mut Store<HostState>, bytes: &[u8]) -> wasmtime::Result<u32> {
+        let ptr = self.guest_realloc(store, 1, bytes.len())?;
         let start = ptr as usize;
-        let dest = start
+        start
             .checked_add(bytes.len())
-            .and_then(|end| memory.get_mut(start..end))
-            .ok_or(AbiViolation("cabi_realloc returned memory out of bounds"))?;
-        dest.copy_from_slice(bytes);
-        Ok(abi::flat_bytes(discriminant, ptr, len))
+            .and_then(|end| self.memory.data_mut(&mut *store).get_mut(start..end))
+            .ok_or(AbiViolation("realloc return: beyond end of memory"))?
+            .copy_from_slice(bytes);
+        Ok(ptr)
     }
 }
