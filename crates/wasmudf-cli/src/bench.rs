@@ -139,6 +139,10 @@ fn print(r: &Report) {
             format!("{} concurrent queries: q/s (N-thread/1-thread)", s.threads),
             format!("{} ({}x)", f1(s.queries_per_s), f2(s.speedup)),
         ]);
+        t.add_row([
+            format!("  same scan without a UDF, {} at once", s.threads),
+            format!("{} ({}x)", f1(s.sql_queries_per_s), f2(s.sql_speedup)),
+        ]);
     }
     match (&r.node, r.wasm_vs_js_identity) {
         (Some(n), Some(ratio)) => {

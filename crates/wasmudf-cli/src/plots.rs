@@ -24,7 +24,7 @@ use plotters::coord::types::RangedCoordf64;
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
-use wasmudf_benches::harness::{Node, Report};
+use wasmudf_benches::harness::{Node, Report, Scaling};
 
 /// The native closure's colour. Each series keeps one colour in every
 /// plot (wasm is red in the bars and in the scaling line), and bars also
@@ -418,14 +418,22 @@ fn instances(r: &Report, path: &Path) -> Result<()> {
 /// `scaling.svg`: measured speedup against concurrent queries, and the
 /// ideal line it would follow if queries never waited on each other.
 fn scaling(r: &Report, path: &Path) -> Result<()> {
-    let points: Vec<(f64, f64)> = r
-        .scaling
-        .iter()
-        .filter(|s| s.speedup.is_finite())
-        .map(|s| (s.threads as f64, s.speedup))
-        .collect();
+    let measured = |f: fn(&Scaling) -> f64| -> Vec<(f64, f64)> {
+        r.scaling
+            .iter()
+            .filter(|s| f(s).is_finite())
+            .map(|s| (s.threads as f64, f(s)))
+            .collect()
+    };
+    let points = measured(|s| s.speedup);
+    let control = measured(|s| s.sql_speedup);
     let x_top = points.iter().map(|p| p.0).fold(1.0, f64::max);
-    let y_top = points.iter().map(|p| p.1).fold(x_top, f64::max) * 1.15;
+    let y_top = points
+        .iter()
+        .chain(&control)
+        .map(|p| p.1)
+        .fold(x_top, f64::max)
+        * 1.15;
     // Ticks only where something was measured: levels such as 1, 2, 4, 16
     // are not evenly spaced, and a tick at 3 would suggest a measurement.
     let mut ticks: Vec<f64> = points.iter().map(|p| p.0).collect();
@@ -474,6 +482,14 @@ fn scaling(r: &Report, path: &Path) -> Result<()> {
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], measured));
     }
     chart.draw_series(points.iter().map(|&p| Circle::new(p, 5, WASM.filled())))?;
+    if !control.is_empty() {
+        let sql = NATIVE.stroke_width(2);
+        chart
+            .draw_series(std::iter::once(PathElement::new(control.clone(), sql)))?
+            .label(legend_label("control: the same scan, no UDF"))
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], sql));
+        chart.draw_series(control.iter().map(|&p| Circle::new(p, 4, NATIVE.filled())))?;
+    }
     let above = TextStyle::from((FONT, 13).into_font()).pos(Pos::new(HPos::Center, VPos::Bottom));
     chart.draw_series(r.scaling.iter().filter(|s| s.speedup.is_finite()).map(|s| {
         Text::new(
@@ -494,7 +510,7 @@ mod tests {
     use super::*;
     use wasmudf_benches::PER_ROW_CASES;
     use wasmudf_benches::Table;
-    use wasmudf_benches::harness::{Instances, LimitCosts, Memory, PerRow, Scaling};
+    use wasmudf_benches::harness::{Instances, LimitCosts, Memory, PerRow};
 
     fn report(per_row: Vec<PerRow>, scaling: Vec<Scaling>, node: Option<Node>) -> Report {
         Report {
@@ -554,6 +570,8 @@ mod tests {
                 threads,
                 queries_per_s,
                 speedup: queries_per_s / 100.0,
+                sql_queries_per_s: queries_per_s * 4.0,
+                sql_speedup: queries_per_s / 100.0 * 1.05,
             })
             .collect();
         let node = Node {
@@ -608,7 +626,7 @@ mod tests {
         // The SVG backend escapes `>` in case names.
         assert!(per_row.contains("i64-&gt;i64"));
         let scaling = read(&paths[1]);
-        for label in ["ideal", "measured", "2.10x"] {
+        for label in ["ideal", "measured", "2.10x", "control"] {
             assert!(scaling.contains(label), "scaling.svg lacks {label}");
         }
         let instances = read(&paths[2]);
