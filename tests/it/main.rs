@@ -19,6 +19,7 @@ mod registration;
 mod roundtrip;
 mod sandbox;
 mod threads;
+mod versions;
 
 /// Every guest is loaded by at least this test, which makes "every guest
 /// builds and is covered" a compile-time list rather than a convention.

@@ -124,6 +124,22 @@ fn expand(
     }
 
     let variadic = types.len() == 1 && is_value_slice(types[0]);
+    let sig_ident = format_ident!("__wasmudf_signature_{}", ident);
+    let generics = &sig.generics;
+    let returns = match &sig.output {
+        syn::ReturnType::Default => quote! { ::wasmudf_guest::ValueType::Any },
+        syn::ReturnType::Type(_, ty) => {
+            quote! { <#ty as ::wasmudf_guest::__private::IntoResult>::TYPE }
+        }
+    };
+    let params = if variadic {
+        quote! { ::std::vec![::wasmudf_guest::ValueType::Any] }
+    } else {
+        let each = types
+            .iter()
+            .map(|ty| quote! { <#ty as ::wasmudf_guest::FromValue<'_>>::TYPE });
+        quote! { ::std::vec![#(#each),*] }
+    };
     let (arity, body) = if variadic {
         (
             -1i16,
@@ -179,6 +195,17 @@ fn expand(
             #body
         }
 
+        // The user's generics (lifetimes only) keep named lifetimes in the
+        // parameter types in scope.
+        #[doc(hidden)]
+        #[allow(non_snake_case, clippy::extra_unused_lifetimes)]
+        fn #sig_ident #generics () -> ::wasmudf_guest::__private::Signature {
+            ::wasmudf_guest::__private::Signature {
+                returns: #returns,
+                params: #params,
+            }
+        }
+
         #[doc(hidden)]
         #[allow(non_snake_case, non_camel_case_types)]
         #vis mod #ident {
@@ -188,6 +215,7 @@ fn expand(
                 arity: #arity,
                 flags: #flags,
                 call: super::#call_ident,
+                signature: super::#sig_ident,
             };
         }
     })

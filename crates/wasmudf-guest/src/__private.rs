@@ -10,9 +10,9 @@ use crate::bindings::exports::wasmudf::udf::guest::{
     Accumulator as AccumulatorHandle, Guest, GuestAccumulator,
 };
 use crate::bindings::exports::wasmudf::udf::guest::{
-    FastResult, FunctionFlags, FunctionKind, FunctionSpec, Number,
+    Column, FastResult, FunctionFlags, FunctionKind, FunctionSpec, Number,
 };
-use crate::{Error, FromArgs, FromValue, IntoValue, Value};
+use crate::{Error, FromArgs, FromValue, IntoValue, Value, ValueType, columns};
 
 /// SQLite function flags a function asks for.
 ///
@@ -78,6 +78,18 @@ pub struct ScalarDef {
     pub flags: Flags,
     /// Checks and converts the arguments and calls the function.
     pub call: fn(&[Value]) -> Result<Value, Error>,
+    /// The declared types, from the Rust signature.
+    pub signature: fn() -> Signature,
+}
+
+/// The storage classes a function declares, derived from its Rust types.
+#[doc(hidden)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signature {
+    /// [`IntoValue::TYPE`] of the result.
+    pub returns: ValueType,
+    /// [`FromValue::TYPE`] of each parameter; one entry when variadic.
+    pub params: Vec<ValueType>,
 }
 
 /// An aggregate SQL function: `f(x)` over a group.
@@ -115,16 +127,80 @@ pub trait Window: Aggregate {
     fn value(&self) -> Result<Self::Output, Error>;
 }
 
+/// An [`Aggregate`] (or [`Window`]) whose partial states can be combined,
+/// so that an engine that aggregates in two phases (DataFusion, Ballista)
+/// can step parts of a group apart, on other threads, processes or
+/// machines, and merge them. List it in [`export!`](crate::export) with
+/// `: mergeable` (`aggregates: [Total: mergeable]`); the manifest then says
+/// so. Without it, such engines buffer the rows and step them in one place.
+///
+/// ```
+/// use wasmudf_guest::{Aggregate, Error, Mergeable};
+///
+/// #[derive(Default)]
+/// struct Total(f64);
+///
+/// impl Aggregate for Total {
+///     const NAME: &'static str = "total";
+///     type Args<'a> = (f64,);
+///     type Output = f64;
+///     fn step(&mut self, (x,): (f64,)) -> Result<(), Error> {
+///         self.0 += x;
+///         Ok(())
+///     }
+///     fn finalize(self) -> Result<f64, Error> {
+///         Ok(self.0)
+///     }
+/// }
+///
+/// impl Mergeable for Total {
+///     fn serialize(&self) -> Result<Vec<u8>, Error> {
+///         Ok(self.0.to_le_bytes().to_vec())
+///     }
+///     fn deserialize(bytes: &[u8]) -> Result<Self, Error> {
+///         let bytes = bytes.try_into().map_err(|_| Error::new("bad state"))?;
+///         Ok(Total(f64::from_le_bytes(bytes)))
+///     }
+///     fn merge(&mut self, other: Self) -> Result<(), Error> {
+///         self.0 += other.0;
+///         Ok(())
+///     }
+/// }
+///
+/// wasmudf_guest::export! { aggregates: [Total: mergeable] }
+/// # fn main() {}
+/// ```
+pub trait Mergeable: Aggregate {
+    /// The state as bytes that [`deserialize`](Self::deserialize) reads
+    /// back, in another instance of the same component. The state stays
+    /// usable.
+    fn serialize(&self) -> Result<Vec<u8>, Error>;
+
+    /// A state from bytes [`serialize`](Self::serialize) produced.
+    fn deserialize(bytes: &[u8]) -> Result<Self, Error>;
+
+    /// Folds `other` into `self`, as if `self` had also stepped the rows
+    /// `other` stepped.
+    fn merge(&mut self, other: Self) -> Result<(), Error>;
+}
+
 /// An object-safe view of an aggregate or window state.
 #[doc(hidden)]
 pub trait AccState {
     fn step(&mut self, args: &[Value]) -> Result<(), Error>;
     fn inverse(&mut self, args: &[Value]) -> Result<(), Error>;
     fn value(&self) -> Result<Value, Error>;
+    fn serialize(&self) -> Result<Vec<u8>, Error>;
+    fn merge(&mut self, state: &[u8]) -> Result<(), Error>;
     fn finish(self: Box<Self>) -> Result<Value, Error>;
 }
 
-struct AggAdapter<A>(A);
+/// The state of aggregate `A`, with what it can do besides stepping chosen
+/// by `W` (window or not) and `M` (mergeable or not).
+struct Adapter<A, W, M> {
+    state: A,
+    _caps: PhantomData<fn() -> (W, M)>,
+}
 
 /// Converts one row and applies `f`, skipping rows the NULL rule skips.
 #[inline]
@@ -139,44 +215,106 @@ fn with_row<A: Aggregate>(
     }
 }
 
-impl<A: Aggregate> AccState for AggAdapter<A> {
-    fn step(&mut self, args: &[Value]) -> Result<(), Error> {
-        with_row(&mut self.0, args, A::step)
-    }
-    fn inverse(&mut self, _args: &[Value]) -> Result<(), Error> {
+/// Whether an accumulator has `inverse` and `value`.
+#[doc(hidden)]
+pub trait WindowCap<A> {
+    fn inverse(state: &mut A, args: &[Value]) -> Result<(), Error>;
+    fn value(state: &A) -> Result<Value, Error>;
+}
+
+/// A plain aggregate.
+#[doc(hidden)]
+pub struct NoWindow;
+
+/// A window function.
+#[doc(hidden)]
+pub struct IsWindow;
+
+impl<A: Aggregate> WindowCap<A> for NoWindow {
+    fn inverse(_: &mut A, _: &[Value]) -> Result<(), Error> {
         Err(Error::new("not a window function"))
     }
-    fn value(&self) -> Result<Value, Error> {
+    fn value(_: &A) -> Result<Value, Error> {
         Err(Error::new("not a window function"))
-    }
-    fn finish(self: Box<Self>) -> Result<Value, Error> {
-        self.0.finalize().map(IntoValue::into_value)
     }
 }
 
-struct WinAdapter<A>(A);
+impl<A: Window> WindowCap<A> for IsWindow {
+    fn inverse(state: &mut A, args: &[Value]) -> Result<(), Error> {
+        with_row(state, args, A::inverse)
+    }
+    fn value(state: &A) -> Result<Value, Error> {
+        state.value().map(IntoValue::into_value)
+    }
+}
 
-impl<A: Window> AccState for WinAdapter<A> {
+/// Whether an accumulator has `serialize` and `merge`.
+#[doc(hidden)]
+pub trait MergeCap<A> {
+    const MERGEABLE: bool;
+    fn serialize(state: &A) -> Result<Vec<u8>, Error>;
+    fn merge(state: &mut A, bytes: &[u8]) -> Result<(), Error>;
+}
+
+/// Not mergeable.
+#[doc(hidden)]
+pub struct NoMerge;
+
+/// [`Mergeable`].
+#[doc(hidden)]
+pub struct IsMerge;
+
+impl<A: Aggregate> MergeCap<A> for NoMerge {
+    const MERGEABLE: bool = false;
+    fn serialize(_: &A) -> Result<Vec<u8>, Error> {
+        Err(not_mergeable::<A>())
+    }
+    fn merge(_: &mut A, _: &[u8]) -> Result<(), Error> {
+        Err(not_mergeable::<A>())
+    }
+}
+
+fn not_mergeable<A: Aggregate>() -> Error {
+    Error::new(format!("function {} is not mergeable", A::NAME))
+}
+
+impl<A: Mergeable> MergeCap<A> for IsMerge {
+    const MERGEABLE: bool = true;
+    fn serialize(state: &A) -> Result<Vec<u8>, Error> {
+        state.serialize()
+    }
+    fn merge(state: &mut A, bytes: &[u8]) -> Result<(), Error> {
+        state.merge(A::deserialize(bytes)?)
+    }
+}
+
+impl<A: Aggregate, W: WindowCap<A>, M: MergeCap<A>> AccState for Adapter<A, W, M> {
     fn step(&mut self, args: &[Value]) -> Result<(), Error> {
-        with_row(&mut self.0, args, A::step)
+        with_row(&mut self.state, args, A::step)
     }
     fn inverse(&mut self, args: &[Value]) -> Result<(), Error> {
-        with_row(&mut self.0, args, A::inverse)
+        W::inverse(&mut self.state, args)
     }
     fn value(&self) -> Result<Value, Error> {
-        self.0.value().map(IntoValue::into_value)
+        W::value(&self.state)
+    }
+    fn serialize(&self) -> Result<Vec<u8>, Error> {
+        M::serialize(&self.state)
+    }
+    fn merge(&mut self, state: &[u8]) -> Result<(), Error> {
+        M::merge(&mut self.state, state)
     }
     fn finish(self: Box<Self>) -> Result<Value, Error> {
-        self.0.finalize().map(IntoValue::into_value)
+        self.state.finalize().map(IntoValue::into_value)
     }
 }
 
-fn create_aggregate<A: Aggregate>() -> Box<dyn AccState> {
-    Box::new(AggAdapter(A::default()))
-}
-
-fn create_window<A: Window>() -> Box<dyn AccState> {
-    Box::new(WinAdapter(A::default()))
+fn create<A: Aggregate, W: WindowCap<A> + 'static, M: MergeCap<A> + 'static>() -> Box<dyn AccState>
+{
+    Box::new(Adapter::<A, W, M> {
+        state: A::default(),
+        _caps: PhantomData,
+    })
 }
 
 /// The registration of one aggregate or window function.
@@ -187,6 +325,9 @@ pub struct AccumulatorDef {
     pub arity: i16,
     pub flags: Flags,
     pub window: bool,
+    pub mergeable: bool,
+    pub returns: ValueType,
+    pub params: &'static [ValueType],
     pub create: fn() -> Box<dyn AccState>,
 }
 
@@ -202,12 +343,18 @@ impl Entry {
     /// The WIT description of this function.
     pub fn spec(&self) -> FunctionSpec {
         match self {
-            Entry::Scalar(s) => FunctionSpec {
-                name: s.name.to_owned(),
-                arity: s.arity,
-                kind: FunctionKind::Scalar,
-                flags: s.flags.to_wit(),
-            },
+            Entry::Scalar(s) => {
+                let sig = (s.signature)();
+                FunctionSpec {
+                    name: s.name.to_owned(),
+                    arity: s.arity,
+                    kind: FunctionKind::Scalar,
+                    flags: s.flags.to_wit(),
+                    returns: declared(sig.returns),
+                    params: declared_all(&sig.params),
+                    mergeable: false,
+                }
+            }
             Entry::Accumulator(a) => FunctionSpec {
                 name: a.name.to_owned(),
                 arity: a.arity,
@@ -217,31 +364,65 @@ impl Entry {
                     FunctionKind::Aggregate
                 },
                 flags: a.flags.to_wit(),
+                returns: declared(a.returns),
+                params: declared_all(a.params),
+                mergeable: a.mergeable,
             },
         }
     }
 }
 
-/// The entry of an aggregate-only function.
-pub const fn aggregate_entry<A: Aggregate>() -> Entry {
+/// `Any` declares nothing.
+fn declared(t: ValueType) -> Option<ValueType> {
+    (t != ValueType::Any).then_some(t)
+}
+
+/// Parameters are declared when any of them is.
+fn declared_all(params: &[ValueType]) -> Option<Vec<ValueType>> {
+    params
+        .iter()
+        .any(|&t| t != ValueType::Any)
+        .then(|| params.to_vec())
+}
+
+/// The entry of aggregate `A`: a window when `W` is [`IsWindow`],
+/// mergeable when `M` is [`IsMerge`].
+pub const fn accumulator_entry<A, W, M>(window: bool) -> Entry
+where
+    A: Aggregate,
+    W: WindowCap<A> + 'static,
+    M: MergeCap<A> + 'static,
+{
     Entry::Accumulator(AccumulatorDef {
         name: A::NAME,
         arity: <A::Args<'static> as FromArgs<'static>>::ARITY,
         flags: A::FLAGS,
-        window: false,
-        create: create_aggregate::<A>,
+        window,
+        mergeable: M::MERGEABLE,
+        returns: <A::Output as IntoValue>::TYPE,
+        params: <A::Args<'static> as FromArgs<'static>>::TYPES,
+        create: create::<A, W, M>,
     })
+}
+
+/// The entry of an aggregate-only function.
+pub const fn aggregate_entry<A: Aggregate>() -> Entry {
+    accumulator_entry::<A, NoWindow, NoMerge>(false)
 }
 
 /// The entry of a window function.
 pub const fn window_entry<A: Window>() -> Entry {
-    Entry::Accumulator(AccumulatorDef {
-        name: A::NAME,
-        arity: <A::Args<'static> as FromArgs<'static>>::ARITY,
-        flags: A::FLAGS,
-        window: true,
-        create: create_window::<A>,
-    })
+    accumulator_entry::<A, IsWindow, NoMerge>(true)
+}
+
+/// The entry of a [`Mergeable`] aggregate-only function.
+pub const fn mergeable_aggregate_entry<A: Mergeable>() -> Entry {
+    accumulator_entry::<A, NoWindow, IsMerge>(false)
+}
+
+/// The entry of a [`Mergeable`] window function.
+pub const fn mergeable_window_entry<A: Window + Mergeable>() -> Entry {
+    accumulator_entry::<A, IsWindow, IsMerge>(true)
 }
 
 /// The functions of one component, in manifest order; implemented by the
@@ -278,11 +459,14 @@ pub fn arg<'a, T: FromValue<'a>>(v: &'a Value, position: usize) -> Result<Option
 /// What a scalar function may return: an [`IntoValue`] or a
 /// `Result<impl IntoValue, impl Display>`.
 pub trait IntoResult {
+    /// The declared class of the result ([`IntoValue::TYPE`]).
+    const TYPE: ValueType;
     /// Converts the return value.
     fn into_result(self) -> Result<Value, Error>;
 }
 
 impl<T: IntoValue> IntoResult for T {
+    const TYPE: ValueType = T::TYPE;
     #[inline]
     fn into_result(self) -> Result<Value, Error> {
         Ok(self.into_value())
@@ -290,6 +474,7 @@ impl<T: IntoValue> IntoResult for T {
 }
 
 impl<T: IntoValue, E: Display> IntoResult for Result<T, E> {
+    const TYPE: ValueType = T::TYPE;
     #[inline]
     fn into_result(self) -> Result<Value, Error> {
         match self {
@@ -299,16 +484,32 @@ impl<T: IntoValue, E: Display> IntoResult for Result<T, E> {
     }
 }
 
-/// Runs scalar `id` of component `C`.
-pub fn call<C: Component>(id: u32, args: &[Value]) -> Result<Value, String> {
+/// Scalar `id` of component `C`.
+fn scalar<C: Component>(id: u32) -> Result<&'static ScalarDef, String> {
     match C::ENTRIES.get(id as usize) {
-        Some(Entry::Scalar(s)) => (s.call)(args).map_err(|e| e.to_string()),
+        Some(Entry::Scalar(s)) => Ok(s),
         Some(Entry::Accumulator(a)) => Err(format!(
             "function {id} ({}) is not a scalar function",
             a.name
         )),
         None => Err(format!("no function with id {id}")),
     }
+}
+
+/// Runs scalar `id` of component `C`.
+pub fn call<C: Component>(id: u32, args: &[Value]) -> Result<Value, String> {
+    (scalar::<C>(id)?.call)(args).map_err(|e| e.to_string())
+}
+
+/// Runs scalar `id` of component `C` over a batch of columns, row by row.
+pub fn call_columns<C: Component>(id: u32, args: &[Column], rows: u32) -> Result<Column, String> {
+    let def = scalar::<C>(id)?;
+    let mut results = Vec::with_capacity(rows as usize);
+    columns::for_each_row(args, rows, |row| {
+        results.push((def.call)(row).map_err(|e| e.to_string())?);
+        Ok(())
+    })?;
+    Ok(columns::build(results))
 }
 
 impl From<Number> for Value {
@@ -386,6 +587,10 @@ impl<C: Component> Guest for C {
         DEFERRED
             .with(|d| d.borrow_mut().take())
             .unwrap_or_else(|| Err("no deferred result to take".to_owned()))
+    }
+
+    fn call_columns(id: u32, args: Vec<Column>, rows: u32) -> Result<Column, String> {
+        call_columns::<C>(id, &args, rows)
     }
 }
 
@@ -508,6 +713,32 @@ impl<C> Acc<C> {
         })
     }
 
+    /// Adds `rows` rows given as columns.
+    pub fn step_columns(&self, args: &[Column], rows: u32) -> Result<(), String> {
+        self.with_state(|state| {
+            columns::for_each_row(args, rows, |row| state.step(row).map_err(|e| e.to_string()))
+        })
+    }
+
+    /// Removes `rows` rows given as columns.
+    pub fn inverse_columns(&self, args: &[Column], rows: u32) -> Result<(), String> {
+        self.with_state(|state| {
+            columns::for_each_row(args, rows, |row| {
+                state.inverse(row).map_err(|e| e.to_string())
+            })
+        })
+    }
+
+    /// The state as bytes, for [`merge`](Self::merge_state).
+    pub fn serialize_state(&self) -> Result<Vec<u8>, String> {
+        self.with_state(|state| state.serialize().map_err(|e| e.to_string()))
+    }
+
+    /// Folds a serialized state into this one.
+    pub fn merge_state(&self, bytes: &[u8]) -> Result<(), String> {
+        self.with_state(|state| state.merge(bytes).map_err(|e| e.to_string()))
+    }
+
     /// Removes `rows` rows.
     pub fn inverse_rows(&self, args: &[Value], rows: u32) -> Result<(), String> {
         self.each_row(args, rows, |s, a| s.inverse(a))
@@ -554,6 +785,22 @@ impl<C: Component> GuestAccumulator for Acc<C> {
 
     fn inverse(&self, args: Vec<Value>, rows: u32) -> Result<(), String> {
         self.inverse_rows(&args, rows)
+    }
+
+    fn step_columns(&self, args: Vec<Column>, rows: u32) -> Result<(), String> {
+        Acc::step_columns(self, &args, rows)
+    }
+
+    fn inverse_columns(&self, args: Vec<Column>, rows: u32) -> Result<(), String> {
+        Acc::inverse_columns(self, &args, rows)
+    }
+
+    fn serialize(&self) -> Result<Vec<u8>, String> {
+        self.serialize_state()
+    }
+
+    fn merge(&self, state: Vec<u8>) -> Result<(), String> {
+        self.merge_state(&state)
     }
 
     fn value(&self) -> Result<Value, String> {

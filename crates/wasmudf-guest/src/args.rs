@@ -1,4 +1,4 @@
-use crate::{Error, FromValue, Value};
+use crate::{Error, FromValue, Value, ValueType};
 
 /// Conversion of one row of arguments into the parameters of an aggregate
 /// or window function ([`Aggregate::Args`](crate::Aggregate::Args)).
@@ -8,6 +8,10 @@ use crate::{Error, FromValue, Value};
 pub trait FromArgs<'a>: Sized {
     /// The SQL arity: the number of arguments, or -1 for any number.
     const ARITY: i16;
+
+    /// The declared class of each parameter ([`FromValue::TYPE`]); one
+    /// `Any` for a variadic function.
+    const TYPES: &'static [ValueType];
 
     /// Converts one row of arguments.
     ///
@@ -20,6 +24,7 @@ pub trait FromArgs<'a>: Sized {
 
 impl<'a> FromArgs<'a> for &'a [Value] {
     const ARITY: i16 = -1;
+    const TYPES: &'static [ValueType] = &[ValueType::Any];
     fn from_args(args: &'a [Value]) -> Result<Option<Self>, Error> {
         Ok(Some(args))
     }
@@ -29,6 +34,7 @@ macro_rules! tuple_args {
     ($n:literal; $($t:ident $i:tt),*) => {
         impl<'a, $($t: FromValue<'a>),*> FromArgs<'a> for ($($t,)*) {
             const ARITY: i16 = $n;
+            const TYPES: &'static [ValueType] = &[$(<$t as FromValue<'a>>::TYPE),*];
             #[allow(unused_variables)]
             fn from_args(args: &'a [Value]) -> Result<Option<Self>, Error> {
                 crate::__private::check_arity(args, $n)?;

@@ -82,6 +82,7 @@
 extern crate self as wasmudf_guest;
 
 mod args;
+mod columns;
 mod error;
 mod value;
 
@@ -102,10 +103,10 @@ pub mod bindings {
     });
 }
 
-pub use __private::{Aggregate, Flags, ScalarDef, Window};
+pub use __private::{Aggregate, Flags, Mergeable, ScalarDef, Window};
 pub use args::FromArgs;
 pub use error::Error;
-pub use value::{FromValue, IntoValue, Value};
+pub use value::{FromValue, IntoValue, Value, ValueType};
 
 #[cfg(test)]
 mod tests;
@@ -138,6 +139,31 @@ mod tests;
 /// See the crate docs for the SQL NULL convention.
 pub use wasmudf_guest_macros::scalar;
 
+/// The manifest entry of one aggregate or window listed in [`export!`].
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __accumulator_entry {
+    (aggregate $t:ty) => {
+        $crate::__private::aggregate_entry::<$t>()
+    };
+    (aggregate $t:ty : mergeable) => {
+        $crate::__private::mergeable_aggregate_entry::<$t>()
+    };
+    (window $t:ty) => {
+        $crate::__private::window_entry::<$t>()
+    };
+    (window $t:ty : mergeable) => {
+        $crate::__private::mergeable_window_entry::<$t>()
+    };
+    ($kind:ident $t:ty : $other:ident) => {
+        compile_error!(concat!(
+            "unknown capability `",
+            stringify!($other),
+            "`; the only one is `mergeable`"
+        ))
+    };
+}
+
 /// Exports the component: lists every scalar, aggregate and window function
 /// it provides.
 ///
@@ -154,13 +180,15 @@ pub use wasmudf_guest_macros::scalar;
 /// Each section is optional, but their order is fixed: `scalars` (names of
 /// functions marked with [`macro@scalar`], optionally with a module path),
 /// `aggregates` (types implementing [`Aggregate`]), `windows` (types
-/// implementing [`Window`]). Invoke it once per crate, at module level.
+/// implementing [`Window`]). An aggregate or window that also implements
+/// [`Mergeable`] is listed as `Type: mergeable`. Invoke it once per crate,
+/// at module level.
 #[macro_export]
 macro_rules! export {
     (
         $( scalars: [ $( $($scalar:ident)::+ ),* $(,)? ] $(,)? )?
-        $( aggregates: [ $( $agg:ty ),* $(,)? ] $(,)? )?
-        $( windows: [ $( $win:ty ),* $(,)? ] $(,)? )?
+        $( aggregates: [ $( $agg:ty $(: $agg_cap:ident)? ),* $(,)? ] $(,)? )?
+        $( windows: [ $( $win:ty $(: $win_cap:ident)? ),* $(,)? ] $(,)? )?
     ) => {
         const _: () = {
             #[doc(hidden)]
@@ -170,8 +198,8 @@ macro_rules! export {
             impl $crate::__private::Component for __WasmudfComponent {
                 const ENTRIES: &'static [$crate::__private::Entry] = &[
                     $($( $crate::__private::Entry::Scalar($($scalar)::+::DEF), )*)?
-                    $($( $crate::__private::aggregate_entry::<$agg>(), )*)?
-                    $($( $crate::__private::window_entry::<$win>(), )*)?
+                    $($( $crate::__accumulator_entry!(aggregate $agg $(: $agg_cap)?), )*)?
+                    $($( $crate::__accumulator_entry!(window $win $(: $win_cap)?), )*)?
                 ];
             }
 

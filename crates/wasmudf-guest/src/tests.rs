@@ -1,7 +1,15 @@
 //! Unit tests of the conversions and the dispatch, on the host.
 
-use crate::__private::{Acc, Component, Entry, aggregate_entry, call, window_entry};
-use crate::{Aggregate, Error, Flags, FromArgs, FromValue, IntoValue, Value, Window};
+use crate::__private::{
+    Acc, Component, Entry, aggregate_entry, call, call_columns, mergeable_aggregate_entry,
+    mergeable_window_entry, window_entry,
+};
+use crate::bindings::exports::wasmudf::udf::guest::{
+    BlobColumn, Column, IntegerColumn, RealColumn, TextColumn,
+};
+use crate::{
+    Aggregate, Error, Flags, FromArgs, FromValue, IntoValue, Mergeable, Value, ValueType, Window,
+};
 
 fn text(s: &str) -> Value {
     Value::Text(s.to_owned())
@@ -121,6 +129,47 @@ impl Window for Sum {
     }
 }
 
+impl Mergeable for Sum {
+    fn serialize(&self) -> Result<Vec<u8>, Error> {
+        let mut bytes = self.0.to_le_bytes().to_vec();
+        bytes.extend(self.1.to_le_bytes());
+        Ok(bytes)
+    }
+    fn deserialize(bytes: &[u8]) -> Result<Self, Error> {
+        let bad = || Error::new("bad sum_x state");
+        let (sum, count) = bytes.split_at_checked(8).ok_or_else(bad)?;
+        Ok(Sum(
+            i64::from_le_bytes(sum.try_into().map_err(|_| bad())?),
+            u32::from_le_bytes(count.try_into().map_err(|_| bad())?),
+        ))
+    }
+    fn merge(&mut self, other: Self) -> Result<(), Error> {
+        self.0 += other.0;
+        self.1 += other.1;
+        Ok(())
+    }
+}
+
+#[crate::scalar]
+fn half(x: f64, label: Option<&str>) -> Option<String> {
+    label.map(|l| format!("{l}{}", x / 2.0))
+}
+
+/// A result whose class depends on the row.
+#[crate::scalar]
+fn either(x: i64) -> Value {
+    if x % 2 == 0 {
+        Value::Integer(x)
+    } else {
+        text("odd")
+    }
+}
+
+#[crate::scalar]
+fn seven() -> i64 {
+    7
+}
+
 struct Test;
 
 impl Component for Test {
@@ -130,7 +179,30 @@ impl Component for Test {
         Entry::Scalar(count_args::DEF),
         aggregate_entry::<Sum>(),
         window_entry::<Sum>(),
+        mergeable_aggregate_entry::<Sum>(),
+        mergeable_window_entry::<Sum>(),
+        Entry::Scalar(half::DEF),
+        Entry::Scalar(either::DEF),
+        Entry::Scalar(seven::DEF),
     ];
+}
+
+fn ints(data: Vec<i64>, valid: Option<Vec<u8>>) -> Column {
+    Column::Integers(IntegerColumn { data, valid })
+}
+
+fn texts(parts: &[&str], valid: Option<Vec<u8>>) -> Column {
+    let mut offsets = vec![0];
+    let mut data = String::new();
+    for p in parts {
+        data.push_str(p);
+        offsets.push(data.len() as u32);
+    }
+    Column::Texts(TextColumn {
+        offsets,
+        data,
+        valid,
+    })
 }
 
 #[test]
@@ -210,6 +282,223 @@ fn accumulators() {
 fn manifest_order() {
     let specs: Vec<_> = Test::ENTRIES.iter().map(Entry::spec).collect();
     let names: Vec<_> = specs.iter().map(|s| s.name.as_str()).collect();
-    assert_eq!(names, ["plus", "fail", "count_args", "sum_x", "sum_x"]);
+    assert_eq!(
+        names,
+        [
+            "plus",
+            "fail",
+            "count_args",
+            "sum_x",
+            "sum_x",
+            "sum_x",
+            "sum_x",
+            "half",
+            "either",
+            "seven"
+        ]
+    );
     assert_eq!(specs[3].arity, 1);
+}
+
+#[test]
+fn declared_types_come_from_the_rust_signature() {
+    let specs: Vec<_> = Test::ENTRIES.iter().map(Entry::spec).collect();
+    assert_eq!(specs[0].returns, Some(ValueType::Integer));
+    assert_eq!(
+        specs[0].params,
+        Some(vec![ValueType::Integer, ValueType::Integer])
+    );
+    // `Result<(), String>`: nothing to declare for the result.
+    assert_eq!(specs[1].returns, None);
+    assert_eq!(specs[1].params, Some(vec![ValueType::Text]));
+    // Variadic over `Value`s: nothing declared.
+    assert_eq!(specs[2].params, None);
+    assert_eq!(specs[2].returns, Some(ValueType::Integer));
+    assert_eq!(specs[3].returns, Some(ValueType::Integer));
+    assert_eq!(specs[3].params, Some(vec![ValueType::Integer]));
+    assert_eq!(specs[7].returns, Some(ValueType::Text));
+    assert_eq!(
+        specs[7].params,
+        Some(vec![ValueType::Real, ValueType::Text])
+    );
+    assert_eq!(specs[8].returns, None);
+    assert_eq!(specs[9].params, None);
+    let mergeable: Vec<bool> = specs.iter().map(|s| s.mergeable).collect();
+    assert_eq!(
+        mergeable,
+        [
+            false, false, false, false, false, true, true, false, false, false
+        ]
+    );
+}
+
+#[test]
+fn call_columns_runs_each_row_as_call_would() {
+    // Rows 0 and 2 valid, row 1 NULL (its stored value is ignored).
+    let a = ints(vec![1, 999, 3], Some(vec![0b101]));
+    let b = ints(vec![10, 20, 30], None);
+    let got = call_columns::<Test>(0, &[a.clone(), b.clone()], 3).unwrap();
+    assert_eq!(got, ints(vec![11, 0, 33], Some(vec![0b101])));
+    for r in 0..3 {
+        let row = [
+            crate::columns::Reader::new(&a, 3, 1).unwrap().get(r),
+            crate::columns::Reader::new(&b, 3, 2).unwrap().get(r),
+        ];
+        let one = call::<Test>(0, &row).unwrap();
+        let batch = crate::columns::Reader::new(&got, 3, 1).unwrap().get(r);
+        assert_eq!(one, batch, "row {r}");
+    }
+
+    // TEXT results laid end to end; REAL arguments widened from INTEGER.
+    let got = call_columns::<Test>(
+        7,
+        &[
+            Column::Reals(RealColumn {
+                data: vec![3.0, 1.0],
+                valid: None,
+            }),
+            texts(&["a=", "é="], None),
+        ],
+        2,
+    )
+    .unwrap();
+    assert_eq!(got, texts(&["a=1.5", "é=0.5"], None));
+
+    // Mixed classes come back as values; so do all-NULL and empty batches.
+    let got = call_columns::<Test>(8, &[ints(vec![2, 3], None)], 2).unwrap();
+    assert_eq!(got, Column::Values(vec![Value::Integer(2), text("odd")]));
+    let got = call_columns::<Test>(0, &[ints(vec![1], Some(vec![0])), ints(vec![1], None)], 1);
+    assert_eq!(got, Ok(Column::Values(vec![Value::Null])));
+    assert_eq!(
+        call_columns::<Test>(0, &[ints(vec![], None), ints(vec![], None)], 0),
+        Ok(Column::Values(vec![]))
+    );
+
+    // No arguments: `rows` calls.
+    assert_eq!(call_columns::<Test>(9, &[], 2), Ok(ints(vec![7, 7], None)));
+
+    // The first failing row fails the batch with its own message.
+    assert_eq!(
+        call_columns::<Test>(1, &[texts(&["x", "y"], None)], 2),
+        Err("bad x".to_owned())
+    );
+    let mixed = Column::Values(vec![Value::Integer(1), text("t")]);
+    assert_eq!(
+        call_columns::<Test>(0, &[mixed, ints(vec![10, 20], None)], 2),
+        Err("argument 1 must be INTEGER, got TEXT".to_owned())
+    );
+    assert_eq!(
+        call_columns::<Test>(0, &[ints(vec![1], None)], 1),
+        Err("expected 2 arguments, got 1".to_owned())
+    );
+    assert_eq!(
+        call_columns::<Test>(3, &[ints(vec![1], None)], 1),
+        call::<Test>(3, &[Value::Integer(1)]).map(|_| ints(vec![], None))
+    );
+}
+
+#[test]
+fn malformed_columns_are_errors_naming_the_column() {
+    let cases = [
+        (ints(vec![1], None), "column 2: 1 values for 2 rows"),
+        (
+            ints(vec![1, 2], Some(vec![])),
+            "column 2: a validity bitmap of 0 bytes for 2 rows",
+        ),
+        (
+            Column::Texts(TextColumn {
+                offsets: vec![0, 2],
+                data: "é".to_owned(),
+                valid: None,
+            }),
+            "column 2: 1 values for 2 rows",
+        ),
+        (
+            Column::Texts(TextColumn {
+                offsets: vec![0, 1, 2],
+                data: "é".to_owned(),
+                valid: None,
+            }),
+            "column 2: offset 1 is inside a character",
+        ),
+        (
+            Column::Blobs(BlobColumn {
+                offsets: vec![0, 3, 2],
+                data: vec![1, 2],
+                valid: None,
+            }),
+            "column 2: offsets decrease at row 2",
+        ),
+        (
+            Column::Blobs(BlobColumn {
+                offsets: vec![0, 1, 5],
+                data: vec![1, 2],
+                valid: None,
+            }),
+            "column 2: the last offset is 5 but the data has 2 bytes",
+        ),
+        (
+            Column::Blobs(BlobColumn {
+                offsets: vec![],
+                data: vec![],
+                valid: None,
+            }),
+            "column 2: no offsets (a column of n rows has n + 1)",
+        ),
+    ];
+    for (bad, message) in cases {
+        assert_eq!(
+            call_columns::<Test>(2, &[ints(vec![1, 2], None), bad], 2),
+            Err(message.to_owned())
+        );
+    }
+}
+
+#[test]
+fn step_columns_steps_each_row() {
+    let by_rows = Acc::<Test>::new(Test::ENTRIES, 4).unwrap();
+    by_rows
+        .step_rows(&[Value::Integer(5), Value::Null, Value::Integer(7)], 3)
+        .unwrap();
+    let by_columns = Acc::<Test>::new(Test::ENTRIES, 4).unwrap();
+    by_columns
+        .step_columns(&[ints(vec![5, 0, 7], Some(vec![0b101]))], 3)
+        .unwrap();
+    assert_eq!(by_rows.current(), by_columns.current());
+    by_columns
+        .inverse_columns(&[ints(vec![5], None)], 1)
+        .unwrap();
+    assert_eq!(by_columns.current(), Ok(Value::Integer(7)));
+    assert_eq!(
+        by_columns.step_columns(&[texts(&["a"], None)], 1),
+        Err("argument 1 must be INTEGER, got TEXT".to_owned())
+    );
+    assert_eq!(
+        by_columns.step_columns(&[ints(vec![1, 2], None)], 1),
+        Err("column 1: 2 values for 1 rows".to_owned())
+    );
+    assert_eq!(by_columns.finish_state(), Ok(Value::Integer(7001)));
+}
+
+#[test]
+fn serialize_and_merge() {
+    let a = Acc::<Test>::new(Test::ENTRIES, 5).unwrap();
+    a.step_rows(&[Value::Integer(1), Value::Integer(2)], 2)
+        .unwrap();
+    let b = Acc::<Test>::new(Test::ENTRIES, 5).unwrap();
+    b.step_rows(&[Value::Integer(10)], 1).unwrap();
+    let state = b.serialize_state().unwrap();
+    // The serialized accumulator stays usable.
+    b.step_rows(&[Value::Integer(100)], 1).unwrap();
+    a.merge_state(&state).unwrap();
+    assert_eq!(a.finish_state(), Ok(Value::Integer(13003)));
+    assert_eq!(b.finish_state(), Ok(Value::Integer(110002)));
+    let w = Acc::<Test>::new(Test::ENTRIES, 6).unwrap();
+    assert_eq!(w.merge_state(&[1, 2]), Err("bad sum_x state".to_owned()));
+
+    // Not mergeable: both refuse, naming the function.
+    let plain = Acc::<Test>::new(Test::ENTRIES, 3).unwrap();
+    let refusal = Err("function sum_x is not mergeable".to_owned());
+    assert_eq!(plain.serialize_state(), refusal);
+    assert_eq!(plain.merge_state(&state), refusal.map(|_: Vec<u8>| ()));
 }

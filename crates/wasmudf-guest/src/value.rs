@@ -5,6 +5,15 @@ use crate::Error;
 /// `Null`, `Integer(i64)`, `Real(f64)`, `Text(String)`, `Blob(Vec<u8>)`.
 pub use crate::bindings::exports::wasmudf::udf::guest::Value;
 
+/// A storage class a function declares for an argument or its result, in
+/// its manifest: `Integer`, `Real`, `Text`, `Blob`, or `Any` for no
+/// declaration. NULL is always allowed besides the class declared.
+///
+/// The SDK derives it from the Rust types ([`FromValue::TYPE`],
+/// [`IntoValue::TYPE`]): engines with static types, such as DataFusion,
+/// need it to plan a query; SQLite does not.
+pub use crate::bindings::exports::wasmudf::udf::guest::ValueType;
+
 impl Value {
     /// The SQL name of the storage class: `"NULL"`, `"INTEGER"`, `"REAL"`,
     /// `"TEXT"` or `"BLOB"`.
@@ -45,11 +54,17 @@ pub trait FromValue<'a>: Sized {
     /// is skipped.
     const ACCEPTS_NULL: bool = false;
 
+    /// The storage class this type asks for, declared in the manifest so
+    /// that a host with static types can coerce the argument to it; `Any`
+    /// (the default) declares nothing.
+    const TYPE: ValueType = ValueType::Any;
+
     /// Converts one argument.
     fn from_value(v: &'a Value) -> Result<Self, Error>;
 }
 
 impl<'a> FromValue<'a> for i64 {
+    const TYPE: ValueType = ValueType::Integer;
     fn from_value(v: &'a Value) -> Result<Self, Error> {
         match v {
             Value::Integer(i) => Ok(*i),
@@ -59,6 +74,7 @@ impl<'a> FromValue<'a> for i64 {
 }
 
 impl<'a> FromValue<'a> for f64 {
+    const TYPE: ValueType = ValueType::Real;
     fn from_value(v: &'a Value) -> Result<Self, Error> {
         match v {
             Value::Real(r) => Ok(*r),
@@ -69,6 +85,7 @@ impl<'a> FromValue<'a> for f64 {
 }
 
 impl<'a> FromValue<'a> for bool {
+    const TYPE: ValueType = ValueType::Integer;
     fn from_value(v: &'a Value) -> Result<Self, Error> {
         match v {
             Value::Integer(i) => Ok(*i != 0),
@@ -78,6 +95,7 @@ impl<'a> FromValue<'a> for bool {
 }
 
 impl<'a> FromValue<'a> for &'a str {
+    const TYPE: ValueType = ValueType::Text;
     fn from_value(v: &'a Value) -> Result<Self, Error> {
         match v {
             Value::Text(s) => Ok(s.as_str()),
@@ -87,12 +105,14 @@ impl<'a> FromValue<'a> for &'a str {
 }
 
 impl<'a> FromValue<'a> for String {
+    const TYPE: ValueType = ValueType::Text;
     fn from_value(v: &'a Value) -> Result<Self, Error> {
         <&str>::from_value(v).map(str::to_owned)
     }
 }
 
 impl<'a> FromValue<'a> for &'a [u8] {
+    const TYPE: ValueType = ValueType::Blob;
     fn from_value(v: &'a Value) -> Result<Self, Error> {
         match v {
             Value::Blob(b) => Ok(b.as_slice()),
@@ -103,6 +123,7 @@ impl<'a> FromValue<'a> for &'a [u8] {
 }
 
 impl<'a> FromValue<'a> for Vec<u8> {
+    const TYPE: ValueType = ValueType::Blob;
     fn from_value(v: &'a Value) -> Result<Self, Error> {
         <&[u8]>::from_value(v).map(<[u8]>::to_vec)
     }
@@ -123,6 +144,7 @@ impl<'a> FromValue<'a> for Value {
 }
 
 impl<'a, T: FromValue<'a>> FromValue<'a> for Option<T> {
+    const TYPE: ValueType = T::TYPE;
     const ACCEPTS_NULL: bool = true;
     fn from_value(v: &'a Value) -> Result<Self, Error> {
         match v {
@@ -137,6 +159,10 @@ impl<'a, T: FromValue<'a>> FromValue<'a> for Option<T> {
 /// Integers become INTEGER, `f64` REAL, `bool` INTEGER 1 or 0, strings TEXT,
 /// byte containers BLOB; `None` and `()` become NULL.
 pub trait IntoValue {
+    /// The storage class of every non-NULL result, declared in the
+    /// manifest; `Any` (the default) declares nothing.
+    const TYPE: ValueType = ValueType::Any;
+
     /// Converts the result.
     fn into_value(self) -> Value;
 }
@@ -148,66 +174,77 @@ impl IntoValue for Value {
 }
 
 impl IntoValue for i64 {
+    const TYPE: ValueType = ValueType::Integer;
     fn into_value(self) -> Value {
         Value::Integer(self)
     }
 }
 
 impl IntoValue for i32 {
+    const TYPE: ValueType = ValueType::Integer;
     fn into_value(self) -> Value {
         Value::Integer(self.into())
     }
 }
 
 impl IntoValue for u32 {
+    const TYPE: ValueType = ValueType::Integer;
     fn into_value(self) -> Value {
         Value::Integer(self.into())
     }
 }
 
 impl IntoValue for f64 {
+    const TYPE: ValueType = ValueType::Real;
     fn into_value(self) -> Value {
         Value::Real(self)
     }
 }
 
 impl IntoValue for bool {
+    const TYPE: ValueType = ValueType::Integer;
     fn into_value(self) -> Value {
         Value::Integer(self.into())
     }
 }
 
 impl IntoValue for String {
+    const TYPE: ValueType = ValueType::Text;
     fn into_value(self) -> Value {
         Value::Text(self)
     }
 }
 
 impl IntoValue for &str {
+    const TYPE: ValueType = ValueType::Text;
     fn into_value(self) -> Value {
         Value::Text(self.to_owned())
     }
 }
 
 impl IntoValue for Vec<u8> {
+    const TYPE: ValueType = ValueType::Blob;
     fn into_value(self) -> Value {
         Value::Blob(self)
     }
 }
 
 impl IntoValue for &[u8] {
+    const TYPE: ValueType = ValueType::Blob;
     fn into_value(self) -> Value {
         Value::Blob(self.to_vec())
     }
 }
 
 impl<const N: usize> IntoValue for [u8; N] {
+    const TYPE: ValueType = ValueType::Blob;
     fn into_value(self) -> Value {
         Value::Blob(self.to_vec())
     }
 }
 
 impl<T: IntoValue> IntoValue for Option<T> {
+    const TYPE: ValueType = T::TYPE;
     fn into_value(self) -> Value {
         match self {
             Some(v) => v.into_value(),

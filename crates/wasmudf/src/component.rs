@@ -4,7 +4,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use wasmtime::Store;
 
-use crate::bindings::{Udf, UdfPre};
+use crate::bindings::{GUEST_INTERFACE, GuestIndices, Udf, WitVersion};
 use crate::direct::plan::Plan;
 use crate::direct::{DirectInstance, DirectModule};
 use crate::engine::Engine;
@@ -13,10 +13,6 @@ use crate::interrupt::{Interrupt, Interrupted};
 use crate::manifest::{self, FunctionSpec};
 use crate::sandbox::{Capabilities, DirGrant, HostState};
 
-/// The export every wasmudf component must provide.
-pub(crate) const GUEST_INTERFACE: &str = "wasmudf:udf/guest";
-/// The version of [`GUEST_INTERFACE`] this host speaks.
-pub(crate) const GUEST_VERSION: &str = "0.1.0";
 
 /// A UDF component compiled once and ready to instantiate on any thread.
 ///
@@ -49,7 +45,8 @@ pub struct Component {
 struct ComponentInner {
     engine: Engine,
     origin: String,
-    pre: UdfPre<HostState>,
+    pre: wasmtime::component::InstancePre<HostState>,
+    exports: GuestIndices,
     functions: Vec<FunctionSpec>,
     /// The direct path for scalar calls, when the component's canonical
     /// definitions allow one and it has scalar functions to call (see
@@ -124,7 +121,7 @@ impl Component {
             }
         };
         check_imports(origin, &engine, &component)?;
-        check_world(origin, &engine, &component)?;
+        let version = check_world(origin, &engine, &component)?;
         let instance_pre =
             engine
                 .linker()
@@ -133,16 +130,19 @@ impl Component {
                     origin: origin.to_string(),
                     detail: format!("{e:#}"),
                 })?;
-        let pre = UdfPre::new(instance_pre).map_err(|e| Error::WrongWorld {
+        let wrong_shape = |e: wasmtime::Error| Error::WrongWorld {
             origin: origin.to_string(),
             detail: format!(
-                "exports `{GUEST_INTERFACE}@{GUEST_VERSION}` with the wrong shape: {e:#}"
+                "exports `{}` with the wrong shape: {e:#}",
+                version.export_name()
             ),
-        })?;
+        };
+        let exports = GuestIndices::new(&instance_pre, version).map_err(wrong_shape)?;
         let mut inner = ComponentInner {
             engine,
             origin: origin.to_string(),
-            pre,
+            pre: instance_pre,
+            exports,
             functions: Vec::new(),
             direct: None,
         };
@@ -180,6 +180,14 @@ impl Component {
     /// The functions the component provides, in manifest order.
     pub fn functions(&self) -> &[FunctionSpec] {
         &self.inner.functions
+    }
+
+    /// The version of the `wasmudf:udf` interface the component exports.
+    /// The host loads 0.1.0 and 0.2.0 components alike; the 0.2.0 additions
+    /// (declared types, batched columns, mergeable accumulators) are absent
+    /// from a 0.1.0 component.
+    pub fn wit_version(&self) -> WitVersion {
+        self.inner.exports.version()
     }
 
     /// The engine this component was compiled on.
@@ -458,7 +466,8 @@ fn instantiate(
     caps: &Capabilities,
 ) -> wasmtime::Result<(Store<HostState>, Udf)> {
     let mut store = new_store(&inner.engine, interrupt, caps)?;
-    let udf = inner.pre.instantiate(&mut store)?;
+    let instance = inner.pre.instantiate(&mut store)?;
+    let udf = inner.exports.load(&mut store, &instance)?;
     Ok((store, udf))
 }
 
@@ -496,7 +505,10 @@ fn read_manifest(inner: &ComponentInner) -> Result<Vec<FunctionSpec>> {
     let stack = inner.engine.limits().max_wasm_stack;
     let raw = crate::call::on_guest_thread(stack, || {
         let (mut store, udf) = instantiate(inner, &Interrupt::new(), &Capabilities::none())?;
-        udf.wasmudf_udf_guest().call_manifest(&mut store)
+        match udf.version() {
+            WitVersion::V0_1 => udf.manifest_v0_1(&mut store).map(manifest::Raw::V0_1),
+            WitVersion::V0_2 => udf.manifest_v0_2(&mut store).map(manifest::Raw::V0_2),
+        }
     })
     .map_err(failed)?;
     let max_functions = inner.engine.limits().max_functions;
@@ -523,31 +535,35 @@ fn check_imports(
     Ok(())
 }
 
+/// Which version of the guest interface the component exports.
 fn check_world(
     origin: &str,
     engine: &Engine,
     component: &wasmtime::component::Component,
-) -> Result<()> {
+) -> Result<WitVersion> {
     let ty = component.component_type();
     let exports: Vec<String> = ty
         .exports(engine.wasmtime())
         .map(|(name, _)| name.to_string())
         .collect();
-    let wanted = format!("{GUEST_INTERFACE}@{GUEST_VERSION}");
-    if exports.contains(&wanted) {
-        return Ok(());
+    if let Some(version) = WitVersion::ALL
+        .into_iter()
+        .find(|v| exports.contains(&v.export_name()))
+    {
+        return Ok(version);
     }
+    let spoken = WitVersion::ALL.map(|v| format!("`{}`", v.export_name())).join(" or ");
     let detail = match exports
         .iter()
         .find(|name| name.starts_with(GUEST_INTERFACE))
     {
         Some(found) => format!(
-            "exports `{found}`, but this host speaks `{wanted}`; rebuild the guest against \
-             wasmudf-guest for this version"
+            "exports `{found}`, but this host speaks {spoken}; rebuild the guest against \
+             a wasmudf-guest for one of these versions"
         ),
         None => {
             format!(
-                "does not target the wasmudf `udf` world: it must export `{wanted}`, but \
+                "does not target the wasmudf `udf` world: it must export {spoken}, but \
                  exports [{}]",
                 exports.join(", ")
             )

@@ -64,7 +64,8 @@ pub use files::{SkipReason, Skipped};
 pub use guest_text::{MAX_GUEST_MESSAGE_BYTES, escape_controls};
 pub use interrupt::Interrupt;
 pub use limits::Limits;
-pub use manifest::{Arity, FunctionFlags, FunctionKind, FunctionSpec, MAX_ARITY};
+pub use bindings::WitVersion;
+pub use manifest::{Arity, FunctionFlags, FunctionKind, FunctionSpec, MAX_ARITY, ValueType};
 pub use sandbox::DirGrant;
 
 // Re-exported so embedders use the same rusqlite as the library.

@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 use std::fmt;
 
-use crate::bindings::{WitKind, WitSpec};
+use crate::bindings::{WitFlags, WitFlagsV0_1, WitKind, WitKindV0_1, WitSpec, WitSpecV0_1, WitType};
 
 /// SQLite's default `SQLITE_MAX_FUNCTION_ARG`: the most arguments a function
 /// may declare.
@@ -92,6 +92,47 @@ impl fmt::Display for FunctionFlags {
     }
 }
 
+/// A storage class a function declares for an argument or its result
+/// (`wasmudf:udf@0.2.0`). NULL is allowed besides it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ValueType {
+    /// INTEGER.
+    Integer,
+    /// REAL.
+    Real,
+    /// TEXT.
+    Text,
+    /// BLOB.
+    Blob,
+    /// Any class: declared as taking whatever comes.
+    Any,
+}
+
+impl fmt::Display for ValueType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ValueType::Integer => "INTEGER",
+            ValueType::Real => "REAL",
+            ValueType::Text => "TEXT",
+            ValueType::Blob => "BLOB",
+            ValueType::Any => "ANY",
+        })
+    }
+}
+
+impl From<WitType> for ValueType {
+    fn from(t: WitType) -> ValueType {
+        match t {
+            WitType::Integer => ValueType::Integer,
+            WitType::Real => ValueType::Real,
+            WitType::Text => ValueType::Text,
+            WitType::Blob => ValueType::Blob,
+            WitType::Any => ValueType::Any,
+        }
+    }
+}
+
 /// One function a component provides, as its manifest declares it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct FunctionSpec {
@@ -103,16 +144,70 @@ pub struct FunctionSpec {
     pub kind: FunctionKind,
     /// Requested SQLite flags.
     pub flags: FunctionFlags,
+    /// The class of every non-NULL result, when the function declares one
+    /// (`None` for 0.1.0 components and for functions that declare none or
+    /// [`ValueType::Any`]).
+    pub returns: Option<ValueType>,
+    /// The class each argument is expected in, when declared: one entry per
+    /// argument, or one for all of them when variadic.
+    pub params: Option<Vec<ValueType>>,
+    /// An aggregate or window whose partial states can be serialised and
+    /// merged (always `false` for scalars and for 0.1.0 components).
+    pub mergeable: bool,
+}
+
+/// A manifest as the guest returned it, in the shape of its interface
+/// version.
+pub(crate) enum Raw {
+    V0_1(Vec<WitSpecV0_1>),
+    V0_2(Vec<WitSpec>),
+}
+
+impl Raw {
+    fn len(&self) -> usize {
+        match self {
+            Raw::V0_1(v) => v.len(),
+            Raw::V0_2(v) => v.len(),
+        }
+    }
+
+    /// The 0.2.0 shape: a 0.1.0 function declares no types and is not
+    /// mergeable.
+    fn into_current(self) -> Vec<WitSpec> {
+        match self {
+            Raw::V0_2(v) => v,
+            Raw::V0_1(v) => v
+                .into_iter()
+                .map(|old| WitSpec {
+                    name: old.name,
+                    arity: old.arity,
+                    kind: match old.kind {
+                        WitKindV0_1::Scalar => WitKind::Scalar,
+                        WitKindV0_1::Aggregate => WitKind::Aggregate,
+                        WitKindV0_1::Window => WitKind::Window,
+                    },
+                    flags: [
+                        (WitFlagsV0_1::DETERMINISTIC, WitFlags::DETERMINISTIC),
+                        (WitFlagsV0_1::INNOCUOUS, WitFlags::INNOCUOUS),
+                        (WitFlagsV0_1::DIRECT_ONLY, WitFlags::DIRECT_ONLY),
+                    ]
+                    .into_iter()
+                    .filter(|(o, _)| old.flags.contains(*o))
+                    .fold(WitFlags::empty(), |all, (_, f)| all | f),
+                    returns: None,
+                    params: None,
+                    mergeable: false,
+                })
+                .collect(),
+        }
+    }
 }
 
 /// Checks a manifest as the guest returned it and converts it to the
 /// public types. `Err` carries a message naming the offending function, or
 /// the count when there are more than `max_functions`
 /// ([`Limits::max_functions`](crate::Limits::max_functions)).
-pub(crate) fn validate(
-    raw: Vec<WitSpec>,
-    max_functions: usize,
-) -> Result<Vec<FunctionSpec>, String> {
+pub(crate) fn validate(raw: Raw, max_functions: usize) -> Result<Vec<FunctionSpec>, String> {
     // First, so a huge manifest costs no more than reading it.
     if raw.len() > max_functions.min(u32::MAX as usize) {
         return Err(format!(
@@ -120,6 +215,7 @@ pub(crate) fn validate(
             raw.len()
         ));
     }
+    let raw = raw.into_current();
     let mut seen = HashSet::new();
     let mut specs = Vec::with_capacity(raw.len());
     for (index, spec) in raw.into_iter().enumerate() {
@@ -155,15 +251,37 @@ pub(crate) fn validate(
             WitKind::Window => FunctionKind::Window,
         };
         let flags = FunctionFlags {
-            deterministic: spec
-                .flags
-                .contains(crate::bindings::WitFlags::DETERMINISTIC),
-            innocuous: spec.flags.contains(crate::bindings::WitFlags::INNOCUOUS),
-            direct_only: spec.flags.contains(crate::bindings::WitFlags::DIRECT_ONLY),
+            deterministic: spec.flags.contains(WitFlags::DETERMINISTIC),
+            innocuous: spec.flags.contains(WitFlags::INNOCUOUS),
+            direct_only: spec.flags.contains(WitFlags::DIRECT_ONLY),
         };
         if flags.innocuous && flags.direct_only {
             return Err(format!(
                 "`{name}` is declared both innocuous and direct-only"
+            ));
+        }
+        let params = match spec.params {
+            None => None,
+            Some(params) => {
+                let wanted = match arity {
+                    Arity::Exactly(n) => usize::from(n),
+                    Arity::Variadic => 1,
+                };
+                if params.len() != wanted {
+                    return Err(format!(
+                        "`{name}` (arity {arity}) declares {} parameter types; it must declare \
+                         {wanted}",
+                        params.len()
+                    ));
+                }
+                let params: Vec<ValueType> = params.into_iter().map(ValueType::from).collect();
+                params.iter().any(|&t| t != ValueType::Any).then_some(params)
+            }
+        };
+        if spec.mergeable && kind == FunctionKind::Scalar {
+            return Err(format!(
+                "`{name}` is a scalar function declared mergeable; only aggregates and windows \
+                 can be"
             ));
         }
         specs.push(FunctionSpec {
@@ -171,6 +289,12 @@ pub(crate) fn validate(
             arity,
             kind,
             flags,
+            returns: spec
+                .returns
+                .map(ValueType::from)
+                .filter(|&t| t != ValueType::Any),
+            params,
+            mergeable: spec.mergeable,
         });
     }
     Ok(specs)
@@ -179,7 +303,6 @@ pub(crate) fn validate(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bindings::WitFlags;
     use proptest::prelude::*;
 
     fn spec(name: &str, arity: i16) -> WitSpec {
@@ -188,7 +311,77 @@ mod tests {
             arity,
             kind: WitKind::Scalar,
             flags: WitFlags::empty(),
+            returns: None,
+            params: None,
+            mergeable: false,
         }
+    }
+
+    fn validate(raw: Vec<WitSpec>, max: usize) -> Result<Vec<FunctionSpec>, String> {
+        super::validate(Raw::V0_2(raw), max)
+    }
+
+    #[test]
+    fn declared_types_and_mergeable() {
+        let typed = |arity: i16, params: Vec<WitType>| WitSpec {
+            params: Some(params),
+            returns: Some(WitType::Real),
+            ..spec("f", arity)
+        };
+        let ok = validate(vec![typed(2, vec![WitType::Integer, WitType::Any])], 9).unwrap();
+        assert_eq!(ok[0].params, Some(vec![ValueType::Integer, ValueType::Any]));
+        assert_eq!(ok[0].returns, Some(ValueType::Real));
+        // Variadic: one type for all.
+        assert!(validate(vec![typed(-1, vec![WitType::Text])], 9).is_ok());
+        let err = validate(vec![typed(2, vec![WitType::Integer])], 9).unwrap_err();
+        assert!(err.contains("declares 1 parameter types; it must declare 2"), "{err}");
+        assert!(validate(vec![typed(-1, vec![])], 9).is_err());
+        // Nothing but `any` declares nothing.
+        let any = WitSpec {
+            returns: Some(WitType::Any),
+            params: Some(vec![WitType::Any]),
+            ..spec("g", 1)
+        };
+        let got = validate(vec![any], 9).unwrap();
+        assert_eq!((got[0].returns, got[0].params.clone()), (None, None));
+        let scalar = WitSpec {
+            mergeable: true,
+            ..spec("h", 1)
+        };
+        assert!(validate(vec![scalar], 9).unwrap_err().contains("scalar function declared mergeable"));
+        let agg = WitSpec {
+            mergeable: true,
+            kind: WitKind::Aggregate,
+            ..spec("h", 1)
+        };
+        assert!(validate(vec![agg], 9).unwrap()[0].mergeable);
+    }
+
+    #[test]
+    fn a_0_1_manifest_declares_nothing() {
+        let old = WitSpecV0_1 {
+            name: "m".into(),
+            arity: 1,
+            kind: WitKindV0_1::Window,
+            flags: WitFlagsV0_1::DETERMINISTIC | WitFlagsV0_1::DIRECT_ONLY,
+        };
+        let got = super::validate(Raw::V0_1(vec![old]), 9).unwrap();
+        assert_eq!(
+            got,
+            [FunctionSpec {
+                name: "m".into(),
+                arity: Arity::Exactly(1),
+                kind: FunctionKind::Window,
+                flags: FunctionFlags {
+                    deterministic: true,
+                    innocuous: false,
+                    direct_only: true,
+                },
+                returns: None,
+                params: None,
+                mergeable: false,
+            }]
+        );
     }
 
     #[test]
@@ -229,6 +422,9 @@ mod tests {
             any::<u8>(),
         )
             .prop_map(|(name, arity, kind, flags)| WitSpec {
+                returns: None,
+                params: None,
+                mergeable: false,
                 name,
                 arity,
                 kind: match kind {

@@ -506,45 +506,45 @@ impl Target {
         let num = |i| if fast { to_number(raw(i)) } else { None };
         let text_results = &self.text_results;
         match args.len() {
-            0 => slot.call_within(budget, |s, u| u.wasmudf_udf_guest().call_call0(s, id)),
+            0 => slot.call_within(budget, |s, u| u.call0(s, id)),
             1 => match num(0) {
                 Some(a) => slot.call_within(budget, |s, u| {
-                    let g = u.wasmudf_udf_guest();
-                    let fast = g.call_fast1(&mut *s, id, a)?;
-                    finish_fast(fast, text_results, || g.call_take_result(s))
+                    let g = u;
+                    let fast = g.fast1(&mut *s, id, a)?;
+                    finish_fast(fast, text_results, || g.take_result(s))
                 }),
                 None => {
                     let a = arg(0);
-                    slot.call_within(budget, |s, u| u.wasmudf_udf_guest().call_call1(s, id, a))
+                    slot.call_within(budget, |s, u| u.call1(s, id, a))
                 }
             },
             2 => match (num(0), num(1)) {
                 (Some(a), Some(b)) => slot.call_within(budget, |s, u| {
-                    let g = u.wasmudf_udf_guest();
-                    let fast = g.call_fast2(&mut *s, id, a, b)?;
-                    finish_fast(fast, text_results, || g.call_take_result(s))
+                    let g = u;
+                    let fast = g.fast2(&mut *s, id, a, b)?;
+                    finish_fast(fast, text_results, || g.take_result(s))
                 }),
                 _ => {
                     let (a, b) = (arg(0), arg(1));
-                    slot.call_within(budget, |s, u| u.wasmudf_udf_guest().call_call2(s, id, a, b))
+                    slot.call_within(budget, |s, u| u.call2(s, id, a, b))
                 }
             },
             3 => match (num(0), num(1), num(2)) {
                 (Some(a), Some(b), Some(c)) => slot.call_within(budget, |s, u| {
-                    let g = u.wasmudf_udf_guest();
-                    let fast = g.call_fast3(&mut *s, id, a, b, c)?;
-                    finish_fast(fast, text_results, || g.call_take_result(s))
+                    let g = u;
+                    let fast = g.fast3(&mut *s, id, a, b, c)?;
+                    finish_fast(fast, text_results, || g.take_result(s))
                 }),
                 _ => {
                     let (a, b, c) = (arg(0), arg(1), arg(2));
                     slot.call_within(budget, |s, u| {
-                        u.wasmudf_udf_guest().call_call3(s, id, a, b, c)
+                        u.call3(s, id, a, b, c)
                     })
                 }
             },
             _ => {
                 let args: Vec<ValueParam<'_>> = args.iter().map(|a| to_guest(*a)).collect();
-                slot.call_within(budget, |s, u| u.wasmudf_udf_guest().call_call(s, id, &args))
+                slot.call_within(budget, |s, u| u.call(s, id, &args))
             }
         }
     }
@@ -568,6 +568,9 @@ mod tests {
             arity,
             kind: FunctionKind::Scalar,
             flags: crate::FunctionFlags::default(),
+            returns: None,
+            params: None,
+            mergeable: false,
         }
     }
 
@@ -698,6 +701,9 @@ mod tests {
             name: "f".into(),
             arity: Arity::Exactly(1),
             kind: FunctionKind::Scalar,
+            returns: None,
+            params: None,
+            mergeable: false,
             flags: crate::FunctionFlags {
                 deterministic: true,
                 innocuous: true,

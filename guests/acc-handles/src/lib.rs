@@ -16,7 +16,7 @@
 use std::cell::{Cell, RefCell};
 
 use wasmudf_guest::bindings::exports::wasmudf::udf::guest::{
-    Accumulator, Error, FastResult, FunctionFlags, FunctionKind, FunctionSpec, Guest,
+    Accumulator, Column, Error, FastResult, FunctionFlags, FunctionKind, FunctionSpec, Guest,
     GuestAccumulator, Number, Value,
 };
 
@@ -51,6 +51,9 @@ impl Guest for Component {
             arity: 1,
             kind: FunctionKind::Window,
             flags: FunctionFlags::DETERMINISTIC,
+            returns: None,
+            params: None,
+            mergeable: false,
         }]
     }
 
@@ -79,6 +82,9 @@ impl Guest for Component {
         FastResult::Deferred
     }
     fn take_result() -> Result<Value, Error> {
+        Err(NO_SCALARS.into())
+    }
+    fn call_columns(_: u32, _: Vec<Column>, _: u32) -> Result<Column, Error> {
         Err(NO_SCALARS.into())
     }
 }
@@ -124,6 +130,25 @@ impl GuestAccumulator for State {
         self.rows
             .set(self.rows.get().saturating_sub(u64::from(rows)));
         Ok(())
+    }
+
+    fn step_columns(&self, _args: Vec<Column>, rows: u32) -> Result<(), Error> {
+        self.rows.set(self.rows.get() + u64::from(rows));
+        Ok(())
+    }
+
+    fn inverse_columns(&self, _args: Vec<Column>, rows: u32) -> Result<(), Error> {
+        self.rows
+            .set(self.rows.get().saturating_sub(u64::from(rows)));
+        Ok(())
+    }
+
+    fn serialize(&self) -> Result<Vec<u8>, Error> {
+        Err("handles is not mergeable".into())
+    }
+
+    fn merge(&self, _state: Vec<u8>) -> Result<(), Error> {
+        Err("handles is not mergeable".into())
     }
 
     fn value(&self) -> Result<Value, Error> {

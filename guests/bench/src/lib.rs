@@ -1,7 +1,7 @@
 //! A test and benchmark guest: small scalars and an aggregate that exercise
 //! each value type and each call path.
 
-use wasmudf_guest::{Aggregate, Error, Flags};
+use wasmudf_guest::{Aggregate, Error, Flags, Mergeable};
 
 /// `add1(x INTEGER) -> INTEGER`: `x + 1`, wrapping.
 #[wasmudf_guest::scalar(deterministic)]
@@ -53,6 +53,27 @@ impl Aggregate for SumI {
     }
 }
 
+/// The state is the sum's 8 bytes.
+impl Mergeable for SumI {
+    fn serialize(&self) -> Result<Vec<u8>, Error> {
+        Ok(self.0.to_le_bytes().to_vec())
+    }
+    fn deserialize(bytes: &[u8]) -> Result<Self, Error> {
+        Ok(SumI(i64_state(bytes)?))
+    }
+    fn merge(&mut self, other: Self) -> Result<(), Error> {
+        self.0 = self.0.wrapping_add(other.0);
+        Ok(())
+    }
+}
+
+fn i64_state(bytes: &[u8]) -> Result<i64, Error> {
+    bytes
+        .try_into()
+        .map(i64::from_le_bytes)
+        .map_err(|_| Error::new("not a serialized state of this function"))
+}
+
 /// `count_rows()`: an aggregate of no arguments, the number of rows.
 #[derive(Debug, Default)]
 pub struct CountRows(i64);
@@ -73,7 +94,21 @@ impl Aggregate for CountRows {
     }
 }
 
+/// The state is the count's 8 bytes.
+impl Mergeable for CountRows {
+    fn serialize(&self) -> Result<Vec<u8>, Error> {
+        Ok(self.0.to_le_bytes().to_vec())
+    }
+    fn deserialize(bytes: &[u8]) -> Result<Self, Error> {
+        Ok(CountRows(i64_state(bytes)?))
+    }
+    fn merge(&mut self, other: Self) -> Result<(), Error> {
+        self.0 += other.0;
+        Ok(())
+    }
+}
+
 wasmudf_guest::export! {
     scalars: [add1, addf, upper_ascii, blob_rev, add3],
-    aggregates: [SumI, CountRows],
+    aggregates: [SumI: mergeable, CountRows: mergeable],
 }

@@ -316,8 +316,16 @@ async function build(opts) {
     if (functions !== null) {
       for (const f of functions) {
         const flags = Object.entries(f.flags).filter(([, on]) => on).map(([k]) => k);
-        const arity = f.arity === -1 ? '...' : String(f.arity);
-        console.log(`  ${f.kind.padEnd(9)} ${f.name}(${arity})${flags.length ? '  ' + flags.join(' ') : ''}`);
+        if (f.mergeable) flags.push('mergeable');
+        // The declared types when there are some, else the arity.
+        let args;
+        if (f.params !== undefined && f.params !== null) {
+          args = f.arity === -1 ? `${f.params[0]}...` : f.params.join(', ');
+        } else {
+          args = f.arity === -1 ? '...' : String(f.arity);
+        }
+        const returns = f.returns !== undefined && f.returns !== null ? ` -> ${f.returns}` : '';
+        console.log(`  ${f.kind.padEnd(9)} ${f.name}(${args})${returns}${flags.length ? '  ' + flags.join(' ') : ''}`);
       }
     }
   } finally {

@@ -28,7 +28,7 @@ scalar('js_sleep', async (ms) => {
     left -= BigInt(chunk);
   }
   return ms;
-});
+}, { params: ['integer'], returns: 'integer' });
 
 // ---------------------------------------------------------------------------
 // js_slugify(text TEXT) -> TEXT
@@ -42,7 +42,7 @@ scalar(
     if (typeof text !== 'string') throw new TypeError('js_slugify expects TEXT');
     return slugify(text);
   },
-  { deterministic: true },
+  { deterministic: true, params: ['text'], returns: 'text' },
 );
 
 // ---------------------------------------------------------------------------
@@ -87,7 +87,9 @@ scalar(
       return formatArg(args[i]);
     });
   },
-  { deterministic: true, arity: -1 },
+  // Variadic: one `params` entry would cover the template and the values
+  // alike, and the values are of any class, so only the result is declared.
+  { deterministic: true, arity: -1, returns: 'text' },
 );
 
 // ---------------------------------------------------------------------------
@@ -104,7 +106,7 @@ scalar(
     }
     return a + b;
   },
-  { deterministic: true },
+  { deterministic: true, params: ['integer', 'integer'], returns: 'integer' },
 );
 
 // ---------------------------------------------------------------------------
@@ -175,6 +177,102 @@ function modeOf(counts) {
   return best === null ? null : best.value;
 }
 
+// serialize/merge make js_mode mergeable: a host may count parts of a group
+// apart (in other instances, threads or machines) and fold the counts
+// together. The state is a Map of counts; its bytes are
+//
+//   1                              a format version byte, then per value:
+//   class  u8                      1 INTEGER, 2 REAL, 3 TEXT, 4 BLOB
+//   count  f64                     exact up to 2^53 rows
+//   value  i64 | f64 | u32 length + UTF-8 | u32 length + bytes
+//
+// all little-endian.
+
+const STATE_VERSION = 1;
+const utf8 = new TextEncoder();
+const fromUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+function serializeCounts(counts) {
+  const items = [];
+  let size = 1;
+  for (const { value, count } of counts.values()) {
+    let bytes = null;
+    if (typeof value === 'string') bytes = utf8.encode(value);
+    // A BLOB: a Uint8Array, but from the bindings' realm, so not
+    // `instanceof Uint8Array` here.
+    else if (typeof value === 'object') bytes = value;
+    items.push({ value, count, bytes });
+    size += 1 + 8 + (bytes === null ? 8 : 4 + bytes.length);
+  }
+  const out = new Uint8Array(size);
+  const view = new DataView(out.buffer);
+  out[0] = STATE_VERSION;
+  let at = 1;
+  for (const { value, count, bytes } of items) {
+    const cls = typeof value === 'bigint' ? 1 : typeof value === 'number' ? 2 : typeof value === 'string' ? 3 : 4;
+    out[at] = cls;
+    view.setFloat64(at + 1, count, true);
+    at += 9;
+    if (cls === 1) {
+      view.setBigInt64(at, value, true);
+      at += 8;
+    } else if (cls === 2) {
+      view.setFloat64(at, value, true);
+      at += 8;
+    } else {
+      view.setUint32(at, bytes.length, true);
+      out.set(bytes, at + 4);
+      at += 4 + bytes.length;
+    }
+  }
+  return out;
+}
+
+function mergeCounts(counts, bytes) {
+  const bad = (what) => new Error(`js_mode: not a serialized js_mode state (${what})`);
+  if (bytes.length === 0 || bytes[0] !== STATE_VERSION) throw bad('unknown format version');
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  // Decode everything first, so that a malformed state merges nothing.
+  const items = [];
+  let at = 1;
+  while (at < bytes.length) {
+    if (at + 9 > bytes.length) throw bad('truncated');
+    const cls = bytes[at];
+    const count = view.getFloat64(at + 1, true);
+    if (!Number.isSafeInteger(count) || count <= 0) throw bad(`bad count ${count}`);
+    at += 9;
+    let value;
+    if (cls === 1 || cls === 2) {
+      if (at + 8 > bytes.length) throw bad('truncated');
+      value = cls === 1 ? view.getBigInt64(at, true) : view.getFloat64(at, true);
+      at += 8;
+    } else if (cls === 3 || cls === 4) {
+      if (at + 4 > bytes.length) throw bad('truncated');
+      const n = view.getUint32(at, true);
+      if (at + 4 + n > bytes.length) throw bad('truncated');
+      const raw = bytes.slice(at + 4, at + 4 + n);
+      if (cls === 4) value = raw;
+      else {
+        try {
+          value = fromUtf8.decode(raw);
+        } catch {
+          throw bad('TEXT that is not UTF-8');
+        }
+      }
+      at += 4 + n;
+    } else {
+      throw bad(`unknown class ${cls}`);
+    }
+    items.push({ value, count });
+  }
+  for (const { value, count } of items) {
+    const key = keyOf(value);
+    const entry = counts.get(key);
+    if (entry === undefined) counts.set(key, { value, count });
+    else entry.count += count;
+  }
+}
+
 aggregate(
   'js_mode',
   {
@@ -195,6 +293,9 @@ aggregate(
     },
     value: modeOf,
     final: modeOf,
+    serialize: serializeCounts,
+    merge: mergeCounts,
   },
+  // The result is of the class of the most frequent value: not declared.
   { deterministic: true },
 );

@@ -21,6 +21,30 @@
 //   timers (`setTimeout`); the SQL call blocks until it settles.
 
 /** @typedef {{ tag: 'null' } | { tag: 'integer', val: bigint } | { tag: 'real', val: number } | { tag: 'text', val: string } | { tag: 'blob', val: Uint8Array }} WitValue */
+/**
+ * A WIT `column`, as componentize-js 0.23 lifts and lowers it: `valid` is a
+ * `Uint8Array` or `undefined` (none); the bindings give `BigInt64Array`,
+ * `Float64Array` and `Uint32Array` lists and a `string` for TEXT data
+ * (decoded from UTF-8: the offsets still count UTF-8 bytes).
+ *
+ * @typedef {{ tag: 'integers', val: { data: BigInt64Array | bigint[], valid?: Uint8Array | number[] } }
+ *   | { tag: 'reals', val: { data: Float64Array | number[], valid?: Uint8Array | number[] } }
+ *   | { tag: 'texts', val: { offsets: Uint32Array | number[], data: string, valid?: Uint8Array | number[] } }
+ *   | { tag: 'blobs', val: { offsets: Uint32Array | number[], data: Uint8Array, valid?: Uint8Array | number[] } }
+ *   | { tag: 'values', val: WitValue[] }} WitColumn
+ */
+/** @typedef {'integer' | 'real' | 'text' | 'blob' | 'any'} ValueType */
+/**
+ * @typedef {{
+ *   init?: () => any,
+ *   step: (state: any, ...args: any[]) => any,
+ *   final?: (state: any) => any,
+ *   inverse?: (state: any, ...args: any[]) => any,
+ *   value?: (state: any) => any,
+ *   serialize?: (state: any) => Uint8Array | ArrayBuffer | ArrayBufferView,
+ *   merge?: (state: any, bytes: Uint8Array) => any,
+ * }} AccumulatorSpec
+ */
 
 const I64_MIN = -(2n ** 63n);
 const I64_MAX = 2n ** 63n - 1n;
@@ -122,7 +146,7 @@ export function toValue(r, name) {
       if (ArrayBuffer.isView(r)) {
         return { tag: 'blob', val: new Uint8Array(r.buffer, r.byteOffset, r.byteLength) };
       }
-      if (r instanceof ArrayBuffer) return { tag: 'blob', val: new Uint8Array(r) };
+      if (isArrayBuffer(r)) return { tag: 'blob', val: new Uint8Array(r) };
       break;
     default:
       break;
@@ -134,6 +158,21 @@ export function toValue(r, name) {
 }
 
 const U64 = 2n ** 64n;
+
+// The component's bindings run in another realm than the module's code, so
+// the Uint8Arrays they pass (BLOB arguments, `merge`'s bytes) and their
+// buffers fail `instanceof` against this realm's constructors: these tests
+// hold across realms.
+
+/** Whether `v` is an ArrayBuffer of any realm. */
+function isArrayBuffer(v) {
+  return v instanceof ArrayBuffer || Object.prototype.toString.call(v) === '[object ArrayBuffer]';
+}
+
+/** Whether `v` is a Uint8Array of any realm. */
+function isUint8Array(v) {
+  return v instanceof Uint8Array || (ArrayBuffer.isView(v) && Object.prototype.toString.call(v) === '[object Uint8Array]');
+}
 
 /**
  * Converts a WIT value argument to JavaScript: INTEGER → BigInt, REAL →
@@ -173,10 +212,270 @@ function settle(r, name) {
 }
 
 // ---------------------------------------------------------------------------
+// Columns (`call-columns`, `step-columns`, `inverse-columns`)
+//
+// A batch is decoded into one array-like of JavaScript arguments per column
+// (`rows` long, `null` for NULL), exactly the values the row-at-a-time entry
+// points would pass; results are gathered as WIT values and laid out as one
+// column. The checks and their messages are the Rust SDK's.
+
+const NON_ASCII = /[^\x00-\x7f]/;
+
+/** Whether bit `i` of the validity bitmap `bits` says row `i` is NULL. */
+function isNullBit(bits, i) {
+  return (bits[i >> 3] & (1 << (i & 7))) === 0;
+}
+
+/**
+ * Checks the `offsets` of a TEXT or BLOB column over data of `len` bytes:
+ * at least one, the last one the data's end, non-decreasing; returns the
+ * problem, or null.
+ */
+function checkOffsets(offsets, len) {
+  const n = offsets.length;
+  if (n === 0) return 'no offsets (a column of n rows has n + 1)';
+  const last = offsets[n - 1];
+  if (last !== len) return `the last offset is ${last} but the data has ${len} bytes`;
+  for (let i = 1; i < n; i++) {
+    if (offsets[i - 1] > offsets[i]) return `offsets decrease at row ${i}`;
+  }
+  return null;
+}
+
+/**
+ * The UTF-16 index in `s` of each UTF-8 byte offset in `offsets` (which are
+ * non-decreasing and end at `s`'s UTF-8 length), or the offset that falls
+ * inside a character, as `{ bad }`.
+ */
+function textIndices(s, offsets) {
+  const n = offsets.length;
+  const at = new Array(n);
+  let pos = 0; // UTF-16 index
+  let byte = 0; // its UTF-8 offset
+  for (let k = 0; k < n; k++) {
+    const target = offsets[k];
+    while (byte < target) {
+      const c = s.charCodeAt(pos);
+      if (c < 0x80) {
+        byte += 1;
+        pos += 1;
+      } else if (c < 0x800) {
+        byte += 2;
+        pos += 1;
+      } else if (c >= 0xd800 && c <= 0xdbff && pos + 1 < s.length && (s.charCodeAt(pos + 1) & 0xfc00) === 0xdc00) {
+        byte += 4;
+        pos += 2;
+      } else {
+        // A lone surrogate is encoded as U+FFFD: three bytes, as the bindings do.
+        byte += 3;
+        pos += 1;
+      }
+    }
+    if (byte !== target) return { bad: target };
+    at[k] = pos;
+  }
+  return at;
+}
+
+/** A column's values for `rows` rows, or `{ error }`; `k` is its 1-based number. */
+function decodeColumn(col, rows, k) {
+  const bad = (what) => ({ error: `column ${k}: ${what}` });
+  if (col === null || typeof col !== 'object') return bad(`not a column: ${typeName(col)}`);
+  const c = col.val;
+  if (c === null || typeof c !== 'object') return bad(`a ${String(col.tag)} column without its record or list`);
+  let len;
+  let valid;
+  let tag = col.tag;
+  let textAt = null; // UTF-16 indices of a non-ASCII TEXT column's offsets
+  switch (tag) {
+    case 'integers':
+    case 'reals':
+      len = c.data.length;
+      valid = c.valid;
+      break;
+    case 'texts': {
+      const s = c.data;
+      if (typeof s !== 'string') return bad(`TEXT data must be a string, got ${typeName(s)}`);
+      const ascii = !NON_ASCII.test(s);
+      const problem = checkOffsets(c.offsets, ascii ? s.length : utf8Length(s));
+      if (problem !== null) return bad(problem);
+      if (!ascii) {
+        const at = textIndices(s, c.offsets);
+        if (!Array.isArray(at)) return bad(`offset ${at.bad} is inside a character`);
+        textAt = at;
+      }
+      len = c.offsets.length - 1;
+      valid = c.valid;
+      break;
+    }
+    case 'blobs': {
+      const problem = checkOffsets(c.offsets, c.data.length);
+      if (problem !== null) return bad(problem);
+      len = c.offsets.length - 1;
+      valid = c.valid;
+      break;
+    }
+    case 'values':
+      len = c.length;
+      valid = undefined;
+      break;
+    default:
+      return bad(`unknown column kind ${JSON.stringify(tag)}`);
+  }
+  if (len !== rows) return bad(`${len} values for ${rows} rows`);
+  if (valid === null) valid = undefined;
+  if (valid !== undefined && valid.length < Math.ceil(rows / 8)) {
+    return bad(`a validity bitmap of ${valid.length} bytes for ${rows} rows`);
+  }
+
+  switch (tag) {
+    case 'integers':
+    case 'reals': {
+      const data = c.data;
+      // A typed array without NULLs is its own argument list.
+      if (valid === undefined) return data;
+      const out = new Array(rows);
+      for (let i = 0; i < rows; i++) out[i] = isNullBit(valid, i) ? null : data[i];
+      return out;
+    }
+    case 'texts': {
+      const s = c.data;
+      const at = textAt ?? c.offsets;
+      const out = new Array(rows);
+      for (let i = 0; i < rows; i++) {
+        out[i] = valid !== undefined && isNullBit(valid, i) ? null : s.slice(at[i], at[i + 1]);
+      }
+      return out;
+    }
+    case 'blobs': {
+      const data = isUint8Array(c.data) ? c.data : Uint8Array.from(c.data);
+      const offsets = c.offsets;
+      const out = new Array(rows);
+      // A copy per row, as a row call gets: no argument shares a buffer.
+      for (let i = 0; i < rows; i++) {
+        out[i] = valid !== undefined && isNullBit(valid, i) ? null : data.slice(offsets[i], offsets[i + 1]);
+      }
+      return out;
+    }
+    default: {
+      const out = new Array(rows);
+      for (let i = 0; i < rows; i++) out[i] = fromValue(c[i]);
+      return out;
+    }
+  }
+}
+
+/**
+ * Decodes every column of a batch: the per-column arguments, or
+ * `{ error }` for the first malformed column.
+ *
+ * @param {WitColumn[]} cols
+ * @param {number} rows
+ */
+export function decodeColumns(cols, rows) {
+  const out = new Array(cols.length);
+  for (let k = 0; k < cols.length; k++) {
+    const d = decodeColumn(cols[k], rows, k + 1);
+    if (d.error !== undefined) return d;
+    out[k] = d;
+  }
+  return out;
+}
+
+/**
+ * The column of `results` (WIT values, one per row): typed when every
+ * non-NULL result has one storage class, `values` when the classes are
+ * mixed, every row is NULL or there are no rows.
+ *
+ * @param {WitValue[]} results
+ * @returns {WitColumn}
+ */
+export function buildColumn(results) {
+  const rows = results.length;
+  let tag = null;
+  let nulls = 0;
+  for (let i = 0; i < rows; i++) {
+    const t = results[i].tag;
+    if (t === 'null') nulls++;
+    else if (tag === null) tag = t;
+    else if (t !== tag) return { tag: 'values', val: results };
+  }
+  if (tag === null) return { tag: 'values', val: results };
+  let valid;
+  if (nulls > 0) {
+    valid = new Uint8Array((rows + 7) >> 3);
+    for (let i = 0; i < rows; i++) if (results[i].tag !== 'null') valid[i >> 3] |= 1 << (i & 7);
+  }
+  switch (tag) {
+    case 'integer': {
+      const data = new BigInt64Array(rows);
+      for (let i = 0; i < rows; i++) {
+        const v = results[i];
+        if (v.tag !== 'null') data[i] = v.val;
+      }
+      return { tag: 'integers', val: { data, valid } };
+    }
+    case 'real': {
+      const data = new Float64Array(rows);
+      for (let i = 0; i < rows; i++) {
+        const v = results[i];
+        if (v.tag !== 'null') data[i] = v.val;
+      }
+      return { tag: 'reals', val: { data, valid } };
+    }
+    case 'text': {
+      const offsets = new Uint32Array(rows + 1);
+      const parts = [];
+      let at = 0;
+      for (let i = 0; i < rows; i++) {
+        const v = results[i];
+        if (v.tag !== 'null') {
+          parts.push(v.val);
+          at += utf8Length(v.val);
+        }
+        offsets[i + 1] = at;
+      }
+      return { tag: 'texts', val: { offsets, data: parts.join(''), valid } };
+    }
+    default: {
+      // blob
+      const offsets = new Uint32Array(rows + 1);
+      let at = 0;
+      for (let i = 0; i < rows; i++) {
+        const v = results[i];
+        if (v.tag !== 'null') at += v.val.length;
+        offsets[i + 1] = at;
+      }
+      const data = new Uint8Array(at);
+      for (let i = 0; i < rows; i++) {
+        const v = results[i];
+        if (v.tag !== 'null') data.set(v.val, offsets[i]);
+      }
+      return { tag: 'blobs', val: { offsets, data, valid } };
+    }
+  }
+}
+
+/**
+ * The bytes a `serialize` callback returned, as a Uint8Array, or an error
+ * variant for anything else.
+ */
+function toBytes(r, name) {
+  if (r instanceof Uint8Array) return r;
+  if (ArrayBuffer.isView(r)) return new Uint8Array(r.buffer, r.byteOffset, r.byteLength);
+  if (isArrayBuffer(r)) return new Uint8Array(r);
+  if (isThenable(r)) return fail(`${name}: serialize must be synchronous (it returned a promise)`);
+  return fail(`${name}: serialize returned a value of type ${typeName(r)} (return a Uint8Array, an ArrayBuffer or another typed array)`);
+}
+
+// ---------------------------------------------------------------------------
 // Registration
 
-const OPTION_KEYS = new Set(['deterministic', 'innocuous', 'directOnly', 'arity']);
-const SPEC_KEYS = new Set(['init', 'step', 'final', 'inverse', 'value']);
+const OPTION_KEYS = new Set(['deterministic', 'innocuous', 'directOnly', 'arity', 'returns', 'params']);
+const SPEC_KEYS = new Set(['init', 'step', 'final', 'inverse', 'value', 'serialize', 'merge']);
+/** The WIT `value-type` cases, as componentize-js names them. */
+const VALUE_TYPES = ['integer', 'real', 'text', 'blob', 'any'];
+const VALUE_TYPE_LIST = VALUE_TYPES.map((t) => JSON.stringify(t)).join(', ');
 
 /** ASCII-only case folding, as SQLite matches function names. */
 function foldName(name) {
@@ -216,7 +515,7 @@ function checkOptions(label, options) {
   for (const key of Object.keys(options)) {
     if (!OPTION_KEYS.has(key)) {
       throw new TypeError(
-        `${label}: unknown option ${JSON.stringify(key)} (known: deterministic, innocuous, directOnly, arity)`,
+        `${label}: unknown option ${JSON.stringify(key)} (known: deterministic, innocuous, directOnly, arity, returns, params)`,
       );
     }
   }
@@ -233,6 +532,53 @@ function checkArity(label, arity) {
     throw new TypeError(`${label}: arity must be an integer from 0 to 32767, or -1 for any number of arguments; got ${String(arity)}`);
   }
   return arity;
+}
+
+function describe(v) {
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (typeof v === 'bigint') return `${v}n`;
+  if (v === null || typeof v !== 'object') return String(v);
+  return typeName(v);
+}
+
+/**
+ * The declared result class (`returns`), or undefined when not declared
+ * (the WIT `option` none).
+ */
+function checkReturns(label, returns) {
+  if (returns === undefined || returns === null) return undefined;
+  if (!VALUE_TYPES.includes(returns)) {
+    throw new TypeError(`${label}: option returns must be one of ${VALUE_TYPE_LIST}; got ${describe(returns)}`);
+  }
+  return returns;
+}
+
+/**
+ * The declared argument classes (`params`): one per argument, or one for
+ * all of them when the function is variadic; undefined when not declared.
+ */
+function checkParams(label, params, arity) {
+  if (params === undefined || params === null) return undefined;
+  if (!Array.isArray(params)) {
+    throw new TypeError(`${label}: option params must be an array of ${VALUE_TYPE_LIST}, one per argument; got ${describe(params)}`);
+  }
+  for (let i = 0; i < params.length; i++) {
+    if (!VALUE_TYPES.includes(params[i])) {
+      throw new TypeError(`${label}: params[${i}] must be one of ${VALUE_TYPE_LIST}; got ${describe(params[i])}`);
+    }
+  }
+  if (arity === -1) {
+    if (params.length !== 1) {
+      throw new TypeError(
+        `${label}: a variadic function (arity -1) declares params as one type for all its arguments, e.g. ['any']; got ${params.length}`,
+      );
+    }
+  } else if (params.length !== arity) {
+    throw new TypeError(
+      `${label}: params declares ${params.length} type${params.length === 1 ? '' : 's'}, but the function takes ${arity} argument${arity === 1 ? '' : 's'}`,
+    );
+  }
+  return params.slice();
 }
 
 function flagsOf(options) {
@@ -283,7 +629,7 @@ export class Registry {
    *
    * @param {string} name the SQL name
    * @param {(...args: any[]) => any} fn called once per row with the converted arguments
-   * @param {{ deterministic?: boolean, innocuous?: boolean, directOnly?: boolean, arity?: number }} [options]
+   * @param {{ deterministic?: boolean, innocuous?: boolean, directOnly?: boolean, arity?: number, returns?: ValueType, params?: ValueType[] }} [options]
    */
   scalar(name, fn, options) {
     checkName('scalar', name);
@@ -291,11 +637,15 @@ export class Registry {
     if (typeof fn !== 'function') throw new TypeError(`${label}: the function must be a function, got ${typeName(fn)}`);
     const opts = checkOptions(label, options);
     const arity = checkArity(label, opts.arity ?? fn.length);
+    const returns = checkReturns(label, opts.returns);
+    const params = checkParams(label, opts.params, arity);
     this.#add('scalar', name, arity, {
       kind: 'scalar',
       name,
       arity,
       flags: flagsOf(opts),
+      returns,
+      params,
       fn,
       // Whether call0..call3 / fast1..fast3 may call it.
       takes0: arity === 0 || arity === -1,
@@ -310,8 +660,8 @@ export class Registry {
    * both `inverse` and `value`.
    *
    * @param {string} name
-   * @param {{ init?: () => any, step: (state: any, ...args: any[]) => any, final?: (state: any) => any, inverse?: (state: any, ...args: any[]) => any, value?: (state: any) => any }} spec
-   * @param {{ deterministic?: boolean, innocuous?: boolean, directOnly?: boolean, arity?: number }} [options]
+   * @param {AccumulatorSpec} spec
+   * @param {{ deterministic?: boolean, innocuous?: boolean, directOnly?: boolean, arity?: number, returns?: ValueType, params?: ValueType[] }} [options]
    */
   aggregate(name, spec, options) {
     this.#accumulator('aggregate', name, spec, options, false);
@@ -329,11 +679,11 @@ export class Registry {
     checkName(what, name);
     const label = `${what}(${JSON.stringify(name)})`;
     if (spec === null || typeof spec !== 'object') {
-      throw new TypeError(`${label}: the second argument must be an object { init, step, final, inverse, value }`);
+      throw new TypeError(`${label}: the second argument must be an object { init, step, final, inverse, value, serialize, merge }`);
     }
     for (const key of Object.keys(spec)) {
       if (!SPEC_KEYS.has(key)) {
-        throw new TypeError(`${label}: unknown member ${JSON.stringify(key)} (known: init, step, final, inverse, value)`);
+        throw new TypeError(`${label}: unknown member ${JSON.stringify(key)} (known: init, step, final, inverse, value, serialize, merge)`);
       }
     }
     for (const key of SPEC_KEYS) {
@@ -341,7 +691,7 @@ export class Registry {
         throw new TypeError(`${label}: ${key} must be a function, got ${typeName(spec[key])}`);
       }
     }
-    const { init, step, final, inverse, value } = spec;
+    const { init, step, final, inverse, value, serialize, merge } = spec;
     if (step === undefined) throw new TypeError(`${label}: step(state, ...args) is required`);
     const isWindow = inverse !== undefined || value !== undefined;
     if (isWindow && (inverse === undefined || value === undefined)) {
@@ -349,6 +699,11 @@ export class Registry {
     }
     if (mustWindow && !isWindow) {
       throw new TypeError(`${label}: a window function needs inverse(state, ...args) and value(state)`);
+    }
+    if ((serialize === undefined) !== (merge === undefined)) {
+      throw new TypeError(
+        `${label}: a mergeable function needs both serialize(state) and merge(state, bytes); give both or neither`,
+      );
     }
     const opts = checkOptions(label, options);
     let arity = opts.arity;
@@ -359,16 +714,22 @@ export class Registry {
       arity = step.length - 1;
     }
     checkArity(label, arity);
+    const returns = checkReturns(label, opts.returns);
+    const params = checkParams(label, opts.params, arity);
     this.#add(what, name, arity, {
       kind: isWindow ? 'window' : 'aggregate',
       name,
       arity,
       flags: flagsOf(opts),
+      returns,
+      params,
       init: init ?? (() => null),
       step,
       final: final ?? ((s) => s),
       inverse: inverse ?? null,
       value: value ?? null,
+      serialize: serialize ?? null,
+      merge: merge ?? null,
     });
   }
 
@@ -380,6 +741,10 @@ export class Registry {
         arity: e.arity,
         kind: e.kind,
         flags: e.flags,
+        // WIT options: undefined is none.
+        returns: e.returns,
+        params: e.params,
+        mergeable: e.kind !== 'scalar' && e.serialize !== null,
       }));
     }
     return this.specs;
@@ -464,6 +829,65 @@ function applyRows(acc, fn, args, rows, boxed) {
   return undefined;
 }
 
+/**
+ * Applies `fn` (step or inverse) to the `rows` rows of the columns `cols`,
+ * in order, as `applyRows` does for the same rows given value by value.
+ */
+function applyColumns(acc, fn, cols, rows) {
+  const e = acc.entry;
+  if (e === null) return fail('accumulator already finished');
+  const width = cols.length;
+  if (e.arity !== -1 && width !== e.arity) return mismatch(e.name, e.arity, width);
+  const args = decodeColumns(cols, rows);
+  if (args.error !== undefined) return fail(args.error);
+  let s = acc.state;
+  try {
+    let r;
+    switch (width) {
+      case 0:
+        for (let i = 0; i < rows; i++) {
+          r = fn(s);
+          if (r !== undefined) s = r;
+        }
+        break;
+      case 1: {
+        const a = args[0];
+        for (let i = 0; i < rows; i++) {
+          r = fn(s, a[i]);
+          if (r !== undefined) s = r;
+        }
+        break;
+      }
+      case 2: {
+        const a = args[0];
+        const b = args[1];
+        for (let i = 0; i < rows; i++) {
+          r = fn(s, a[i], b[i]);
+          if (r !== undefined) s = r;
+        }
+        break;
+      }
+      default: {
+        const row = new Array(width + 1);
+        for (let i = 0; i < rows; i++) {
+          row[0] = s;
+          for (let j = 0; j < width; j++) row[j + 1] = args[j][i];
+          r = fn.apply(undefined, row);
+          if (r !== undefined) s = r;
+        }
+      }
+    }
+  } catch (err) {
+    acc.state = s;
+    return fail(errorMessage(err));
+  }
+  acc.state = s;
+  if (isThenable(s)) {
+    return fail(`${e.name}: step and inverse must be synchronous (one returned a promise)`);
+  }
+  return undefined;
+}
+
 // ---------------------------------------------------------------------------
 // The `wasmudf:udf/guest` interface
 
@@ -521,6 +945,54 @@ export function makeGuest(registry) {
       return applyRows(this, e?.inverse, args, rows, true);
     }
 
+    stepColumns(args, rows) {
+      try {
+        return applyColumns(this, this.entry?.step, args, rows);
+      } catch (err) {
+        return fail(errorMessage(err));
+      }
+    }
+
+    inverseColumns(args, rows) {
+      const e = this.entry;
+      if (e !== null && e.inverse === null) return fail(`${e.name} is not a window function`);
+      try {
+        return applyColumns(this, e?.inverse, args, rows);
+      } catch (err) {
+        return fail(errorMessage(err));
+      }
+    }
+
+    /** The author's bytes for the current state, which stays usable. */
+    serialize() {
+      const e = this.entry;
+      if (e === null) return fail('accumulator already finished');
+      if (e.serialize === null) return fail(`function ${e.name} is not mergeable`);
+      let r;
+      try {
+        r = e.serialize(this.state);
+      } catch (err) {
+        return fail(errorMessage(err));
+      }
+      return toBytes(r, e.name);
+    }
+
+    /** Folds the serialized state `bytes` into this one. */
+    merge(bytes) {
+      const e = this.entry;
+      if (e === null) return fail('accumulator already finished');
+      if (e.merge === null) return fail(`function ${e.name} is not mergeable`);
+      let r;
+      try {
+        r = e.merge(this.state, bytes);
+      } catch (err) {
+        return fail(errorMessage(err));
+      }
+      if (isThenable(r)) return fail(`${e.name}: merge must be synchronous (it returned a promise)`);
+      if (r !== undefined) this.state = r;
+      return undefined;
+    }
+
     value() {
       const e = this.entry;
       if (e === null) return fail('accumulator already finished');
@@ -556,6 +1028,70 @@ export function makeGuest(registry) {
     if (e === undefined) return fail(`no function with id ${id}`);
     if (e.kind !== 'scalar') return fail(`function ${id} (${e.name}) is not a scalar function`);
     return mismatch(e.name, e.arity, n);
+  }
+
+  /**
+   * Runs scalar `e` over rows `start..rows` of the decoded columns `args`,
+   * filling `out` with the WIT results: the result column, the first
+   * failing row's error, or a promise of either once a row's result is a
+   * promise (the rows after it then wait for it, as row calls would).
+   */
+  function runColumns(e, args, rows, start, out) {
+    const fn = e.fn;
+    const width = args.length;
+    const a = args[0];
+    const b = args[1];
+    const c = args[2];
+    const row = width > 3 ? new Array(width) : null;
+    for (let i = start; i < rows; i++) {
+      let r;
+      try {
+        switch (width) {
+          case 0:
+            r = fn();
+            break;
+          case 1:
+            r = fn(a[i]);
+            break;
+          case 2:
+            r = fn(a[i], b[i]);
+            break;
+          case 3:
+            r = fn(a[i], b[i], c[i]);
+            break;
+          default:
+            for (let j = 0; j < width; j++) row[j] = args[j][i];
+            r = fn.apply(undefined, row);
+        }
+      } catch (err) {
+        return fail(errorMessage(err));
+      }
+      if (isThenable(r)) {
+        return Promise.resolve(r).then(
+          (v) => {
+            const x = collect(v, e);
+            if (x.tag === 'err') return x;
+            out[i] = x;
+            return runColumns(e, args, rows, i + 1, out);
+          },
+          (err) => fail(errorMessage(err)),
+        );
+      }
+      const x = collect(r, e);
+      if (x.tag === 'err') return x;
+      out[i] = x;
+    }
+    return buildColumn(out);
+  }
+
+  /**
+   * A row's result as a WIT value kept until the batch is laid out: a BLOB
+   * is copied, since the function may reuse (and overwrite) its buffer for
+   * the next row.
+   */
+  function collect(r, e) {
+    const x = toValue(r, e.name);
+    return x.tag === 'blob' ? { tag: 'blob', val: x.val.slice() } : x;
   }
 
   /** Stashes `v` for `takeResult` and says so. */
@@ -683,6 +1219,24 @@ export function makeGuest(registry) {
       return settle(r, e.name);
     },
 
+    /**
+     * Scalar `id` over a batch: each row as `call` would run it; the first
+     * failing row's error fails the batch.
+     */
+    callColumns(id, args, rows) {
+      const e = entries[id];
+      const n = args.length;
+      if (e === undefined || e.kind !== 'scalar' || (e.arity !== -1 && e.arity !== n)) return badCall(id, n);
+      let cols;
+      try {
+        cols = decodeColumns(args, rows);
+      } catch (err) {
+        return fail(errorMessage(err));
+      }
+      if (cols.error !== undefined) return fail(cols.error);
+      return runColumns(e, cols, rows, 0, new Array(rows));
+    },
+
     // The fast entry points return no `result`: they must never throw.
     fast1(id, a) {
       const e = entries[id];
@@ -738,8 +1292,10 @@ export const defaultRegistry = new Registry();
  *
  * @param {string} name the SQL name (matched case-insensitively)
  * @param {(...args: any[]) => any} fn called once per row
- * @param {{ deterministic?: boolean, innocuous?: boolean, directOnly?: boolean, arity?: number }} [options]
- *   arity defaults to `fn.length`; -1 means any number of arguments
+ * @param {{ deterministic?: boolean, innocuous?: boolean, directOnly?: boolean, arity?: number, returns?: ValueType, params?: ValueType[] }} [options]
+ *   arity defaults to `fn.length`; -1 means any number of arguments.
+ *   `returns` and `params` declare the storage classes of the result and
+ *   of each argument (one for all of them when variadic) in the manifest.
  */
 export function scalar(name, fn, options) {
   defaultRegistry.scalar(name, fn, options);
@@ -750,8 +1306,9 @@ export function scalar(name, fn, options) {
  * both `inverse` and `value`).
  *
  * @param {string} name
- * @param {{ init?: () => any, step: (state: any, ...args: any[]) => any, final?: (state: any) => any, inverse?: (state: any, ...args: any[]) => any, value?: (state: any) => any }} spec
- * @param {{ deterministic?: boolean, innocuous?: boolean, directOnly?: boolean, arity?: number }} [options]
+ * @param {AccumulatorSpec} spec with `serialize` and `merge` the
+ *   function is mergeable
+ * @param {{ deterministic?: boolean, innocuous?: boolean, directOnly?: boolean, arity?: number, returns?: ValueType, params?: ValueType[] }} [options]
  *   arity defaults to `step.length - 1`
  */
 export function aggregate(name, spec, options) {
@@ -762,8 +1319,8 @@ export function aggregate(name, spec, options) {
  * Registers a window SQL function: `spec` must have `inverse` and `value`.
  *
  * @param {string} name
- * @param {{ init?: () => any, step: (state: any, ...args: any[]) => any, final?: (state: any) => any, inverse: (state: any, ...args: any[]) => any, value: (state: any) => any }} spec
- * @param {{ deterministic?: boolean, innocuous?: boolean, directOnly?: boolean, arity?: number }} [options]
+ * @param {AccumulatorSpec} spec
+ * @param {{ deterministic?: boolean, innocuous?: boolean, directOnly?: boolean, arity?: number, returns?: ValueType, params?: ValueType[] }} [options]
  */
 function windowFn(name, spec, options) {
   defaultRegistry.window(name, spec, options);

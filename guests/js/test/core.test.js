@@ -117,11 +117,11 @@ test('the manifest lists functions in registration order with kinds and flags', 
     r.window('win2', { step: (s, x, y) => s, inverse: (s, x, y) => s, value: (s) => s });
   });
   assert.deepEqual(guest.manifest(), [
-    { name: 'one', arity: 1, kind: 'scalar', flags: { deterministic: true, innocuous: false, directOnly: false } },
-    { name: 'any', arity: -1, kind: 'scalar', flags: { deterministic: false, innocuous: true, directOnly: false } },
-    { name: 'total', arity: 1, kind: 'aggregate', flags: { deterministic: false, innocuous: false, directOnly: false } },
-    { name: 'win', arity: 1, kind: 'window', flags: { deterministic: false, innocuous: false, directOnly: true } },
-    { name: 'win2', arity: 2, kind: 'window', flags: { deterministic: false, innocuous: false, directOnly: false } },
+    { name: 'one', arity: 1, kind: 'scalar', flags: { deterministic: true, innocuous: false, directOnly: false }, returns: undefined, params: undefined, mergeable: false },
+    { name: 'any', arity: -1, kind: 'scalar', flags: { deterministic: false, innocuous: true, directOnly: false }, returns: undefined, params: undefined, mergeable: false },
+    { name: 'total', arity: 1, kind: 'aggregate', flags: { deterministic: false, innocuous: false, directOnly: false }, returns: undefined, params: undefined, mergeable: false },
+    { name: 'win', arity: 1, kind: 'window', flags: { deterministic: false, innocuous: false, directOnly: true }, returns: undefined, params: undefined, mergeable: false },
+    { name: 'win2', arity: 2, kind: 'window', flags: { deterministic: false, innocuous: false, directOnly: false }, returns: undefined, params: undefined, mergeable: false },
   ]);
 });
 

@@ -3,6 +3,7 @@
 // process under `node --test`, so it has the default registry to itself.)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import vm from 'node:vm';
 
 import '../examples/examples.js';
 import { guest } from '../src/component.js';
@@ -21,6 +22,16 @@ test('the example component exports its functions', () => {
   assert.deepEqual(
     guest.manifest().map((f) => `${f.name}/${f.arity}/${f.kind}/${f.flags.deterministic}`),
     ['js_sleep/1/scalar/false', 'js_slugify/1/scalar/true', 'js_format/-1/scalar/true', 'js_i64_add/2/scalar/true', 'js_mode/1/window/true'],
+  );
+  assert.deepEqual(
+    guest.manifest().map((f) => [f.name, f.params, f.returns, f.mergeable]),
+    [
+      ['js_sleep', ['integer'], 'integer', false],
+      ['js_slugify', ['text'], 'text', false],
+      ['js_format', undefined, 'text', false],
+      ['js_i64_add', ['integer', 'integer'], 'integer', false],
+      ['js_mode', undefined, undefined, true],
+    ],
   );
 });
 
@@ -127,4 +138,103 @@ test('js_mode works over a sliding window', () => {
   assert.deepEqual(acc.value(), N);
   acc.stepReals(new Float64Array([0.5]), 1);
   assert.deepEqual(guest.Accumulator.finish(acc), R(0.5));
+});
+
+test('the example scalars run over columns as row by row', () => {
+  const add = guest.callColumns(
+    ids.js_i64_add,
+    [
+      { tag: 'integers', val: { data: new BigInt64Array([1n, 5n, -9223372036854775807n]), valid: new Uint8Array([0b101]) } },
+      { tag: 'values', val: [I(2), I(1), I(-1)] },
+    ],
+    3,
+  );
+  assert.deepEqual(add, { tag: 'integers', val: { data: new BigInt64Array([3n, 0n, -9223372036854775808n]), valid: new Uint8Array([0b101]) } });
+  assert.match(
+    guest.callColumns(ids.js_i64_add, [{ tag: 'integers', val: { data: new BigInt64Array([9223372036854775807n]) } }, { tag: 'values', val: [I(1)] }], 1).val,
+    /^integer out of range/,
+  );
+  const text = 'Héllo, Wörld!' + 'x\'00';
+  const slugs = guest.callColumns(
+    ids.js_slugify,
+    [{ tag: 'texts', val: { offsets: new Uint32Array([0, 15, 19]), data: text, valid: undefined } }],
+    2,
+  );
+  assert.deepEqual(slugs, { tag: 'texts', val: { offsets: new Uint32Array([0, 11, 15]), data: 'hello-worldx-00', valid: undefined } });
+  assert.deepEqual(
+    guest.callColumns(ids.js_slugify, [{ tag: 'blobs', val: { offsets: new Uint32Array([0, 1]), data: new Uint8Array([0]) } }], 1),
+    err('TypeError: js_slugify expects TEXT'),
+  );
+});
+
+/** js_mode over `parts` (lists of rows) counted apart and merged into one. */
+function mergedMode(parts) {
+  const [first, ...rest] = parts.map((rows) => {
+    const acc = guest.Accumulator.create(ids.js_mode);
+    assert.equal(acc.step(rows, rows.length), undefined);
+    return acc;
+  });
+  for (const acc of rest) {
+    const bytes = acc.serialize();
+    assert.ok(bytes instanceof Uint8Array);
+    assert.equal(first.merge(bytes), undefined);
+    guest.Accumulator.finish(acc);
+  }
+  return guest.Accumulator.finish(first);
+}
+
+test('js_mode is mergeable: counts merged from parts give the mode of the whole', () => {
+  const rows = [I(3), T('x'), I(3), T('x'), R(3), N, B([3]), T('é😀'), T('é😀'), T('é😀'), I(-9223372036854775808n), B([]), R(-0.5)];
+  const whole = mode(rows);
+  assert.deepEqual(whole, T('é😀'));
+  for (let k = 0; k < 20; k++) {
+    const shuffled = rows.map((v) => [Math.random(), v]).sort((a, b) => a[0] - b[0]).map(([, v]) => v);
+    const cut1 = Math.floor(Math.random() * shuffled.length);
+    const cut2 = cut1 + Math.floor(Math.random() * (shuffled.length - cut1));
+    assert.deepEqual(mergedMode([shuffled.slice(0, cut1), shuffled.slice(cut1, cut2), shuffled.slice(cut2)]), whole);
+  }
+  // Counts add up across parts: 2 + 2 'a' beat 3 'b' in one part.
+  assert.deepEqual(mergedMode([[T('b'), T('b'), T('b'), T('a'), T('a')], [T('a'), T('a')]]), T('a'));
+  assert.deepEqual(mergedMode([[], []]), N);
+  assert.deepEqual(mergedMode([[B([1, 2])], [B([1, 2]), R(2)], [R(2), R(2)]]), R(2));
+  // Every class survives the bytes exactly.
+  for (const v of [I(-9223372036854775808n), I(9223372036854775807n), R(-0), R(1e-300), T(''), T('\u{10ffff}'), B([]), B([0, 255])]) {
+    assert.deepEqual(mergedMode([[], [v]]), v);
+  }
+  // BLOBs as the component passes them: Uint8Arrays of the bindings' realm.
+  const foreign = vm.runInNewContext('new Uint8Array([4, 2])');
+  assert.deepEqual(mergedMode([[B([4, 2]), T('z')], [{ tag: 'blob', val: foreign }]]), B([4, 2]));
+  // A merged window state can still remove rows.
+  const acc = guest.Accumulator.create(ids.js_mode);
+  const other = guest.Accumulator.create(ids.js_mode);
+  other.step([I(7), I(7)], 2);
+  acc.step([T('a')], 1);
+  acc.merge(other.serialize());
+  assert.deepEqual(acc.value(), I(7));
+  acc.inverseColumns([{ tag: 'integers', val: { data: new BigInt64Array([7n, 7n]) } }], 2);
+  assert.deepEqual(acc.value(), T('a'));
+});
+
+test('js_mode refuses bytes that are not its state, and merges nothing from them', () => {
+  const acc = guest.Accumulator.create(ids.js_mode);
+  acc.step([T('a')], 1);
+  const good = (() => {
+    const o = guest.Accumulator.create(ids.js_mode);
+    o.step([T('b'), T('b')], 2);
+    return o.serialize();
+  })();
+  const bad = (bytes) => acc.merge(new Uint8Array(bytes));
+  assert.deepEqual(bad([]), err('js_mode: not a serialized js_mode state (unknown format version)'));
+  assert.deepEqual(bad([2]), err('js_mode: not a serialized js_mode state (unknown format version)'));
+  assert.deepEqual(bad(good.slice(0, good.length - 1)), err('js_mode: not a serialized js_mode state (truncated)'));
+  assert.deepEqual(bad([...good.slice(0, 1), 9, ...good.slice(2)]), err('js_mode: not a serialized js_mode state (unknown class 9)'));
+  const badText = [...good];
+  badText[badText.length - 1] = 0xff; // the TEXT 'b' as an invalid byte
+  assert.deepEqual(bad(badText), err('js_mode: not a serialized js_mode state (TEXT that is not UTF-8)'));
+  assert.deepEqual(acc.value(), T('a')); // none of it was merged
+  // And the bytes before the truncation were not merged either.
+  assert.deepEqual(bad([...good, 3]), err('js_mode: not a serialized js_mode state (truncated)'));
+  assert.deepEqual(acc.value(), T('a'));
+  acc.merge(good);
+  assert.deepEqual(acc.value(), T('b'));
 });

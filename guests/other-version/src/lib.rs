@@ -1,5 +1,6 @@
-//! A test component built against `wasmudf:udf@0.2.0` (its own copy of the
-//! WIT in `wit/`), without the SDK. A host for 0.1 must refuse to load it.
+//! A test component built against `wasmudf:udf@0.9.0` (its own copy of the
+//! 0.1.0 WIT in `wit/` with another version), without the SDK. A host for
+//! 0.1 and 0.2 must refuse to load it.
 
 wit_bindgen::generate!({
     path: "wit",

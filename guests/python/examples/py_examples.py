@@ -12,6 +12,7 @@ import difflib
 import json
 import math
 import statistics
+import struct
 import sys
 import time
 from fractions import Fraction
@@ -27,7 +28,7 @@ def _number(x, fn):
     raise TypeError(f"{fn}() takes numbers, got {kind}")
 
 
-@scalar(deterministic=True)
+@scalar(deterministic=True, returns="real")
 def py_similarity(a, b):
     """How alike two TEXT (or BLOB) values are: difflib's ratio, 0.0..1.0."""
     if a is None or b is None:
@@ -37,7 +38,7 @@ def py_similarity(a, b):
     return difflib.SequenceMatcher(None, a, b).ratio()
 
 
-@scalar
+@scalar(returns="integer", params=["integer"])
 def py_sleep(ms):
     """The seed's function in Python: sleeps `ms` milliseconds on the WASI
     monotonic clock (the host can cut the sleep short at the call's deadline
@@ -61,7 +62,7 @@ def py_add(a, b):
     return _number(a, "py_add") + _number(b, "py_add")
 
 
-@scalar(deterministic=True)
+@scalar(deterministic=True, params=["text", "any"])
 def py_json_get(doc, key):
     """The member `key` of a JSON object (or element `key` of an array):
     JSON strings, numbers, booleans as TEXT, INTEGER/REAL, 0/1; objects and
@@ -90,7 +91,7 @@ def py_print(x):
     return x
 
 
-@scalar(deterministic=True)
+@scalar(deterministic=True, returns="text")
 def py_join(sep, *parts):
     """Variadic: the non-NULL parts joined with `sep`, as TEXT."""
     if sep is None:
@@ -98,7 +99,7 @@ def py_join(sep, *parts):
     return str(sep).join(str(p) for p in parts if p is not None)
 
 
-@scalar(deterministic=True)
+@scalar(deterministic=True, returns="text", params=[])
 def py_version():
     """The Python inside the component."""
     return sys.version
@@ -110,10 +111,30 @@ def py_fail(message):
     raise Error(str(message))
 
 
-@aggregate(deterministic=True)
+def _pack_int(n):
+    """An unbounded int as 4 bytes of length, then that many bytes of
+    two's complement, little-endian."""
+    size = (n.bit_length() + 8) // 8  # room for the sign bit
+    return struct.pack("<I", size) + n.to_bytes(size, "little", signed=True)
+
+
+def _unpack_int(data, at, fn):
+    """The int `_pack_int` wrote at `data[at:]`, and where the next field
+    starts."""
+    if len(data) < at + 4:
+        raise ValueError(f"{fn}() cannot merge a truncated state")
+    (size,) = struct.unpack_from("<I", data, at)
+    at += 4
+    if len(data) < at + size:
+        raise ValueError(f"{fn}() cannot merge a truncated state")
+    return int.from_bytes(data[at:at + size], "little", signed=True), at + size
+
+
+@aggregate(deterministic=True, returns="real")
 class py_stdev:
     """Sample standard deviation (statistics.stdev) of the non-NULL values;
-    NULL for fewer than two; TEXT or BLOB is an error."""
+    NULL for fewer than two; TEXT or BLOB is an error. Mergeable: its state
+    (every value) serialises as the INTEGERs, then the REALs, exactly."""
 
     def __init__(self):
         self.values = []
@@ -127,13 +148,36 @@ class py_stdev:
             return None
         return statistics.stdev(self.values)
 
+    # statistics.stdev sums exactly, so the order of the values does not
+    # change the result: a merged state gives the one-pass answer bit for
+    # bit.
 
-@aggregate(deterministic=True)
+    def serialize(self):
+        ints = [x for x in self.values if type(x) is int]
+        reals = [x for x in self.values if type(x) is not int]
+        return (struct.pack("<II", len(ints), len(reals))
+                + struct.pack(f"<{len(ints)}q", *ints)
+                + struct.pack(f"<{len(reals)}d", *reals))
+
+    def merge(self, data):
+        if len(data) < 8:
+            raise ValueError("py_stdev() cannot merge a truncated state")
+        n_ints, n_reals = struct.unpack_from("<II", data)
+        if len(data) != 8 + 8 * (n_ints + n_reals):
+            raise ValueError(f"py_stdev() cannot merge a state of {len(data)} bytes "
+                             f"holding {n_ints} + {n_reals} values")
+        self.values.extend(struct.unpack_from(f"<{n_ints}q", data, 8))
+        self.values.extend(struct.unpack_from(f"<{n_reals}d", data, 8 + 8 * n_ints))
+
+
+@aggregate(deterministic=True, returns="real")
 class py_mean:
     """Arithmetic mean of the non-NULL values, as REAL; NULL when there are
     none. Window-capable. Exact: integers are summed in an unbounded int and
     REALs as exact fractions, so removing rows leaves no rounding residue and
-    the result is the exact mean rounded once."""
+    the result is the exact mean rounded once. Mergeable: the state is the
+    count, the integer sum and the REAL sum's numerator and denominator,
+    all exact."""
 
     def __init__(self):
         self.count = 0
@@ -166,3 +210,18 @@ class py_mean:
         return float((self.ints + self.reals) / self.count)
 
     finalize = value
+
+    def serialize(self):
+        return b"".join(map(_pack_int, (self.count, self.ints, self.reals.numerator,
+                                         self.reals.denominator)))
+
+    def merge(self, data):
+        count, at = _unpack_int(data, 0, "py_mean")
+        ints, at = _unpack_int(data, at, "py_mean")
+        num, at = _unpack_int(data, at, "py_mean")
+        den, at = _unpack_int(data, at, "py_mean")
+        if at != len(data) or den <= 0 or count < 0:
+            raise ValueError("py_mean() cannot merge a malformed state")
+        self.count += count
+        self.ints += ints
+        self.reals += Fraction(num, den)

@@ -55,16 +55,56 @@ def _fake_wit():
         INNOCUOUS = auto()
         DIRECT_ONLY = auto()
 
+    class ValueType(Enum):
+        INTEGER = 0
+        REAL = 1
+        TEXT = 2
+        BLOB = 3
+        ANY = 4
+
     @dataclass
     class FunctionSpec:
         name: str
         arity: int
         kind: FunctionKind
         flags: FunctionFlags
+        returns: object
+        params: object
+        mergeable: bool
+
+    @dataclass
+    class IntegerColumn:
+        data: list
+        valid: object
+
+    @dataclass
+    class RealColumn:
+        data: list
+        valid: object
+
+    @dataclass
+    class TextColumn:
+        offsets: list
+        data: str
+        valid: object
+
+    @dataclass
+    class BlobColumn:
+        offsets: list
+        data: bytes
+        valid: object
+
+    for n in ("Integers", "Reals", "Texts", "Blobs", "Values"):
+        case(f"Column_{n}", True)
 
     ns.FunctionKind = FunctionKind
     ns.FunctionFlags = FunctionFlags
+    ns.ValueType = ValueType
     ns.FunctionSpec = FunctionSpec
+    ns.IntegerColumn = IntegerColumn
+    ns.RealColumn = RealColumn
+    ns.TextColumn = TextColumn
+    ns.BlobColumn = BlobColumn
     return ns
 
 

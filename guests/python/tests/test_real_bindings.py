@@ -7,9 +7,12 @@ import sys
 import tempfile
 import unittest
 
-from _support import ExportsCase, register_window_sum
+import struct
 
-from wasmudf_guest import _build, scalar
+from _support import ExportsCase, register_window_sum
+from test_columns import Columns, bitmap
+
+from wasmudf_guest import _build, aggregate, scalar
 
 
 def generate():
@@ -38,10 +41,29 @@ class RealBindingsTest(ExportsCase):
         wit, Err = REAL
 
     def register(self):
-        scalar(lambda a, b: a + b, name="add", deterministic=True)
+        scalar(lambda a, b: None if a is None or b is None else a + b, name="add",
+               deterministic=True,
+               returns="integer", params=["integer", "integer"])
         scalar(lambda x: x, name="ident")
 
         register_window_sum("total")
+
+        @aggregate(returns="integer", params=["any"])
+        class msum:
+            def __init__(self):
+                self.t = 0
+
+            def step(self, x):
+                self.t += x or 0
+
+            def finalize(self):
+                return self.t
+
+            def serialize(self):
+                return struct.pack("<q", self.t)
+
+            def merge(self, data):
+                self.t += struct.unpack("<q", data)[0]
 
     def test_round_trip(self):
         self.assertEqual(self.call("add", 2, 3), ("Integer", 5))
@@ -54,10 +76,55 @@ class RealBindingsTest(ExportsCase):
         self.assertIsInstance(r, self.wit.FastResult_Null)
 
     def test_manifest_types(self):
-        (add, ident, total) = self.g.manifest()
+        (add, ident, total, msum) = self.g.manifest()
         self.assertIsInstance(add, self.wit.FunctionSpec)
         self.assertIs(total.kind, self.wit.FunctionKind.WINDOW)
         self.assertEqual(add.flags, self.wit.FunctionFlags.DETERMINISTIC)
+        T = self.wit.ValueType
+        self.assertEqual((add.returns, add.params, add.mergeable),
+                         (T.INTEGER, [T.INTEGER, T.INTEGER], False))
+        self.assertEqual((ident.returns, ident.params, ident.mergeable), (None, None, False))
+        self.assertEqual((total.mergeable, msum.mergeable), (False, True))
+        self.assertEqual(msum.params, [T.ANY])
+
+    def test_call_columns(self):
+        c = Columns(self.wit)
+        col = self.g.call_columns(self.by_name["add"],
+                                  [c.ints([1, 2, 3], bitmap([True, False, True])),
+                                   c.ints([10, 20, 30])], 3)
+        self.assertIsInstance(col, self.wit.Column_Integers)
+        self.assertIsInstance(col.value, self.wit.IntegerColumn)
+        self.assertEqual((col.value.data[0], col.value.data[2], col.value.valid),
+                         (11, 33, b"\x05"))
+        col = self.g.call_columns(self.by_name["ident"], [c.texts(["é", "x"])], 2)
+        self.assertIsInstance(col.value, self.wit.TextColumn)
+        self.assertEqual((col.value.offsets, col.value.data, col.value.valid),
+                         ([0, 2, 3], "éx", None))
+        col = self.g.call_columns(self.by_name["ident"], [c.blobs([b"a", b"bc"])], 2)
+        self.assertIsInstance(col.value, self.wit.BlobColumn)
+        col = self.g.call_columns(self.by_name["ident"], [c.values([1, "x"], self.v)], 2)
+        self.assertIsInstance(col, self.wit.Column_Values)
+        self.assertEqual([type(v) for v in col.value],
+                         [self.wit.Value_Integer, self.wit.Value_Text])
+        with self.assertRaises(self.Err) as cm:
+            self.g.call_columns(self.by_name["ident"], [c.ints([1])], 2)
+        self.assertEqual(cm.exception.value, "column 1: 1 values for 2 rows")
+
+    def test_step_columns_and_merge(self):
+        c = Columns(self.wit)
+        a = self.Accumulator.create(self.by_name["msum"])
+        b = self.Accumulator.create(self.by_name["msum"])
+        a.step_columns([c.ints([1, 2])], 2)
+        b.step_columns([c.ints([5, 9], b"\x01")], 2)
+        a.merge(b.serialize())
+        self.assertEqual(self.py(self.Accumulator.finish(a)), ("Integer", 8))
+        w = self.Accumulator.create(self.by_name["total"])
+        w.step_columns([c.ints([1, 2, 3])], 3)
+        w.inverse_columns([c.ints([1])], 1)
+        self.assertEqual(self.py(w.value()), ("Integer", 5))
+        with self.assertRaises(self.Err) as cm:
+            w.serialize()
+        self.assertEqual(cm.exception.value, "function total is not mergeable")
 
     def test_accumulator(self):
         a = self.Accumulator.create(self.by_name["total"])

@@ -235,6 +235,159 @@ class RegistryTest(unittest.TestCase):
         with self.assertRaisesRegex(RegistrationError, "inverse cannot be called with 1"):
             aggregate(inverse_arity)
 
+    def test_declared_types(self):
+        @scalar(returns="real", params=["integer", "text"])
+        def f(a, b):
+            pass
+
+        @scalar(params=("any",), returns="blob")
+        def v(*xs):
+            pass
+
+        @aggregate(returns="integer", params=["real"])
+        class a:
+            def step(self, x):
+                pass
+
+            def finalize(self):
+                pass
+
+        scalar(lambda: 0, name="z", params=[])
+        scalar(lambda x: x, name="undeclared")
+        f_, v_, a_, z_, u_ = _registry.entries()
+        self.assertEqual((f_.returns, f_.params), ("real", ("integer", "text")))
+        self.assertEqual((v_.returns, v_.params), ("blob", ("any",)))
+        self.assertEqual((a_.returns, a_.params), ("integer", ("real",)))
+        self.assertEqual((z_.returns, z_.params), (None, ()))
+        self.assertEqual((u_.returns, u_.params), (None, None))
+        for d in _registry.entries():
+            self.assertFalse(d.mergeable)
+        self.assertIn("returns='real'", repr(f_))
+
+    def test_declared_types_are_validated(self):
+        one_of = "use one of 'integer', 'real', 'text', 'blob', 'any'"
+        cases = [
+            (dict(returns="float"), f"returns='float' is not a value type; {one_of}$"),
+            (dict(returns="INTEGER"), "write 'integer', in lower case"),
+            (dict(returns=int), "for int, write 'integer'"),
+            (dict(returns=float), "for float, write 'real'"),
+            (dict(returns=3), "returns=3 is not a value type"),
+            (dict(params=["text", "string"]), "the params= entry 'string' is not a value type"),
+            (dict(params=[["text"], "text"]), r"the params= entry \['text'\] is not"),
+            (dict(params="text"), r"params= must be a list with one type per argument.*got str 'text'"),
+            (dict(params={"a": "text"}), "params= must be a list"),
+            (dict(params=["text"]), "params= declares 1 type, but the function takes 2 arguments"),
+            (dict(params=["text"] * 3), "params= declares 3 types, but the function takes 2"),
+        ]
+        for options, pattern in cases:
+            with self.subTest(options=options):
+                with self.assertRaisesRegex(RegistrationError, pattern):
+                    scalar(lambda a, b: a, name="f", **options)
+        self.assertEqual(_registry.entries(), ())
+        with self.assertRaisesRegex(RegistrationError, "takes 1 argument$"):
+            scalar(lambda a: a, name="g", params=[])
+        with self.assertRaisesRegex(RegistrationError,
+                                    r"variadic function \(arity -1\) declares params= as one type "
+                                    r"for all its arguments, e.g. params=\['any'\]; got 2"):
+            scalar(lambda *a: a, name="g", params=["text", "text"])
+        with self.assertRaisesRegex(RegistrationError, "variadic.*got 0"):
+            scalar(lambda *a: a, name="g", params=[])
+
+        class a:
+            def step(self, x):
+                pass
+
+            def finalize(self):
+                pass
+
+        with self.assertRaisesRegex(RegistrationError, "is not a value type"):
+            aggregate(a, returns="number")
+        with self.assertRaisesRegex(RegistrationError, "declares 2 types, but the function takes 1"):
+            aggregate(a, params=["real", "real"])
+        self.assertEqual(_registry.entries(), ())
+
+    def test_mergeable(self):
+        @aggregate
+        class m:
+            def step(self, x):
+                pass
+
+            def finalize(self):
+                pass
+
+            def serialize(self):
+                return b""
+
+            def merge(self, data):
+                pass
+
+        @aggregate
+        class w(m):
+            def inverse(self, x):
+                pass
+
+            def value(self):
+                pass
+
+        @aggregate
+        class plain:
+            def step(self, x):
+                pass
+
+            def finalize(self):
+                pass
+
+        self.assertEqual([(d.name, d.kind, d.mergeable) for d in _registry.entries()],
+                         [("m", "aggregate", True), ("w", "window", True),
+                          ("plain", "aggregate", False)])
+        self.assertIn("mergeable=True", repr(_registry.entries()[0]))
+
+    def test_mergeable_mistakes(self):
+        class only_serialize:
+            def step(self, x):
+                pass
+
+            def finalize(self):
+                pass
+
+            def serialize(self):
+                return b""
+
+        with self.assertRaisesRegex(RegistrationError,
+                                    r"defines serialize\(\) but not merge\(\); a mergeable"):
+            aggregate(only_serialize)
+
+        class only_merge:
+            def step(self, x):
+                pass
+
+            def finalize(self):
+                pass
+
+            def merge(self, data):
+                pass
+
+        with self.assertRaisesRegex(RegistrationError, r"defines merge\(\) but not serialize\(\)"):
+            aggregate(only_merge)
+
+        class merge_arity(only_merge):
+            def serialize(self):
+                return b""
+
+            def merge(self, a, b):
+                pass
+
+        with self.assertRaisesRegex(RegistrationError, "merge cannot be called with 1 argument"):
+            aggregate(merge_arity)
+
+        class serialize_arity(only_merge):
+            def serialize(self, x):
+                return b""
+
+        with self.assertRaisesRegex(RegistrationError, "serialize cannot be called with 0"):
+            aggregate(serialize_arity)
+        self.assertEqual(_registry.entries(), ())
+
     def test_freeze(self):
         with self.assertRaisesRegex(RegistrationError, "no SQL functions"):
             _registry.freeze()

@@ -17,6 +17,10 @@ WINDOW = "window"
 MAX_ARITY = 127
 MAX_NAME_BYTES = 255
 
+# The storage classes a function may declare for its result (`returns=`)
+# and its arguments (`params=`): the cases of the WIT enum `value-type`.
+VALUE_TYPES = ("integer", "real", "text", "blob", "any")
+
 _P = inspect.Parameter
 _POSITIONAL = (_P.POSITIONAL_ONLY, _P.POSITIONAL_OR_KEYWORD)
 
@@ -29,10 +33,11 @@ class FunctionDef:
     """One SQL function: its manifest entry and what implements it."""
 
     __slots__ = ("name", "arity", "kind", "deterministic", "innocuous",
-                 "direct_only", "target")
+                 "direct_only", "target", "returns", "params", "mergeable")
 
     def __init__(self, name, arity, kind, deterministic, innocuous,
-                 direct_only, target):
+                 direct_only, target, returns=None, params=None,
+                 mergeable=False):
         self.name = name
         self.arity = arity
         self.kind = kind
@@ -41,12 +46,26 @@ class FunctionDef:
         self.direct_only = direct_only
         # The function (scalar) or the class (aggregate, window).
         self.target = target
+        # The declared result class (one of VALUE_TYPES) or None.
+        self.returns = returns
+        # The declared argument classes (a tuple of VALUE_TYPES, one per
+        # argument, or one for all of them when variadic) or None.
+        self.params = params
+        # The class defines serialize() and merge() (aggregates and windows).
+        self.mergeable = mergeable
 
     def __repr__(self):
         flags = [f for f in ("deterministic", "innocuous", "direct_only")
                  if getattr(self, f)]
+        extra = ""
+        if self.returns is not None:
+            extra += f", returns={self.returns!r}"
+        if self.params is not None:
+            extra += f", params={list(self.params)!r}"
+        if self.mergeable:
+            extra += ", mergeable=True"
         return (f"FunctionDef({self.name!r}, arity={self.arity}, "
-                f"kind={self.kind}, flags={flags})")
+                f"kind={self.kind}, flags={flags}{extra})")
 
 
 _entries = []
@@ -138,6 +157,54 @@ def _arity(sig, explicit, what):
     return explicit
 
 
+_TYPE_LIST = ", ".join(repr(t) for t in VALUE_TYPES)
+_PY_CLASSES = {int: "integer", float: "real", str: "text", bytes: "blob"}
+
+
+def _value_type(t, what, option):
+    """`t` checked as one of VALUE_TYPES."""
+    if isinstance(t, str) and t in VALUE_TYPES:
+        return t
+    hint = ""
+    if isinstance(t, str) and _ascii_lower(t) in VALUE_TYPES:
+        hint = f" (write {_ascii_lower(t)!r}, in lower case)"
+    elif isinstance(t, type) and t in _PY_CLASSES:
+        hint = f" (for {t.__name__}, write {_PY_CLASSES[t]!r})"
+    raise RegistrationError(
+        f"{what}: {option}{t!r} is not a value type; use one of {_TYPE_LIST}{hint}")
+
+
+def _returns(returns, what):
+    """The declared result class, or None when not declared."""
+    if returns is None:
+        return None
+    return _value_type(returns, what, "returns=")
+
+
+def _params(params, arity, what):
+    """The declared argument classes as a tuple, or None when not declared:
+    one per argument, or exactly one for a variadic function."""
+    if params is None:
+        return None
+    if not isinstance(params, (list, tuple)):
+        raise RegistrationError(
+            f"{what}: params= must be a list with one type per argument, e.g. "
+            f"params=['text', 'integer']; got {type(params).__name__} {params!r}")
+    types = tuple(_value_type(t, what, "the params= entry ") for t in params)
+    if arity == -1:
+        if len(types) != 1:
+            raise RegistrationError(
+                f"{what}: a variadic function (arity -1) declares params= as "
+                f"one type for all its arguments, e.g. params=['any']; got "
+                f"{len(types)}")
+    elif len(types) != arity:
+        raise RegistrationError(
+            f"{what}: params= declares {len(types)} "
+            f"type{'' if len(types) == 1 else 's'}, but the function takes "
+            f"{arity} argument{'' if arity == 1 else 's'}")
+    return types
+
+
 def _add(defn):
     if _frozen:
         raise RegistrationError(
@@ -161,14 +228,20 @@ def _flags(deterministic, innocuous, direct_only):
 
 
 def scalar(fn=None, *, name=None, deterministic=False, innocuous=False,
-           direct_only=False, arity=None):
+           direct_only=False, arity=None, returns=None, params=None):
     """Registers `fn` as a scalar SQL function and returns it unchanged.
 
     Use as `@scalar` or `@scalar(name=..., deterministic=..., innocuous=...,
-    direct_only=..., arity=...)`. The SQL name defaults to `fn.__name__`;
-    the arity to the number of positional parameters, or -1 (any number)
-    when `fn` takes `*args`. Decorators stack, so one function can be
-    registered under several names or arities.
+    direct_only=..., arity=..., returns=..., params=...)`. The SQL name
+    defaults to `fn.__name__`; the arity to the number of positional
+    parameters, or -1 (any number) when `fn` takes `*args`. Decorators
+    stack, so one function can be registered under several names or
+    arities.
+
+    `returns` declares the class of every non-NULL result and `params` the
+    class of each argument (a list, one per argument; one entry for all of
+    them when variadic), each one of "integer", "real", "text", "blob",
+    "any". Both default to not declared.
     """
     def register(fn):
         if not callable(fn):
@@ -183,7 +256,9 @@ def scalar(fn=None, *, name=None, deterministic=False, innocuous=False,
         sig = _signature(fn, what, drop_self=False)
         n = _arity(sig, arity, what)
         _add(FunctionDef(sql_name, n, SCALAR,
-                         *_flags(deterministic, innocuous, direct_only), fn))
+                         *_flags(deterministic, innocuous, direct_only), fn,
+                         returns=_returns(returns, what),
+                         params=_params(params, n, what)))
         return fn
 
     if fn is None:
@@ -204,7 +279,7 @@ def _method_signature(cls, method):
 
 
 def aggregate(cls=None, *, name=None, deterministic=False, innocuous=False,
-              direct_only=False, arity=None):
+              direct_only=False, arity=None, returns=None, params=None):
     """Registers class `cls` as an aggregate SQL function and returns it
     unchanged.
 
@@ -214,6 +289,12 @@ def aggregate(cls=None, *, name=None, deterministic=False, innocuous=False,
     row that left the frame, oldest first) and `value(self)` (the current
     result; the state stays usable) is a window function, usable with
     `OVER (...)`. The arity is read from `step`.
+
+    A class that also defines `serialize(self)` (the state as `bytes`; the
+    state stays usable) and `merge(self, data)` (fold in the state another
+    instance's `serialize` returned) is mergeable: its partial states can be
+    computed apart and combined. `returns` and `params` are as for
+    `scalar`.
     """
     def register(cls):
         if not isinstance(cls, type):
@@ -231,6 +312,15 @@ def aggregate(cls=None, *, name=None, deterministic=False, innocuous=False,
             raise RegistrationError(
                 f"{what} defines {present}() but not {missing}(); a window "
                 "function needs both, an aggregate neither")
+        has_serialize = callable(getattr(cls, "serialize", None))
+        has_merge = callable(getattr(cls, "merge", None))
+        if has_serialize != has_merge:
+            missing, present = (("merge", "serialize") if has_serialize
+                                else ("serialize", "merge"))
+            raise RegistrationError(
+                f"{what} defines {present}() but not {missing}(); a mergeable "
+                "aggregate needs both (serialize(self) -> bytes and "
+                "merge(self, data)), any other neither")
         try:
             init_sig = inspect.signature(cls)
         except (TypeError, ValueError):
@@ -248,9 +338,15 @@ def aggregate(cls=None, *, name=None, deterministic=False, innocuous=False,
         if has_inverse:
             # inverse() receives the same rows as step().
             _arity(_method_signature(cls, "inverse"), n, f"{what}.inverse")
+        if has_serialize:
+            _arity(_method_signature(cls, "serialize"), 0, f"{what}.serialize")
+            _arity(_method_signature(cls, "merge"), 1, f"{what}.merge")
         kind = WINDOW if has_inverse else AGGREGATE
         _add(FunctionDef(sql_name, n, kind,
-                         *_flags(deterministic, innocuous, direct_only), cls))
+                         *_flags(deterministic, innocuous, direct_only), cls,
+                         returns=_returns(returns, what),
+                         params=_params(params, n, what),
+                         mergeable=has_serialize))
         return cls
 
     if cls is None:

@@ -14,10 +14,16 @@ Rules that keep an instance alive:
 * Every returned value is checked before componentize-py lowers it: it
   unwraps values without checks, so an int past 64 bits or a str holding a
   lone surrogate would trap too.
+
+Batches of columns (`call_columns`, `step_columns`, `inverse_columns`) are
+decoded into one list of Python arguments per column, exactly the values the
+row-at-a-time entry points would pass, so a function runs the same either
+way; a malformed column fails the batch with `column N: <what is wrong>`.
 """
 
 from collections import deque
-from itertools import repeat
+from itertools import accumulate, chain, islice, repeat
+from operator import le
 
 from . import _registry
 
@@ -119,6 +125,137 @@ def _out_of_range(r):
 _R_VALUE = repeat("value")
 _R_NONE = repeat(None)
 _consume = deque(maxlen=0).extend
+_NONE_TYPE = type(None)
+
+# The largest offset a TEXT or BLOB column can hold (`list<u32>`).
+U32_MAX = (1 << 32) - 1
+
+
+def arity_error(arity, got):
+    """The error for a call with `got` arguments to a function of `arity`."""
+    return Error(f"expected {arity} argument{'' if arity == 1 else 's'}, got {got}")
+
+
+# -- columns ------------------------------------------------------------
+
+# For each byte of a validity bitmap: its 8 bits, least significant first,
+# True where the row is not NULL (Apache Arrow's layout).
+_BITS = tuple(tuple(bool(b >> i & 1) for i in range(8)) for b in range(256))
+
+
+def _with_nulls(vals, valid, rows):
+    """`vals` with None at each row whose bit in `valid` (at least
+    ceil(rows / 8) bytes) is clear."""
+    bits = chain.from_iterable(map(_BITS.__getitem__, valid[:(rows + 7) >> 3]))
+    return [v if ok else None for v, ok in zip(vals, bits)]
+
+
+def _offsets_problem(offsets, size):
+    """What is wrong with the offsets of a TEXT or BLOB column over `size`
+    bytes of data, or None: there must be at least one, non-decreasing,
+    the last one `size` (so none lies past the data)."""
+    n = len(offsets)
+    if n == 0:
+        return "no offsets (a column of n rows has n + 1)"
+    last = offsets[-1]
+    if last != size:
+        return f"the last offset is {last} but the data has {size} bytes"
+    if offsets[0] < 0:
+        return f"the first offset is {offsets[0]}"
+    if not all(map(le, offsets, islice(offsets, 1, None))):
+        for i in range(1, n):
+            if offsets[i - 1] > offsets[i]:
+                return f"offsets decrease at row {i}"
+    return None
+
+
+def _slices(data, offsets):
+    """Row `i` is `data[offsets[i]:offsets[i + 1]]`."""
+    return [data[a:b] for a, b in zip(offsets, islice(offsets, 1, None))]
+
+
+def decode_column(k, col, rows, kinds):
+    """The Python arguments (`rows` long, None for NULL) of `col`, column
+    `k` (1-based) of a batch; `kinds` maps the bindings' column classes to
+    "integers", "reals", "texts", "blobs", "values"."""
+    kind = kinds.get(type(col))
+    if kind is None:
+        raise Error(f"column {k}: not a column: {type_name(col)}")
+    c = col.value
+    valid = None
+    if kind == "integers" or kind == "reals":
+        vals = c.data
+        n = len(vals)
+        valid = c.valid
+    elif kind == "texts":
+        offsets, data = c.offsets, c.data
+        if type(data) is not str:
+            raise Error(f"column {k}: TEXT data must be a str, got {type_name(data)}")
+        ascii = data.isascii()
+        buf = data if ascii else data.encode("utf-8")
+        problem = _offsets_problem(offsets, len(buf))
+        if problem is not None:
+            raise Error(f"column {k}: {problem}")
+        if not ascii:
+            size = len(buf)
+            for o in offsets:
+                # A UTF-8 continuation byte (10xxxxxx) is inside a character.
+                if o < size and buf[o] & 0xC0 == 0x80:
+                    raise Error(f"column {k}: offset {o} is inside a character")
+        n = len(offsets) - 1
+        valid = c.valid
+        vals = None
+    elif kind == "blobs":
+        offsets, data = c.offsets, c.data
+        problem = _offsets_problem(offsets, len(data))
+        if problem is not None:
+            raise Error(f"column {k}: {problem}")
+        n = len(offsets) - 1
+        valid = c.valid
+        vals = None
+    else:
+        vals = c
+        n = len(vals)
+    if n != rows:
+        raise Error(f"column {k}: {n} values for {rows} rows")
+    if valid is not None and len(valid) < (rows + 7) >> 3:
+        raise Error(f"column {k}: a validity bitmap of {len(valid)} bytes for {rows} rows")
+
+    if kind == "texts":
+        if ascii:
+            vals = _slices(data, offsets)
+        else:
+            vals = [b.decode("utf-8") for b in _slices(buf, offsets)]
+    elif kind == "blobs":
+        vals = [bytes(b) for b in _slices(data, offsets)] \
+            if type(data) is not bytes else _slices(data, offsets)
+    elif kind == "values":
+        return list(map(getattr, vals, _R_VALUE, _R_NONE))
+    if valid is None:
+        return vals
+    return _with_nulls(vals, valid, rows)
+
+
+def _bitmap(results):
+    """The validity bitmap of `results`: bit i set when row i is not None."""
+    out = bytearray((len(results) + 7) >> 3)
+    for i, r in enumerate(results):
+        if r is not None:
+            out[i >> 3] |= 1 << (i & 7)
+    return bytes(out)
+
+
+def _text_offsets(strs, joined):
+    """The UTF-8 byte offsets of `strs` laid end to end in `joined`."""
+    if joined.isascii():
+        lens = map(len, strs)
+    else:
+        lens = [len(s) if s.isascii() else len(s.encode("utf-8")) for s in strs]
+    offsets = list(accumulate(lens, initial=0))
+    if offsets[-1] > U32_MAX:
+        raise Error(f"the results total {offsets[-1]} bytes; a column holds at "
+                    f"most {U32_MAX}")
+    return offsets
 
 
 def _rows(fn, vals, rows):
@@ -142,6 +279,27 @@ def _rows(fn, vals, rows):
     _consume(map(fn, *[vals[i::width] for i in range(width)]))
 
 
+def _columns(fn, cols, rows):
+    """Calls `fn` once per row of the decoded columns `cols`."""
+    if cols:
+        _consume(map(fn, *cols))
+    else:
+        for _ in range(rows):
+            fn()
+
+
+def _state_bytes(r):
+    """What an aggregate's `serialize()` returned, as bytes."""
+    if type(r) is bytes:
+        return r
+    if isinstance(r, (bytes, bytearray)):
+        return bytes(r)
+    if isinstance(r, memoryview):
+        return r.tobytes()
+    raise Error(f"serialize() returned a value of type {type_name(r)}; it must "
+                "return bytes, bytearray or memoryview")
+
+
 def make_exports(wit, Err, entries):
     """The `Guest` class and the `Accumulator` resource class for `entries`
     (the frozen `FunctionDef`s, in manifest order)."""
@@ -163,22 +321,25 @@ def make_exports(wit, Err, entries):
     fr_int = FRI(0)
     fr_real = FRR(0.0)
 
-    def to_value_slow(r):
-        if isinstance(r, bool):
-            return VI(1 if r else 0)
-        if isinstance(r, int):
-            return to_value(int.__int__(r))
+    def plain_slow(r):
+        """A result of a type other than exactly int, float, str, bytes or
+        None as one of those (not yet range-checked), or the error."""
+        if isinstance(r, int):  # also bool: True is 1
+            return int.__int__(r)
         if isinstance(r, float):
-            return VR(float.__float__(r))
+            return float.__float__(r)
         if isinstance(r, str):
-            return to_value(str.__str__(r))
+            return str.__str__(r)
         if isinstance(r, (bytes, bytearray)):
-            return VB(bytes(r))
+            return bytes(r)
         if isinstance(r, memoryview):
-            return VB(r.tobytes())
+            return r.tobytes()
         raise Error(
             f"cannot return a value of type {type_name(r)}: a function returns int, float, "
             "str, bytes, bool or None")
+
+    def to_value_slow(r):
+        return to_value(plain_slow(r))
 
     def to_value(r):
         """The WIT value for a Python result."""
@@ -199,14 +360,50 @@ def make_exports(wit, Err, entries):
             return VB(r)
         return to_value_slow(r)
 
+    def plain(r):
+        """A Python result as what `to_value` would send, but as a plain
+        int, float, str, bytes or None (the same checks and errors)."""
+        t = type(r)
+        if t is int:
+            if I64_MIN <= r <= I64_MAX:
+                return r
+            _out_of_range(r)
+        if t is float or r is None or t is bytes:
+            return r
+        if t is str:
+            if not r.isascii():
+                _check_text(r)
+            return r
+        return plain(plain_slow(r))
+
     # Per id: the callable for a scalar, or a stub that says why not.
     def not_scalar(defn):
         def call(*_args):
             raise Error(f"{defn.name} is not a scalar function")
         return call
 
+    def wrong_arity(arity):
+        def call(*args):
+            raise arity_error(arity, len(args))
+        return call
+
+    def taking(d, n):
+        """What calls `d` with `n` arguments: its function, or a stub that
+        says why it cannot be called so."""
+        if d.kind != _registry.SCALAR:
+            return not_scalar(d)
+        if d.arity == -1 or d.arity == n:
+            return d.target
+        return wrong_arity(d.arity)
+
     fns = [d.target if d.kind == _registry.SCALAR else not_scalar(d)
            for d in entries]
+    # Per id, for call0..call3 and fast1..fast3: checking the arity costs
+    # nothing per call.
+    fns0, fns1, fns2, fns3 = [[taking(d, n) for d in entries] for n in range(4)]
+    # Per id, the arity `call` checks; -1 (any) for a non-scalar, whose stub
+    # says what is wrong.
+    arities = [d.arity if d.kind == _registry.SCALAR else -1 for d in entries]
     accs = [d if d.kind != _registry.SCALAR else None for d in entries]
     count = len(entries)
 
@@ -215,6 +412,7 @@ def make_exports(wit, Err, entries):
             return f"no function with id {id}"
         return describe(exc)
 
+    value_types = {t: getattr(wit.ValueType, t.upper()) for t in _registry.VALUE_TYPES}
     specs = []
     for d in entries:
         flags = wit.FunctionFlags(0)
@@ -227,7 +425,11 @@ def make_exports(wit, Err, entries):
         kind = {_registry.SCALAR: wit.FunctionKind.SCALAR,
                 _registry.AGGREGATE: wit.FunctionKind.AGGREGATE,
                 _registry.WINDOW: wit.FunctionKind.WINDOW}[d.kind]
-        specs.append(wit.FunctionSpec(d.name, d.arity, kind, flags))
+        specs.append(wit.FunctionSpec(
+            name=d.name, arity=d.arity, kind=kind, flags=flags,
+            returns=None if d.returns is None else value_types[d.returns],
+            params=None if d.params is None else [value_types[t] for t in d.params],
+            mergeable=bool(d.mergeable) and d.kind != _registry.SCALAR))
 
     # The TEXT/BLOB value (or the error text, a str) of the last fast call
     # that returned `deferred`.
@@ -239,33 +441,36 @@ def make_exports(wit, Err, entries):
 
         def call0(self, id):
             try:
-                return to_value(fns[id]())
+                return to_value(fns0[id]())
             except BaseException as e:
                 raise Err(call_error(e, id)) from None
 
         def call1(self, id, a):
             try:
-                return to_value(fns[id](getattr(a, "value", None)))
+                return to_value(fns1[id](getattr(a, "value", None)))
             except BaseException as e:
                 raise Err(call_error(e, id)) from None
 
         def call2(self, id, a, b):
             try:
-                return to_value(fns[id](getattr(a, "value", None),
-                                        getattr(b, "value", None)))
+                return to_value(fns2[id](getattr(a, "value", None),
+                                         getattr(b, "value", None)))
             except BaseException as e:
                 raise Err(call_error(e, id)) from None
 
         def call3(self, id, a, b, c):
             try:
-                return to_value(fns[id](getattr(a, "value", None),
-                                        getattr(b, "value", None),
-                                        getattr(c, "value", None)))
+                return to_value(fns3[id](getattr(a, "value", None),
+                                         getattr(b, "value", None),
+                                         getattr(c, "value", None)))
             except BaseException as e:
                 raise Err(call_error(e, id)) from None
 
         def call(self, id, args):
             try:
+                n = arities[id]
+                if n >= 0 and len(args) != n:
+                    raise arity_error(n, len(args))
                 return to_value(fns[id](*map(getattr, args, _R_VALUE, _R_NONE)))
             except BaseException as e:
                 raise Err(call_error(e, id)) from None
@@ -276,7 +481,7 @@ def make_exports(wit, Err, entries):
         def fast1(self, id, a):
             nonlocal deferred
             try:
-                r = fns[id](getattr(a, "value", None))
+                r = fns1[id](getattr(a, "value", None))
                 return fast_out(r)
             except BaseException as e:
                 deferred = call_error(e, id)
@@ -285,7 +490,7 @@ def make_exports(wit, Err, entries):
         def fast2(self, id, a, b):
             nonlocal deferred
             try:
-                r = fns[id](getattr(a, "value", None), getattr(b, "value", None))
+                r = fns2[id](getattr(a, "value", None), getattr(b, "value", None))
                 return fast_out(r)
             except BaseException as e:
                 deferred = call_error(e, id)
@@ -294,8 +499,8 @@ def make_exports(wit, Err, entries):
         def fast3(self, id, a, b, c):
             nonlocal deferred
             try:
-                r = fns[id](getattr(a, "value", None), getattr(b, "value", None),
-                            getattr(c, "value", None))
+                r = fns3[id](getattr(a, "value", None), getattr(b, "value", None),
+                             getattr(c, "value", None))
                 return fast_out(r)
             except BaseException as e:
                 deferred = call_error(e, id)
@@ -310,6 +515,66 @@ def make_exports(wit, Err, entries):
             if d is None:
                 raise Err("no deferred result to take")
             return d
+
+        def call_columns(self, id, args, rows):
+            try:
+                if not 0 <= id < count:
+                    raise Error(f"no function with id {id}")
+                d = entries[id]
+                if d.kind != _registry.SCALAR:
+                    raise Error(f"{d.name} is not a scalar function")
+                if d.arity >= 0 and len(args) != d.arity:
+                    raise arity_error(d.arity, len(args))
+                fn = d.target
+                cols = decode(args, rows)
+                # Row by row, each result converted before the next row
+                # runs: the first row that fails fails the batch, with the
+                # error its row call would give.
+                if cols:
+                    results = list(map(plain, map(fn, *cols)))
+                else:
+                    results = [plain(fn()) for _ in range(rows)]
+                return to_column(results)
+            except BaseException as e:
+                raise Err(describe(e)) from None
+
+    kinds = {wit.Column_Integers: "integers", wit.Column_Reals: "reals",
+             wit.Column_Texts: "texts", wit.Column_Blobs: "blobs",
+             wit.Column_Values: "values"}
+
+    def decode(args, rows):
+        """One list of Python arguments per column of a batch."""
+        return [decode_column(k, col, rows, kinds) for k, col in enumerate(args, 1)]
+
+    def to_column(results):
+        """The column of `results` (plain Python values, one per row): typed
+        when every non-NULL result has one class, `values` when the classes
+        are mixed, every row is NULL or there are no rows."""
+        classes = set(map(type, results))
+        classes.discard(_NONE_TYPE)
+        if len(classes) != 1:
+            return wit.Column_Values(list(map(to_value, results)))
+        (cls,) = classes
+        nulls = None in results
+        valid = _bitmap(results) if nulls else None
+        if cls is int:
+            data = [0 if r is None else r for r in results] if nulls else results
+            return wit.Column_Integers(wit.IntegerColumn(data=data, valid=valid))
+        if cls is float:
+            data = [0.0 if r is None else r for r in results] if nulls else results
+            return wit.Column_Reals(wit.RealColumn(data=data, valid=valid))
+        if cls is str:
+            strs = ["" if r is None else r for r in results] if nulls else results
+            data = "".join(strs)
+            return wit.Column_Texts(wit.TextColumn(
+                offsets=_text_offsets(strs, data), data=data, valid=valid))
+        blobs = [b"" if r is None else r for r in results] if nulls else results
+        offsets = list(accumulate(map(len, blobs), initial=0))
+        if offsets[-1] > U32_MAX:
+            raise Error(f"the results total {offsets[-1]} bytes; a column holds "
+                        f"at most {U32_MAX}")
+        return wit.Column_Blobs(wit.BlobColumn(
+            offsets=offsets, data=b"".join(blobs), valid=valid))
 
     def fast_out(r):
         """A fast call's result: a number or NULL in place, anything else
@@ -368,6 +633,12 @@ def make_exports(wit, Err, entries):
                 raise Error(f"{self.defn.name} is not a window function")
             return state
 
+        def _mergeable(self):
+            state = self._live()
+            if not self.defn.mergeable:
+                raise Error(f"function {self.defn.name} is not mergeable")
+            return state
+
         @classmethod
         def create(cls, id):
             try:
@@ -406,6 +677,31 @@ def make_exports(wit, Err, entries):
         def inverse(self, args, rows):
             try:
                 _rows(self._window().inverse, unwrap(args), rows)
+            except BaseException as e:
+                raise Err(describe(e)) from None
+
+        def step_columns(self, args, rows):
+            try:
+                _columns(self._live().step, decode(args, rows), rows)
+            except BaseException as e:
+                raise Err(describe(e)) from None
+
+        def inverse_columns(self, args, rows):
+            try:
+                _columns(self._window().inverse, decode(args, rows), rows)
+            except BaseException as e:
+                raise Err(describe(e)) from None
+
+        def serialize(self):
+            try:
+                state = self._mergeable()
+                return _state_bytes(state.serialize())
+            except BaseException as e:
+                raise Err(describe(e)) from None
+
+        def merge(self, state):
+            try:
+                self._mergeable().merge(state)
             except BaseException as e:
                 raise Err(describe(e)) from None
 

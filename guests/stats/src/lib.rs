@@ -1,6 +1,6 @@
 //! Statistics: the aggregate `median(x)` and the window function `sumsq(x)`.
 
-use wasmudf_guest::{Aggregate, Error, Flags, FromValue, Value, Window};
+use wasmudf_guest::{Aggregate, Error, Flags, FromValue, Mergeable, Value, Window};
 
 /// A numeric argument: INTEGER or REAL. TEXT and BLOB are errors
 /// (`argument 1 must be numeric, got TEXT`); NULL rows are skipped.
@@ -52,6 +52,35 @@ impl Aggregate for Median {
     fn finalize(mut self) -> Result<Option<f64>, Error> {
         Ok(median(&mut self.values))
     }
+}
+
+/// The state is the values themselves (8 bytes each), so that groups split
+/// across partitions (DataFusion, Ballista) merge into the same median.
+impl Mergeable for Median {
+    fn serialize(&self) -> Result<Vec<u8>, Error> {
+        Ok(self.values.iter().flat_map(|v| v.to_le_bytes()).collect())
+    }
+
+    fn deserialize(bytes: &[u8]) -> Result<Self, Error> {
+        let chunks = bytes.chunks_exact(8);
+        if !chunks.remainder().is_empty() {
+            return Err(bad_state("median"));
+        }
+        Ok(Median {
+            values: chunks
+                .map(|c| f64::from_le_bytes(c.try_into().unwrap_or_default()))
+                .collect(),
+        })
+    }
+
+    fn merge(&mut self, other: Self) -> Result<(), Error> {
+        self.values.extend(other.values);
+        Ok(())
+    }
+}
+
+fn bad_state(name: &str) -> Error {
+    Error::new(format!("{name}: not a serialized state of this function"))
 }
 
 /// The median of `values` (reordered), `None` when empty.
@@ -152,6 +181,43 @@ impl Aggregate for SumSq {
     }
 }
 
+/// 40 bytes: the counts, then the exact and the REAL sums.
+impl Mergeable for SumSq {
+    fn serialize(&self) -> Result<Vec<u8>, Error> {
+        let mut out = Vec::with_capacity(40);
+        out.extend(self.count.to_le_bytes());
+        out.extend(self.reals.to_le_bytes());
+        out.extend(self.int_sum.to_le_bytes());
+        out.extend(self.real_sum.to_le_bytes());
+        Ok(out)
+    }
+
+    fn deserialize(bytes: &[u8]) -> Result<Self, Error> {
+        let bytes: &[u8; 40] = bytes.try_into().map_err(|_| bad_state("sumsq"))?;
+        let (count, rest) = bytes.split_at(8);
+        let (reals, rest) = rest.split_at(8);
+        let (int_sum, real_sum) = rest.split_at(16);
+        let fixed = |b: &[u8]| -> [u8; 8] { b.try_into().unwrap_or_default() };
+        Ok(SumSq {
+            count: u64::from_le_bytes(fixed(count)),
+            reals: u64::from_le_bytes(fixed(reals)),
+            int_sum: i128::from_le_bytes(int_sum.try_into().unwrap_or_default()),
+            real_sum: f64::from_le_bytes(fixed(real_sum)),
+        })
+    }
+
+    fn merge(&mut self, other: Self) -> Result<(), Error> {
+        self.count += other.count;
+        self.reals += other.reals;
+        self.int_sum = self
+            .int_sum
+            .checked_add(other.int_sum)
+            .ok_or_else(overflow)?;
+        self.real_sum += other.real_sum;
+        Ok(())
+    }
+}
+
 impl Window for SumSq {
     fn inverse(&mut self, (x,): (Num,)) -> Result<(), Error> {
         self.apply(x, false)
@@ -163,8 +229,8 @@ impl Window for SumSq {
 }
 
 wasmudf_guest::export! {
-    aggregates: [Median],
-    windows: [SumSq],
+    aggregates: [Median: mergeable],
+    windows: [SumSq: mergeable],
 }
 
 #[cfg(test)]
@@ -193,6 +259,52 @@ mod tests {
         assert_eq!(s.value().unwrap(), Value::Integer(16));
         s.inverse((Num::Int(4),)).unwrap();
         assert_eq!(s.value().unwrap(), Value::Null);
+    }
+
+    /// Stepping a group in two parts and merging them gives what stepping it
+    /// whole gives, for every split point.
+    #[test]
+    fn split_groups_merge_to_the_whole() {
+        let xs = [
+            Num::Int(3),
+            Num::Real(0.5),
+            Num::Int(-7),
+            Num::Real(2.25),
+            Num::Int(1),
+        ];
+        for cut in 0..=xs.len() {
+            let (mut whole_sq, mut whole_med) = (SumSq::default(), Median::default());
+            let (mut a_sq, mut a_med) = (SumSq::default(), Median::default());
+            let (mut b_sq, mut b_med) = (SumSq::default(), Median::default());
+            for (i, &x) in xs.iter().enumerate() {
+                whole_sq.step((x,)).unwrap();
+                whole_med.step((x,)).unwrap();
+                let (sq, med) = if i < cut {
+                    (&mut a_sq, &mut a_med)
+                } else {
+                    (&mut b_sq, &mut b_med)
+                };
+                sq.step((x,)).unwrap();
+                med.step((x,)).unwrap();
+            }
+            a_sq.merge(SumSq::deserialize(&b_sq.serialize().unwrap()).unwrap())
+                .unwrap();
+            a_med
+                .merge(Median::deserialize(&b_med.serialize().unwrap()).unwrap())
+                .unwrap();
+            assert_eq!(
+                a_sq.finalize().unwrap(),
+                whole_sq.finalize().unwrap(),
+                "cut {cut}"
+            );
+            assert_eq!(
+                a_med.finalize().unwrap(),
+                whole_med.finalize().unwrap(),
+                "cut {cut}"
+            );
+        }
+        assert!(SumSq::deserialize(&[0; 39]).is_err());
+        assert!(Median::deserialize(&[0; 9]).is_err());
     }
 
     #[test]

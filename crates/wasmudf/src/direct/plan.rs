@@ -3,7 +3,7 @@
 //!
 //! The direct path must run exactly what the component would run, so it is
 //! derived from the `canon lift` behind each export of
-//! `wasmudf:udf/guest@0.1.0` it replaces (`fast1`..`fast3`, `take-result`,
+//! `wasmudf:udf/guest` (0.1.0 or 0.2.0) it replaces (`fast1`..`fast3`, `take-result`,
 //! `call0`..`call3`): the core instance and export each one lifts, the
 //! core module that instance was made from, and the canonical options
 //! (memory, realloc, post-return, string encoding). Anything that differs
@@ -31,8 +31,14 @@ mod accumulator;
 
 pub(crate) use accumulator::{AccPlan, Intrinsic};
 
-/// The interface export whose functions the direct path replaces.
-const GUEST_EXPORT: &str = "wasmudf:udf/guest@0.1.0";
+/// Whether `name` is the interface export whose functions the direct path
+/// replaces, in any version the host speaks: the functions it replaces have
+/// the same types in each.
+fn is_guest_export(name: &str) -> bool {
+    crate::bindings::WitVersion::ALL
+        .iter()
+        .any(|v| name == v.export_name())
+}
 
 /// One lifted function: the core export the `canon lift` names, and the
 /// core export of its post-return option, if it has one.
@@ -692,10 +698,10 @@ impl Top {
             .exports
             .iter()
             .find(|(name, kind, _)| {
-                name == GUEST_EXPORT && *kind == ComponentExternalKind::Instance
+                is_guest_export(name) && *kind == ComponentExternalKind::Instance
             })
             .map(|(_, _, index)| *index)
-            .ok_or_else(|| format!("no `{GUEST_EXPORT}` instance export"))?;
+            .ok_or_else(|| "no `wasmudf:udf/guest` instance export".to_owned())?;
         let mut lifts = Lifts::default();
         let mut lift = |name: &str| -> Result<Lifted, Refusal> {
             let func = self

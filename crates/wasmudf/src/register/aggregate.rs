@@ -319,7 +319,7 @@ impl Target {
         let id = self.id;
         slot.release_orphans();
         slot.recycle_if_due();
-        let handle = slot.call(|s, u| u.wasmudf_udf_guest().accumulator().call_create(s, id))?;
+        let handle = slot.call(|s, u| u.acc_create(s, id))?;
         slot.accumulator_created();
         Ok(handle)
     }
@@ -347,9 +347,9 @@ impl Target {
         let mut at = Cursor::default();
         for &word in &log.ops {
             slot.call(|s, u| {
-                let accs = u.wasmudf_udf_guest().accumulator();
+                let accs = u;
                 match Logged::unpack(word) {
-                    Logged::Value => Ok(accs.call_value(s, handle)?.map(|_| ())),
+                    Logged::Value => Ok(accs.acc_value(s, handle)?.map(|_| ())),
                     Logged::Step {
                         op,
                         kind,
@@ -357,16 +357,16 @@ impl Target {
                         len,
                     } => match (op, kind) {
                         (StepOp::Step, Kind::Integers) => {
-                            accs.call_step_integers(s, handle, at.integers(&log, len), rows)
+                            accs.acc_step_integers(s, handle, at.integers(&log, len), rows)
                         }
                         (StepOp::Step, Kind::Reals) => {
-                            accs.call_step_reals(s, handle, at.reals(&log, len), rows)
+                            accs.acc_step_reals(s, handle, at.reals(&log, len), rows)
                         }
                         (StepOp::Step, kind) => {
-                            accs.call_step(s, handle, &at.params(&log, kind, len), rows)
+                            accs.acc_step(s, handle, &at.params(&log, kind, len), rows)
                         }
                         (StepOp::Inverse, kind) => {
-                            accs.call_inverse(s, handle, &at.params(&log, kind, len), rows)
+                            accs.acc_inverse(s, handle, &at.params(&log, kind, len), rows)
                         }
                     },
                 }
@@ -484,22 +484,22 @@ impl Target {
                 op, batch, rows, ..
             } => slot
                 .call_within(budget, |s, u| {
-                    let accs = u.wasmudf_udf_guest().accumulator();
+                    let accs = u;
                     match (op, batch) {
                         (StepOp::Step, Batch::Integers(v)) => {
-                            accs.call_step_integers(s, handle, v, rows)
+                            accs.acc_step_integers(s, handle, v, rows)
                         }
-                        (StepOp::Step, Batch::Reals(v)) => accs.call_step_reals(s, handle, v, rows),
-                        (StepOp::Step, batch) => accs.call_step(s, handle, &batch.params(), rows),
+                        (StepOp::Step, Batch::Reals(v)) => accs.acc_step_reals(s, handle, v, rows),
+                        (StepOp::Step, batch) => accs.acc_step(s, handle, &batch.params(), rows),
                         (StepOp::Inverse, batch) => {
-                            accs.call_inverse(s, handle, &batch.params(), rows)
+                            accs.acc_inverse(s, handle, &batch.params(), rows)
                         }
                     }
                 })
                 .map(|()| None),
             Call::Value => slot
                 .call_within(budget, |s, u| {
-                    u.wasmudf_udf_guest().accumulator().call_value(s, handle)
+                    u.acc_value(s, handle)
                 })
                 .map(Some),
             Call::Finish => {
@@ -509,7 +509,7 @@ impl Target {
                 let mut handed_over = false;
                 let r = slot.call_within(budget, |s, u| {
                     handed_over = true;
-                    u.wasmudf_udf_guest().accumulator().call_finish(s, handle)
+                    u.acc_finish(s, handle)
                 });
                 if handed_over {
                     acc.home = None;
@@ -672,15 +672,15 @@ impl Target {
         slot.accumulator_created();
         slot.accumulator_done();
         let r = slot.call_within(budget, |s, u| {
-            let accs = u.wasmudf_udf_guest().accumulator();
-            let handle = match accs.call_create(&mut *s, id)? {
+            let accs = u;
+            let handle = match accs.acc_create(&mut *s, id)? {
                 Ok(handle) => handle,
                 Err(message) => return Ok(Err(message)),
             };
             match last {
-                Last::Finish => accs.call_finish(s, handle),
+                Last::Finish => accs.acc_finish(s, handle),
                 Last::Value => {
-                    let value = accs.call_value(&mut *s, handle)?;
+                    let value = accs.acc_value(&mut *s, handle)?;
                     handle.resource_drop(s)?;
                     Ok(value)
                 }

@@ -8,8 +8,8 @@ wit_bindgen::generate!({
 });
 
 use exports::wasmudf::udf::guest::{
-    Accumulator, FastResult, FunctionFlags, FunctionKind, FunctionSpec, Guest, GuestAccumulator,
-    Number, Value,
+    Accumulator, Column, FastResult, FunctionFlags, FunctionKind, FunctionSpec, Guest,
+    GuestAccumulator, Number, Value,
 };
 
 #[cfg_attr(not(target_family = "wasm"), allow(dead_code))]
@@ -34,12 +34,18 @@ impl Guest for Component {
                 arity: 5000,
                 kind: FunctionKind::Scalar,
                 flags: FunctionFlags::DETERMINISTIC,
+                returns: None,
+                params: None,
+                mergeable: false,
             },
             FunctionSpec {
                 name: "negative_arity".into(),
                 arity: -7,
                 kind: FunctionKind::Scalar,
                 flags: FunctionFlags::DETERMINISTIC,
+                returns: None,
+                params: None,
+                mergeable: false,
             },
         ]
     }
@@ -79,6 +85,10 @@ impl Guest for Component {
     fn take_result() -> Result<Value, String> {
         Err(REFUSED.into())
     }
+
+    fn call_columns(_id: u32, _args: Vec<Column>, _rows: u32) -> Result<Column, String> {
+        Err(REFUSED.into())
+    }
 }
 
 impl GuestAccumulator for NoAccumulator {
@@ -99,6 +109,22 @@ impl GuestAccumulator for NoAccumulator {
     }
 
     fn inverse(&self, _args: Vec<Value>, _rows: u32) -> Result<(), String> {
+        Err(REFUSED.into())
+    }
+
+    fn step_columns(&self, _args: Vec<Column>, _rows: u32) -> Result<(), String> {
+        Err(REFUSED.into())
+    }
+
+    fn inverse_columns(&self, _args: Vec<Column>, _rows: u32) -> Result<(), String> {
+        Err(REFUSED.into())
+    }
+
+    fn serialize(&self) -> Result<Vec<u8>, String> {
+        Err(REFUSED.into())
+    }
+
+    fn merge(&self, _state: Vec<u8>) -> Result<(), String> {
         Err(REFUSED.into())
     }
 

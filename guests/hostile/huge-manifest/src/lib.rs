@@ -1,9 +1,10 @@
 //! Hostile test guest: a manifest of 200,000 functions, built in a loop,
 //! written against the real `wasmudf:udf` WIT without the SDK (whose
-//! `export!` lists functions one by one).
+//! `export!` lists functions one by one). It targets 0.1.0, which hosts keep
+//! loading, so that the older manifest's checks stay covered.
 
 wit_bindgen::generate!({
-    path: "../../../wit",
+    path: "../../../wit/0.1.0",
     world: "udf",
 });
 
