@@ -47,7 +47,10 @@ fn component_of_another_world_is_refused() {
     let err = load(b"\0asm\x0d\0\x01\0").expect_err("empty component");
     assert!(matches!(err, Error::WrongWorld { .. }), "{err}");
     let msg = err.to_string();
-    assert!(msg.contains("wasmudf:udf/guest@0.2.0") && msg.contains("wasmudf:udf/guest@0.1.0"), "{msg}");
+    assert!(
+        msg.contains("wasmudf:udf/guest@0.2.0") && msg.contains("wasmudf:udf/guest@0.1.0"),
+        "{msg}"
+    );
 }
 
 #[test]

@@ -12,6 +12,7 @@ mod direct_acc;
 mod errors;
 mod examples;
 mod hostile;
+mod instance;
 mod lang;
 mod limits;
 mod load;

@@ -24,7 +24,11 @@ fn components_for_0_1_0_load_and_run_beside_0_2_0_ones() -> Result<()> {
 
     // 0.1.0 declares no types and nothing mergeable.
     for f in old_stats.functions() {
-        assert_eq!((f.returns, &f.params, f.mergeable), (None, &None, false), "{f:?}");
+        assert_eq!(
+            (f.returns, &f.params, f.mergeable),
+            (None, &None, false),
+            "{f:?}"
+        );
     }
 
     // The same answers from the old and the new build of a guest, through

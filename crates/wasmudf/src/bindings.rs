@@ -38,12 +38,14 @@ mod v0_1 {
     });
 }
 
-pub(crate) use v0_2::exports::wasmudf::udf::guest::{
-    ColumnParam, ColumnResult, FastResult, FunctionFlags as WitFlags, FunctionKind as WitKind,
-    FunctionSpec as WitSpec, Number, ValueParam, ValueResult, ValueType as WitType,
-};
 pub(crate) use v0_1::exports::wasmudf::udf::guest::{
     FunctionFlags as WitFlagsV0_1, FunctionKind as WitKindV0_1, FunctionSpec as WitSpecV0_1,
+};
+pub(crate) use v0_2::exports::wasmudf::udf::guest::{
+    BlobColumnParam, BlobColumnResult, ColumnParam, ColumnResult, FastResult,
+    FunctionFlags as WitFlags, FunctionKind as WitKind, FunctionSpec as WitSpec,
+    IntegerColumnParam, IntegerColumnResult, Number, RealColumnParam, RealColumnResult,
+    TextColumnParam, TextColumnResult, ValueParam, ValueResult, ValueType as WitType,
 };
 
 /// The package every wasmudf component exports an interface of.

@@ -78,6 +78,11 @@ pub enum CallErrorKind {
     StateLost,
     /// The component could not be instantiated.
     Instantiate(String),
+    /// The call does not fit the function: an index out of range, a scalar
+    /// called as an aggregate, a wrong argument count, a malformed column,
+    /// an accumulator of another [`Instance`](crate::Instance), or
+    /// `serialize` on a function that is not mergeable.
+    Usage(String),
 }
 
 /// The message names the function and the cause. Text a guest chose (its
@@ -105,6 +110,7 @@ impl fmt::Display for CallError {
             CallErrorKind::Instantiate(msg) => {
                 write!(f, "{name}: cannot instantiate: {}", Escaped(msg))
             }
+            CallErrorKind::Usage(msg) => write!(f, "{name}: {msg}"),
         }
     }
 }

@@ -13,7 +13,6 @@ use crate::interrupt::{Interrupt, Interrupted};
 use crate::manifest::{self, FunctionSpec};
 use crate::sandbox::{Capabilities, DirGrant, HostState};
 
-
 /// A UDF component compiled once and ready to instantiate on any thread.
 ///
 /// Cloning is cheap (an `Arc`). The compiled code and the `InstancePre` are
@@ -180,6 +179,28 @@ impl Component {
     /// The functions the component provides, in manifest order.
     pub fn functions(&self) -> &[FunctionSpec] {
         &self.inner.functions
+    }
+
+    /// Instances of this component for calls outside SQLite (see
+    /// [`Instance`](crate::Instance)), created on first use.
+    pub fn instance(&self) -> crate::Instance {
+        crate::Instance::new(self, Interrupt::new())
+    }
+
+    /// The manifest index of the function SQL would call as `name` with
+    /// `arity` arguments: matched case-insensitively, the exact arity
+    /// before a variadic one, as SQLite resolves overloads.
+    pub fn function_index(&self, name: &str, arity: usize) -> Option<usize> {
+        let named = |f: &&FunctionSpec| f.name.eq_ignore_ascii_case(name);
+        let functions = self.functions();
+        let exact = functions.iter().position(|f| {
+            named(&f) && matches!(f.arity, crate::Arity::Exactly(n) if usize::from(n) == arity)
+        });
+        exact.or_else(|| {
+            functions
+                .iter()
+                .position(|f| named(&f) && f.arity == crate::Arity::Variadic)
+        })
     }
 
     /// The version of the `wasmudf:udf` interface the component exports.
@@ -552,7 +573,9 @@ fn check_world(
     {
         return Ok(version);
     }
-    let spoken = WitVersion::ALL.map(|v| format!("`{}`", v.export_name())).join(" or ");
+    let spoken = WitVersion::ALL
+        .map(|v| format!("`{}`", v.export_name()))
+        .join(" or ");
     let detail = match exports
         .iter()
         .find(|name| name.starts_with(GUEST_INTERFACE))

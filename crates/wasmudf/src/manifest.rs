@@ -3,7 +3,9 @@
 use std::collections::HashSet;
 use std::fmt;
 
-use crate::bindings::{WitFlags, WitFlagsV0_1, WitKind, WitKindV0_1, WitSpec, WitSpecV0_1, WitType};
+use crate::bindings::{
+    WitFlags, WitFlagsV0_1, WitKind, WitKindV0_1, WitSpec, WitSpecV0_1, WitType,
+};
 
 /// SQLite's default `SQLITE_MAX_FUNCTION_ARG`: the most arguments a function
 /// may declare.
@@ -275,7 +277,10 @@ pub(crate) fn validate(raw: Raw, max_functions: usize) -> Result<Vec<FunctionSpe
                     ));
                 }
                 let params: Vec<ValueType> = params.into_iter().map(ValueType::from).collect();
-                params.iter().any(|&t| t != ValueType::Any).then_some(params)
+                params
+                    .iter()
+                    .any(|&t| t != ValueType::Any)
+                    .then_some(params)
             }
         };
         if spec.mergeable && kind == FunctionKind::Scalar {
@@ -328,13 +333,17 @@ mod tests {
             returns: Some(WitType::Real),
             ..spec("f", arity)
         };
-        let ok = validate(vec![typed(2, vec![WitType::Integer, WitType::Any])], 9).unwrap();
+        let ok =
+            validate(vec![typed(2, vec![WitType::Integer, WitType::Any])], 9).expect("accepted");
         assert_eq!(ok[0].params, Some(vec![ValueType::Integer, ValueType::Any]));
         assert_eq!(ok[0].returns, Some(ValueType::Real));
         // Variadic: one type for all.
         assert!(validate(vec![typed(-1, vec![WitType::Text])], 9).is_ok());
-        let err = validate(vec![typed(2, vec![WitType::Integer])], 9).unwrap_err();
-        assert!(err.contains("declares 1 parameter types; it must declare 2"), "{err}");
+        let err = validate(vec![typed(2, vec![WitType::Integer])], 9).expect_err("refused");
+        assert!(
+            err.contains("declares 1 parameter types; it must declare 2"),
+            "{err}"
+        );
         assert!(validate(vec![typed(-1, vec![])], 9).is_err());
         // Nothing but `any` declares nothing.
         let any = WitSpec {
@@ -342,19 +351,23 @@ mod tests {
             params: Some(vec![WitType::Any]),
             ..spec("g", 1)
         };
-        let got = validate(vec![any], 9).unwrap();
+        let got = validate(vec![any], 9).expect("accepted");
         assert_eq!((got[0].returns, got[0].params.clone()), (None, None));
         let scalar = WitSpec {
             mergeable: true,
             ..spec("h", 1)
         };
-        assert!(validate(vec![scalar], 9).unwrap_err().contains("scalar function declared mergeable"));
+        assert!(
+            validate(vec![scalar], 9)
+                .expect_err("refused")
+                .contains("scalar function declared mergeable")
+        );
         let agg = WitSpec {
             mergeable: true,
             kind: WitKind::Aggregate,
             ..spec("h", 1)
         };
-        assert!(validate(vec![agg], 9).unwrap()[0].mergeable);
+        assert!(validate(vec![agg], 9).expect("accepted")[0].mergeable);
     }
 
     #[test]
@@ -365,7 +378,7 @@ mod tests {
             kind: WitKindV0_1::Window,
             flags: WitFlagsV0_1::DETERMINISTIC | WitFlagsV0_1::DIRECT_ONLY,
         };
-        let got = super::validate(Raw::V0_1(vec![old]), 9).unwrap();
+        let got = super::validate(Raw::V0_1(vec![old]), 9).expect("accepted");
         assert_eq!(
             got,
             [FunctionSpec {

@@ -537,9 +537,7 @@ impl Target {
                 }),
                 _ => {
                     let (a, b, c) = (arg(0), arg(1), arg(2));
-                    slot.call_within(budget, |s, u| {
-                        u.call3(s, id, a, b, c)
-                    })
+                    slot.call_within(budget, |s, u| u.call3(s, id, a, b, c))
                 }
             },
             _ => {

@@ -498,9 +498,7 @@ impl Target {
                 })
                 .map(|()| None),
             Call::Value => slot
-                .call_within(budget, |s, u| {
-                    u.acc_value(s, handle)
-                })
+                .call_within(budget, |s, u| u.acc_value(s, handle))
                 .map(Some),
             Call::Finish => {
                 // The guest owns the handle once `finish` is called,
