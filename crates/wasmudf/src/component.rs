@@ -44,6 +44,7 @@ pub struct Component {
 struct ComponentInner {
     engine: Engine,
     origin: String,
+    sha256: [u8; 32],
     pre: wasmtime::component::InstancePre<HostState>,
     exports: GuestIndices,
     functions: Vec<FunctionSpec>,
@@ -140,6 +141,8 @@ impl Component {
         let mut inner = ComponentInner {
             engine,
             origin: origin.to_string(),
+            sha256: sha2::Digest::finalize(<sha2::Sha256 as sha2::Digest>::new_with_prefix(bytes))
+                .into(),
             pre: instance_pre,
             exports,
             functions: Vec::new(),
@@ -201,6 +204,12 @@ impl Component {
                 .iter()
                 .position(|f| named(&f) && f.arity == crate::Arity::Variadic)
         })
+    }
+
+    /// The SHA-256 of the component's bytes: its identity wherever it is
+    /// loaded (two copies of one file are the same component).
+    pub fn sha256(&self) -> [u8; 32] {
+        self.inner.sha256
     }
 
     /// The version of the `wasmudf:udf` interface the component exports.
