@@ -2,6 +2,7 @@
 //! components, and measure what the sandbox costs.
 
 mod bench;
+mod dfquery;
 mod inspect;
 mod new;
 mod output;
@@ -172,15 +173,39 @@ struct QueryArgs {
     /// Print one JSON array of row objects per statement instead of tables.
     #[arg(long)]
     json: bool,
+    /// Which SQL engine runs the statements: SQLite (the database of
+    /// `--db`, or an in-memory one), or Apache DataFusion over the files
+    /// of `--table`, with the same components as its UDFs.
+    #[arg(long, value_enum, default_value_t = EngineKind::Sqlite)]
+    engine: EngineKind,
+    /// A table for `--engine datafusion`: `NAME=FILE.csv` or
+    /// `NAME=FILE.parquet`; repeatable.
+    #[arg(long = "table", value_name = "NAME=FILE")]
+    tables: Vec<dfquery::TableArg>,
     /// SQL to run; each argument may hold several `;`-separated statements.
     #[arg(required = true, value_name = "SQL")]
     sql: Vec<String>,
 }
 
+/// The SQL engines `wasmudf query` runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum EngineKind {
+    /// SQLite, through the async connection pool.
+    Sqlite,
+    /// Apache DataFusion, vectorised.
+    Datafusion,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Query(args) => query::run(&args),
+        Command::Query(args) => match args.engine {
+            EngineKind::Sqlite if !args.tables.is_empty() => Err(anyhow::anyhow!(
+                "--table is for --engine datafusion; with SQLite, import the file into --db"
+            )),
+            EngineKind::Sqlite => query::run(&args),
+            EngineKind::Datafusion => dfquery::run(&args),
+        },
         Command::Shell(args) => shell::run(&args),
         Command::Inspect { file, no_cache } => inspect::run(&file, no_cache),
         Command::New {

@@ -24,7 +24,7 @@ pub(crate) fn run(args: &QueryArgs) -> Result<()> {
     })
 }
 
-fn print(set: &ResultSet, json: bool) {
+pub(crate) fn print(set: &ResultSet, json: bool) {
     if json {
         println!("{}", set.to_json());
     } else if let Some(table) = set.to_table() {

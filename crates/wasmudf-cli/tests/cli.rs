@@ -811,3 +811,77 @@ fn new_projects_build_and_pass_their_test_query() {
         assert_eq!(stdout(&out).trim(), r#"[{"ok":1}]"#, "{lang}");
     }
 }
+
+/// `--engine datafusion` over Parquet and CSV files gives the answers
+/// `--engine sqlite` gives over the same rows, with the example components
+/// loaded by default.
+#[test]
+fn datafusion_over_parquet_and_csv_answers_as_sqlite_does() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rows = "(1, 'straße', 1.5), (2, 'kitten', 2.0), (3, NULL, 10.0), (4, 'abc', NULL), (5, 'sitting', -3.25)";
+    let parquet = dir.path().join("t.parquet");
+    let copy = format!(
+        "COPY (SELECT column1 AS id, column2 AS s, column3 AS x FROM (VALUES {rows})) TO '{}' STORED AS PARQUET",
+        parquet.display()
+    );
+    let out = wasmudf(&["query", "--engine", "datafusion", &copy]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let csv = dir.path().join("t.csv");
+    std::fs::write(
+        &csv,
+        "id,s,x\n1,straße,1.5\n2,kitten,2.0\n3,,10.0\n4,abc,\n5,sitting,-3.25\n",
+    )
+    .expect("csv");
+
+    let queries = [
+        "SELECT id, unicode_upper(s) AS u, levenshtein(s, 'sitting') AS l, regexp('^[a-z]+$', s) AS r, \
+         sha256(s) AS h, greatest(x, 0.0) AS g, greatest(id, 3) AS gi, identity(x) AS i FROM t ORDER BY id",
+        "SELECT median(x) AS m, sumsq(x) AS q, sumsq(id) AS qi FROM t",
+        "SELECT id, sumsq(x) OVER (ORDER BY id ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) AS w FROM t ORDER BY id",
+    ];
+    for query in queries {
+        let sqlite_sql = format!("WITH t(id, s, x) AS (VALUES {rows}) {query}",);
+        let expected = wasmudf(&["query", "--json", &sqlite_sql]);
+        assert!(
+            expected.status.success(),
+            "{}",
+            String::from_utf8_lossy(&expected.stderr)
+        );
+        for table in [&parquet, &csv] {
+            let arg = format!("t={}", table.display());
+            let got = wasmudf(&[
+                "query",
+                "--engine",
+                "datafusion",
+                "--table",
+                &arg,
+                "--json",
+                query,
+            ]);
+            assert!(
+                got.status.success(),
+                "{query}: {}",
+                String::from_utf8_lossy(&got.stderr)
+            );
+            assert_eq!(stdout(&got), stdout(&expected), "{query} over {arg}");
+        }
+    }
+
+    // A missing file and a trap are errors that say what happened.
+    let out = wasmudf(&[
+        "query",
+        "--engine",
+        "datafusion",
+        "--table",
+        "t=nope.parquet",
+        "SELECT 1",
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("opening nope.parquet"));
+    let out = wasmudf(&["query", "--table", "t=x.csv", "SELECT 1"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--table is for --engine datafusion"));
+}
