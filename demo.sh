@@ -32,3 +32,14 @@ $wasmudf query --threads 4 --memory-mib 128 \
           py_similarity('kitten', 'sitting') AS similarity" \
   "SELECT js_mode(x) AS mode, py_stdev(x) AS stdev
    FROM (SELECT value AS x FROM json_each('[1,2,2,3,3,3,4]'))"
+# The same components as Apache DataFusion UDFs, over a Parquet file it
+# writes first: scalars a batch at a time, aggregates merged across four
+# partitions.
+demo_dir=$(mktemp -d)
+trap 'rm -rf "$demo_dir"' EXIT
+$wasmudf query --engine datafusion \
+  "COPY (SELECT column1 AS w, column2 AS n FROM (VALUES ('straße', 1.5), ('kitten', 2.0),
+         ('sitting', 10.0), ('Ärger', -3.25))) TO '$demo_dir/words.parquet' STORED AS PARQUET"
+$wasmudf query --engine datafusion --threads 4 --table "words=$demo_dir/words.parquet" \
+  "SELECT w, unicode_upper(w) AS upper, levenshtein(w, 'sitting') AS dist FROM words ORDER BY w" \
+  "SELECT median(n) AS median, sumsq(n) AS sumsq FROM words"
