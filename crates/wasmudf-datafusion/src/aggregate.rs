@@ -18,7 +18,6 @@
 //! runs in one partition, so it needs no state.
 
 use std::collections::{HashSet, VecDeque};
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, BinaryArray, ListArray};
@@ -27,68 +26,49 @@ use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::common::{DataFusionError, Result, ScalarValue, exec_err};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::utils::format_state_name;
-use datafusion::logical_expr::{Accumulator, AggregateUDFImpl, Signature, Volatility};
+use datafusion::logical_expr::{Accumulator, AggregateUDFImpl, Signature};
 use wasmudf::{ColumnRef, FunctionKind, Value};
 
 use crate::convert;
-use crate::pool::{Home, Shared, execution};
+use crate::pool::{Function, Home, Shared, execution};
 
 /// Aggregate or window function `index` of a component.
-#[derive(Debug)]
-pub(crate) struct WasmAggregate {
-    shared: Arc<Shared>,
-    index: usize,
-    name: String,
-    signature: Signature,
-}
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub(crate) struct WasmAggregate(pub(crate) Function);
 
 impl WasmAggregate {
-    /// `name` is the SQL name as DataFusion looks it up.
-    pub(crate) fn new(shared: Arc<Shared>, index: usize, name: String) -> WasmAggregate {
-        let spec = shared.spec(index);
-        let volatility = if spec.flags.deterministic {
-            Volatility::Immutable
-        } else {
-            Volatility::Volatile
-        };
-        WasmAggregate {
-            name,
-            signature: Signature::user_defined(volatility),
-            shared,
-            index,
-        }
-    }
-
     /// Whether partial states are the guest's own (`serialize`/`merge`)
     /// rather than buffered rows.
     fn merges(&self, distinct: bool) -> bool {
-        self.shared.spec(self.index).mergeable && !distinct
+        self.0.spec().mergeable && !distinct
     }
 
     fn is_window(&self) -> bool {
-        self.shared.spec(self.index).kind == FunctionKind::Window
+        self.0.spec().kind == FunctionKind::Window
     }
 
     fn live(&self, args: &AccumulatorArgs, window: bool) -> Result<Box<dyn Accumulator>> {
-        let home = self.shared.home();
-        let acc = home.lock().accumulator(self.index).map_err(execution)?;
+        let f = &self.0;
+        let home = f.shared.home();
+        let acc = home.lock().accumulator(f.index).map_err(execution)?;
         home.arrived();
         Ok(Box::new(Live {
-            shared: self.shared.clone(),
+            shared: f.shared.clone(),
             home,
             acc: Some(acc),
-            index: self.index,
-            name: self.name.clone(),
+            index: f.index,
+            name: f.name.clone(),
             ret: args.return_field.data_type().clone(),
             window,
         }))
     }
 
     fn replay(&self, args: &AccumulatorArgs) -> Box<dyn Accumulator> {
+        let f = &self.0;
         Box::new(Replay {
-            shared: self.shared.clone(),
-            index: self.index,
-            name: self.name.clone(),
+            shared: f.shared.clone(),
+            index: f.index,
+            name: f.name.clone(),
             ret: args.return_field.data_type().clone(),
             types: args
                 .expr_fields
@@ -103,36 +83,21 @@ impl WasmAggregate {
     }
 }
 
-impl PartialEq for WasmAggregate {
-    fn eq(&self, other: &Self) -> bool {
-        self.shared.sha256 == other.shared.sha256 && self.index == other.index
-    }
-}
-
-impl Eq for WasmAggregate {}
-
-impl Hash for WasmAggregate {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.shared.sha256.hash(state);
-        self.index.hash(state);
-    }
-}
-
 impl AggregateUDFImpl for WasmAggregate {
     fn name(&self) -> &str {
-        &self.name
+        &self.0.name
     }
 
     fn signature(&self) -> &Signature {
-        &self.signature
+        &self.0.signature
     }
 
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        convert::coerce(self.shared.spec(self.index), arg_types)
+        self.0.coerce_types(arg_types)
     }
 
     fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
-        convert::return_type(self.shared.spec(self.index), arg_types)
+        self.0.return_type(arg_types)
     }
 
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {

@@ -85,22 +85,14 @@ pub fn udfs(component: &Component, parallelism: usize) -> Result<Udfs> {
                 component.origin()
             )));
         }
+        let f = pool::Function::new(shared.clone(), index, name);
         match spec.kind {
-            FunctionKind::Scalar => {
-                out.scalars
-                    .push(ScalarUDF::new_from_impl(scalar::WasmScalar::new(
-                        shared.clone(),
-                        index,
-                        name,
-                    )))
-            }
+            FunctionKind::Scalar => out
+                .scalars
+                .push(ScalarUDF::new_from_impl(scalar::WasmScalar(f))),
             _ => out
                 .aggregates
-                .push(AggregateUDF::new_from_impl(aggregate::WasmAggregate::new(
-                    shared.clone(),
-                    index,
-                    name,
-                ))),
+                .push(AggregateUDF::new_from_impl(aggregate::WasmAggregate(f))),
         }
     }
     Ok(out)

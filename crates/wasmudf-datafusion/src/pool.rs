@@ -10,8 +10,12 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{DataFusionError, Result};
+use datafusion::logical_expr::{Signature, Volatility};
 use wasmudf::{CallError, Component, FunctionSpec, Instance};
+
+use crate::convert;
 
 /// Live accumulators per home before the next one goes elsewhere: well
 /// under the handle cap of an instance.
@@ -126,4 +130,61 @@ impl Shared {
 /// names the function and the cause, guest text escaped.
 pub(crate) fn execution(e: CallError) -> DataFusionError {
     DataFusionError::Execution(e.to_string())
+}
+
+/// What a scalar and an aggregate UDF of one component function share: its
+/// name, its signature (any arguments, coerced by `coerce_types`), its
+/// types, and its identity.
+#[derive(Debug)]
+pub(crate) struct Function {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) index: usize,
+    /// The SQL name as DataFusion looks it up.
+    pub(crate) name: String,
+    pub(crate) signature: Signature,
+}
+
+impl Function {
+    pub(crate) fn new(shared: Arc<Shared>, index: usize, name: String) -> Function {
+        let volatility = if shared.spec(index).flags.deterministic {
+            Volatility::Immutable
+        } else {
+            Volatility::Volatile
+        };
+        Function {
+            shared,
+            index,
+            name,
+            signature: Signature::user_defined(volatility),
+        }
+    }
+
+    pub(crate) fn spec(&self) -> &FunctionSpec {
+        self.shared.spec(self.index)
+    }
+
+    pub(crate) fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        convert::coerce(self.spec(), arg_types)
+    }
+
+    pub(crate) fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+        convert::return_type(self.spec(), arg_types)
+    }
+}
+
+/// Two copies of one component (decoded apart, loaded twice) are the same
+/// function: equality is the component's content and the manifest index.
+impl PartialEq for Function {
+    fn eq(&self, other: &Self) -> bool {
+        self.shared.sha256 == other.shared.sha256 && self.index == other.index
+    }
+}
+
+impl Eq for Function {}
+
+impl std::hash::Hash for Function {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.shared.sha256.hash(state);
+        self.index.hash(state);
+    }
 }
