@@ -53,7 +53,6 @@ impl WasmAggregate {
         let acc = home.lock().accumulator(f.index).map_err(execution)?;
         home.arrived();
         Ok(Box::new(Live {
-            shared: f.shared.clone(),
             home,
             acc: Some(acc),
             index: f.index,
@@ -145,7 +144,7 @@ impl AggregateUDFImpl for WasmAggregate {
 /// A guest accumulator in a shared instance.
 #[derive(Debug)]
 struct Live {
-    shared: Arc<Shared>,
+    /// Its instance holds the component, so the engine lives as long.
     home: Arc<Home>,
     acc: Option<wasmudf::Accumulator>,
     index: usize,
@@ -242,9 +241,6 @@ impl Drop for Live {
             self.home.lock().release(acc);
             self.home.left();
         }
-        // Keeps the component (and so its engine) alive as long as a guest
-        // accumulator might be.
-        let _ = &self.shared;
     }
 }
 
@@ -365,6 +361,14 @@ impl Accumulator for Replay {
         };
         let index = self.index;
         let batches: Vec<Vec<ArrayRef>> = self.current().collect();
+        // Lent before an instance is leased: a refusal here is DataFusion's
+        // error, not a guest call's.
+        let mut lents: Vec<convert::Lent> = batches.iter().map(|_| Default::default()).collect();
+        let lent = lents
+            .iter_mut()
+            .zip(&batches)
+            .map(|(l, batch)| Ok((l.lend(batch)?, batch.first().map_or(0, |a| a.len()))))
+            .collect::<Result<Vec<_>>>()?;
         let value = self.shared.with_instance(|inst| {
             let acc = inst.accumulator(index)?;
             let stepped = match &distinct {
@@ -374,16 +378,9 @@ impl Accumulator for Replay {
                     let rows = columns.first().map_or(0, Vec::len);
                     inst.step(&acc, &refs, rows)
                 }
-                None => batches.iter().try_for_each(|batch| {
-                    let mut lent = convert::Lent::default();
-                    // The arrays were coerced by the planner; a refusal here
-                    // is an internal error, reported as the guest call's.
-                    let columns = lent.lend(batch).map_err(|e| wasmudf::CallError {
-                        function: String::new(),
-                        cause: wasmudf::CallErrorKind::Usage(e.to_string()),
-                    })?;
-                    inst.step(&acc, &columns, batch.first().map_or(0, |a| a.len()))
-                }),
+                None => lent
+                    .iter()
+                    .try_for_each(|(columns, rows)| inst.step(&acc, columns, *rows)),
             };
             match stepped {
                 Ok(()) => inst.finish(acc),
