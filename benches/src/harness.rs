@@ -27,6 +27,8 @@ pub struct Options {
     /// Rows for the guest-language comparison (JavaScript and Python calls
     /// cost microseconds each).
     pub lang_rows: usize,
+    /// Rows for the DataFusion comparison; 0 skips it.
+    pub datafusion_rows: usize,
 }
 
 impl Default for Options {
@@ -38,6 +40,7 @@ impl Default for Options {
             threads: vec![1, 2, 4],
             node: true,
             lang_rows: 50_000,
+            datafusion_rows: 1_000_000,
         }
     }
 }
@@ -185,6 +188,9 @@ pub struct Report {
     pub wasm_vs_js_identity: Option<f64>,
     /// The same kinds of UDF in Rust, JavaScript and Python guests.
     pub languages: Vec<crate::languages::Language>,
+    /// The bench component in DataFusion against native DataFusion UDFs
+    /// and its own SQLite path; `None` when skipped.
+    pub datafusion: Option<crate::in_datafusion::DataFusionReport>,
 }
 
 /// The steps `run` reports progress on, for a progress bar's length.
@@ -193,7 +199,12 @@ pub fn step_count(opts: &Options) -> u64 {
         + 4
         + opts.threads.len()
         + usize::from(opts.node)
-        + crate::languages::step_count()) as u64
+        + crate::languages::step_count()
+        + if opts.datafusion_rows > 0 {
+            crate::in_datafusion::step_count()
+        } else {
+            0
+        }) as u64
 }
 
 fn ms(d: Duration) -> f64 {
@@ -251,6 +262,9 @@ pub fn run(opts: &Options, step: &mut dyn FnMut(&str)) -> Result<Report> {
     step("scaling setup");
     let scaling = scaling(opts, &components, step)?;
     let languages = crate::languages::run(opts.lang_rows, opts.runs, step)?;
+    let datafusion = (opts.datafusion_rows > 0)
+        .then(|| crate::in_datafusion::run(opts.datafusion_rows, 2, opts.runs, step))
+        .transpose()?;
 
     let (node, node_note) = if opts.node {
         step("better-sqlite3");
@@ -277,6 +291,7 @@ pub fn run(opts: &Options, step: &mut dyn FnMut(&str)) -> Result<Report> {
         node_note,
         wasm_vs_js_identity,
         languages,
+        datafusion,
     })
 }
 

@@ -6,6 +6,7 @@
 //! both measure exactly the same queries.
 
 pub mod harness;
+pub mod in_datafusion;
 pub mod languages;
 pub mod native;
 pub mod scenarios;

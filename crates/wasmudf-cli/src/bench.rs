@@ -14,6 +14,7 @@ pub(crate) fn run(args: &BenchArgs) -> Result<()> {
         runs: args.runs,
         node: !args.no_node,
         threads: scaling_levels(&args.threads),
+        datafusion_rows: args.datafusion_rows,
         ..Options::default()
     };
     let bar = ProgressBar::new(harness::step_count(&opts));
@@ -167,6 +168,41 @@ fn print(r: &Report) {
     }
     println!("{t}");
     print_languages(r);
+    print_datafusion(r);
+}
+
+/// The bench component in DataFusion: per row against a native Rust UDF
+/// doing the same work, and against the same component in SQLite.
+fn print_datafusion(r: &Report) {
+    let Some(d) = &r.datafusion else {
+        return;
+    };
+    let mut t = table([
+        "kind",
+        "wasm query",
+        "native ms",
+        "wasm ms",
+        "wasm/native",
+        "native ns/row",
+        "wasm ns/row",
+        "SQLite wasm ns/row",
+    ]);
+    for c in &d.cases {
+        t.add_row([
+            c.kind.to_string(),
+            c.wasm_sql.to_string(),
+            f1(c.native_ms),
+            f1(c.wasm_ms),
+            f2(c.whole_ratio),
+            f1(c.native_ns),
+            f1(c.wasm_ns),
+            f1(c.sqlite_ns),
+        ]);
+    }
+    println!(
+        "DataFusion ({} rows, {} partitions, {}-row batches; ns/row net of the scan)\n{t}",
+        d.rows, d.partitions, d.batch_size
+    );
 }
 
 /// The guest-language comparison: one row per language and kind of call,

@@ -1,13 +1,17 @@
 //! `wasmudf query --engine datafusion`: the same components as DataFusion
 //! UDFs, over CSV and Parquet files named with `--table NAME=FILE`.
 
-use std::path::{Path, PathBuf};
+use std::ffi::OsString;
+use std::io::BufRead as _;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, bail};
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::ipc::reader::StreamReader;
 use datafusion::arrow::util::display::array_value_to_string;
-use datafusion::prelude::{CsvReadOptions, ParquetReadOptions, SessionConfig, SessionContext};
+use datafusion::prelude::{SessionConfig, SessionContext};
 use rusqlite::types::Value;
 
 use crate::QueryArgs;
@@ -63,47 +67,94 @@ pub(crate) fn run(args: &QueryArgs) -> Result<()> {
     })
 }
 
-/// The file is opened the way every path a user hands us is (cap-std, from
-/// its directory), so a missing or unreadable one is a clear error before
-/// DataFusion lists it.
-async fn register_table(ctx: &SessionContext, t: &TableArg) -> Result<()> {
-    check_readable(&t.file)?;
-    let path = t
-        .file
-        .to_str()
-        .with_context(|| format!("{}: not a UTF-8 path", t.file.display()))?;
-    let ext = t
-        .file
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or_default();
-    match ext.to_ascii_lowercase().as_str() {
-        "csv" => ctx.register_csv(&t.name, path, CsvReadOptions::new()).await,
-        "parquet" => {
-            ctx.register_parquet(&t.name, path, ParquetReadOptions::default())
-                .await
-        }
-        _ => bail!(
-            "{}: a table must be a .csv or .parquet file",
-            t.file.display()
-        ),
+/// `wasmudf query --engine datafusion --ballista URL`: the statements run
+/// by `wasmudf-cluster query`, whose Arrow IPC streams (one per statement)
+/// are printed as the local engine prints its batches.
+pub(crate) fn run_on_cluster(args: &QueryArgs, url: &str) -> Result<()> {
+    let s = &args.session;
+    if s.trusted {
+        bail!("--trusted does not travel to a cluster: trust is each executor's own policy");
     }
-    .with_context(|| format!("reading table {} from {}", t.name, t.file.display()))
+    let mut cmd = Command::new(cluster_binary());
+    cmd.args(["query", "--ballista", url, "--arrow-ipc"])
+        .arg(format!("--threads={}", s.threads.max(1)))
+        .arg(format!("--timeout-ms={}", s.timeout_ms))
+        .arg(format!("--memory-mib={}", s.memory_mib));
+    if let Some(fuel) = s.fuel {
+        cmd.arg(format!("--fuel={fuel}"));
+    }
+    if s.no_cache {
+        cmd.arg("--no-cache");
+    }
+    for udf in &s.udfs {
+        cmd.arg("--udf").arg(udf);
+    }
+    for t in &args.tables {
+        cmd.arg("--table").arg(format!("{}={}", t.name, t.file.display()));
+    }
+    let statements: Vec<String> = args.sql.iter().flat_map(|sql| statements(sql)).collect();
+    cmd.arg("--").args(&statements);
+    let out = cmd
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| missing_cluster_binary(&e))?;
+    if !out.status.success() {
+        bail!("wasmudf-cluster query failed ({})", out.status);
+    }
+    let mut reader = std::io::BufReader::new(out.stdout.as_slice());
+    while !reader.fill_buf()?.is_empty() {
+        let stream = StreamReader::try_new(&mut reader, None)
+            .context("reading wasmudf-cluster's Arrow IPC output")?;
+        let columns = stream
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        let mut rows = Vec::new();
+        for batch in stream {
+            rows.extend(batch_rows(&batch?)?);
+        }
+        crate::query::print(&ResultSet { columns, rows }, args.json);
+    }
+    Ok(())
 }
 
-fn check_readable(file: &Path) -> Result<()> {
-    let dir = match file.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let name = file
-        .file_name()
-        .with_context(|| format!("{}: not a file", file.display()))?;
-    let dir = cap_std::fs::Dir::open_ambient_dir(dir, cap_std::ambient_authority())
-        .with_context(|| format!("opening the folder of {}", file.display()))?;
-    dir.open(name)
-        .with_context(|| format!("opening {}", file.display()))?;
+/// `wasmudf cluster ARGS`: `wasmudf-cluster ARGS`, which holds Ballista.
+pub(crate) fn cluster(args: &[OsString]) -> Result<()> {
+    let status = Command::new(cluster_binary())
+        .args(args)
+        .status()
+        .map_err(|e| missing_cluster_binary(&e))?;
+    if !status.success() {
+        bail!("wasmudf-cluster failed ({status})");
+    }
     Ok(())
+}
+
+/// `wasmudf-cluster` beside this binary (both land in `target/release`),
+/// else on `PATH`.
+fn cluster_binary() -> PathBuf {
+    let name = format!("wasmudf-cluster{}", std::env::consts::EXE_SUFFIX);
+    std::env::current_exe()
+        .ok()
+        .map(|exe| exe.with_file_name(&name))
+        .filter(|beside| beside.is_file())
+        .unwrap_or_else(|| PathBuf::from(name))
+}
+
+fn missing_cluster_binary(e: &std::io::Error) -> anyhow::Error {
+    anyhow::anyhow!(
+        "running wasmudf-cluster: {e}. It is built apart from wasmudf (Ballista builds \
+         DataFusion with other features): cargo build --release --manifest-path \
+         crates/wasmudf-ballista/Cargo.toml --target-dir target"
+    )
+}
+
+async fn register_table(ctx: &SessionContext, t: &TableArg) -> Result<()> {
+    wasmudf_datafusion::register_file(ctx, &t.name, &t.file)
+        .await
+        .with_context(|| format!("reading table {} from {}", t.name, t.file.display()))
 }
 
 /// `sql` split into statements at `;` outside quotes and comments.
@@ -193,6 +244,7 @@ fn value(a: &ArrayRef, row: usize) -> Result<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     #[test]
     fn statements_split_outside_quotes_and_comments() {

@@ -59,6 +59,17 @@ enum Command {
     /// Measure what the sandbox costs: per-row overhead against builtins and
     /// native closures, instance creation, limits, memory and scaling.
     Bench(BenchArgs),
+    /// The Apache Ballista roles with wasmudf components: `wasmudf cluster
+    /// scheduler [--udf DIR]`, `wasmudf cluster executor --scheduler
+    /// HOST:PORT [--udf DIR]` (run by `wasmudf-cluster`, built apart:
+    /// `cargo build --release --manifest-path crates/wasmudf-ballista/Cargo.toml
+    /// --target-dir target`).
+    #[command(disable_help_flag = true)]
+    Cluster {
+        /// What `wasmudf-cluster` is given; `wasmudf cluster --help` lists it.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "ARGS")]
+        args: Vec<std::ffi::OsString>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -76,6 +87,10 @@ struct BenchArgs {
     /// Skip the better-sqlite3 column even if Node.js is available.
     #[arg(long)]
     no_node: bool,
+    /// Rows of the DataFusion comparison (wasm UDF against a native Rust
+    /// UDF, and against SQLite); 0 skips it.
+    #[arg(long, default_value_t = 1_000_000, value_name = "N")]
+    datafusion_rows: usize,
     /// Concurrency levels of the scaling table, e.g. `1,2,4,8,16`: that
     /// many UDF-heavy queries at once, on a pool of that many connections.
     #[arg(long, value_name = "N,...", value_delimiter = ',', default_values_t = [1, 2, 4],
@@ -182,6 +197,11 @@ struct QueryArgs {
     /// `NAME=FILE.parquet`; repeatable.
     #[arg(long = "table", value_name = "NAME=FILE")]
     tables: Vec<dfquery::TableArg>,
+    /// With `--engine datafusion`: run on the Apache Ballista cluster whose
+    /// scheduler is at `df://HOST:PORT` (started with `wasmudf cluster
+    /// scheduler`), shipping the components with the plan.
+    #[arg(long, value_name = "URL")]
+    ballista: Option<String>,
     /// SQL to run; each argument may hold several `;`-separated statements.
     #[arg(required = true, value_name = "SQL")]
     sql: Vec<String>,
@@ -203,9 +223,16 @@ fn main() -> ExitCode {
             EngineKind::Sqlite if !args.tables.is_empty() => Err(anyhow::anyhow!(
                 "--table is for --engine datafusion; with SQLite, import the file into --db"
             )),
+            EngineKind::Sqlite if args.ballista.is_some() => Err(anyhow::anyhow!(
+                "--ballista runs DataFusion: add --engine datafusion"
+            )),
             EngineKind::Sqlite => query::run(&args),
-            EngineKind::Datafusion => dfquery::run(&args),
+            EngineKind::Datafusion => match &args.ballista {
+                Some(url) => dfquery::run_on_cluster(&args, url),
+                None => dfquery::run(&args),
+            },
         },
+        Command::Cluster { args } => dfquery::cluster(&args),
         Command::Shell(args) => shell::run(&args),
         Command::Inspect { file, no_cache } => inspect::run(&file, no_cache),
         Command::New {

@@ -540,6 +540,7 @@ mod tests {
             node_note: None,
             wasm_vs_js_identity: None,
             languages: Vec::new(),
+            datafusion: None,
         }
     }
 

@@ -40,6 +40,7 @@
 
 mod aggregate;
 mod convert;
+mod files;
 mod pool;
 mod scalar;
 
@@ -51,6 +52,8 @@ use datafusion::execution::FunctionRegistry;
 use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
 use datafusion::prelude::SessionContext;
 use wasmudf::{Component, FunctionKind};
+
+pub use files::register_file;
 
 /// A component's functions as DataFusion UDFs, ready to register.
 #[derive(Debug, Default, Clone)]
@@ -96,6 +99,25 @@ pub fn udfs(component: &Component, parallelism: usize) -> Result<Udfs> {
         }
     }
     Ok(out)
+}
+
+/// The component function a scalar UDF of this crate runs, and its index
+/// in the component's manifest; `None` for any other UDF. A plan codec
+/// (the Ballista one, say) ships a function as the component's content
+/// hash and this index.
+pub fn scalar_origin(udf: &ScalarUDF) -> Option<(&Component, usize)> {
+    let f = &udf.inner().as_ref().downcast_ref::<scalar::WasmScalar>()?.0;
+    Some((&f.shared.component, f.index))
+}
+
+/// As [`scalar_origin`], for the aggregate and window UDFs of this crate.
+pub fn aggregate_origin(udf: &AggregateUDF) -> Option<(&Component, usize)> {
+    let f = &udf
+        .inner()
+        .as_ref()
+        .downcast_ref::<aggregate::WasmAggregate>()?
+        .0;
+    Some((&f.shared.component, f.index))
 }
 
 /// Registers every function of `component` on `ctx`.
