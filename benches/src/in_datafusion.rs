@@ -10,9 +10,7 @@ use datafusion::arrow::array::{ArrayRef, AsArray, Int64Array, RecordBatch, Strin
 use datafusion::arrow::datatypes::{DataType, Field, Int64Type, Schema};
 use datafusion::common::{DataFusionError, ScalarValue, cast::as_int64_array};
 use datafusion::datasource::MemTable;
-use datafusion::logical_expr::{
-    Accumulator, ColumnarValue, Volatility, create_udaf, create_udf,
-};
+use datafusion::logical_expr::{Accumulator, ColumnarValue, Volatility, create_udaf, create_udf};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use rusqlite::Connection;
 use serde::Serialize;

@@ -125,6 +125,29 @@ impl WasmCodec {
         Ok(Some((entry, message.index as usize)))
     }
 
+    /// A scalar UDF from `buf`, or what `other` (Ballista's codec) makes
+    /// of a blob that is not ours.
+    fn scalar(
+        &self,
+        name: &str,
+        buf: &[u8],
+        other: impl FnOnce() -> Result<Arc<ScalarUDF>>,
+    ) -> Result<Arc<ScalarUDF>> {
+        self.decode_as(name, buf, Kind::Scalar, Entry::scalar)?
+            .map_or_else(other, Ok)
+    }
+
+    /// As [`WasmCodec::scalar`], for aggregate and window UDFs.
+    fn aggregate(
+        &self,
+        name: &str,
+        buf: &[u8],
+        other: impl FnOnce() -> Result<Arc<AggregateUDF>>,
+    ) -> Result<Arc<AggregateUDF>> {
+        self.decode_as(name, buf, Kind::Aggregate, Entry::aggregate)?
+            .map_or_else(other, Ok)
+    }
+
     fn decode_as<T>(
         &self,
         name: &str,
@@ -199,10 +222,7 @@ impl LogicalExtensionCodec for WasmCodec {
     }
 
     fn try_decode_udf(&self, name: &str, buf: &[u8]) -> Result<Arc<ScalarUDF>> {
-        match self.decode_as(name, buf, Kind::Scalar, Entry::scalar)? {
-            Some(f) => Ok(f),
-            None => self.logical.try_decode_udf(name, buf),
-        }
+        self.scalar(name, buf, || self.logical.try_decode_udf(name, buf))
     }
 
     fn try_encode_udf(&self, node: &ScalarUDF, buf: &mut Vec<u8>) -> Result<()> {
@@ -213,10 +233,7 @@ impl LogicalExtensionCodec for WasmCodec {
     }
 
     fn try_decode_udaf(&self, name: &str, buf: &[u8]) -> Result<Arc<AggregateUDF>> {
-        match self.decode_as(name, buf, Kind::Aggregate, Entry::aggregate)? {
-            Some(f) => Ok(f),
-            None => self.logical.try_decode_udaf(name, buf),
-        }
+        self.aggregate(name, buf, || self.logical.try_decode_udaf(name, buf))
     }
 
     fn try_encode_udaf(&self, node: &AggregateUDF, buf: &mut Vec<u8>) -> Result<()> {
@@ -248,10 +265,7 @@ impl PhysicalExtensionCodec for WasmCodec {
     }
 
     fn try_decode_udf(&self, name: &str, buf: &[u8]) -> Result<Arc<ScalarUDF>> {
-        match self.decode_as(name, buf, Kind::Scalar, Entry::scalar)? {
-            Some(f) => Ok(f),
-            None => self.physical.try_decode_udf(name, buf),
-        }
+        self.scalar(name, buf, || self.physical.try_decode_udf(name, buf))
     }
 
     fn try_encode_udf(&self, node: &ScalarUDF, buf: &mut Vec<u8>) -> Result<()> {
@@ -262,10 +276,7 @@ impl PhysicalExtensionCodec for WasmCodec {
     }
 
     fn try_decode_udaf(&self, name: &str, buf: &[u8]) -> Result<Arc<AggregateUDF>> {
-        match self.decode_as(name, buf, Kind::Aggregate, Entry::aggregate)? {
-            Some(f) => Ok(f),
-            None => self.physical.try_decode_udaf(name, buf),
-        }
+        self.aggregate(name, buf, || self.physical.try_decode_udaf(name, buf))
     }
 
     fn try_encode_udaf(&self, node: &AggregateUDF, buf: &mut Vec<u8>) -> Result<()> {
@@ -327,24 +338,33 @@ mod tests {
         let mut tampered = MAGIC.to_vec();
         message.encode(&mut tampered).expect("encodes");
         let receiver = store();
-        let err = LogicalExtensionCodec::try_decode_udaf(&WasmCodec::new(receiver.clone()), &name, &tampered)
-            .expect_err("tampered");
+        let err = LogicalExtensionCodec::try_decode_udaf(
+            &WasmCodec::new(receiver.clone()),
+            &name,
+            &tampered,
+        )
+        .expect_err("tampered");
         assert!(err.to_string().contains("not to the declared"), "{err}");
         assert!(receiver.is_empty());
     }
 
     #[test]
     fn a_hash_without_bytes_needs_the_component_in_the_store() {
-        let sender = Arc::new(
-            ComponentStore::new(wasmudf::Engine::new().expect("engine"), 2).ship_limit(0),
-        );
+        let sender =
+            Arc::new(ComponentStore::new(wasmudf::Engine::new().expect("engine"), 2).ship_limit(0));
         let (name, buf) = encoded(&sender);
         let err = LogicalExtensionCodec::try_decode_udaf(&WasmCodec::new(store()), &name, &buf)
             .expect_err("not shipped");
-        assert!(err.to_string().contains("is not in this process's component store"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("is not in this process's component store"),
+            "{err}"
+        );
         // A store that loaded the same bytes from its own folder has it.
         let receiver = store();
-        receiver.insert("stats from a folder", stats_bytes()).expect("loads");
+        receiver
+            .insert("stats from a folder", stats_bytes())
+            .expect("loads");
         LogicalExtensionCodec::try_decode_udaf(&WasmCodec::new(receiver), &name, &buf)
             .expect("found by hash");
     }
@@ -357,10 +377,17 @@ mod tests {
         let mut bad = MAGIC.to_vec();
         bad.extend_from_slice(&[0xff, 0xff, 0xff]);
         let err = LogicalExtensionCodec::try_decode_udf(&codec, "f", &bad).expect_err("malformed");
-        assert!(err.to_string().contains("malformed wasmudf function message"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("malformed wasmudf function message"),
+            "{err}"
+        );
         // A scalar slot naming an aggregate is refused by kind.
         let (name, buf) = encoded(&store());
         let err = LogicalExtensionCodec::try_decode_udf(&codec, &name, &buf).expect_err("kind");
-        assert!(err.to_string().contains("is not a scalar function"), "{err}");
+        assert!(
+            err.to_string().contains("is not a scalar function"),
+            "{err}"
+        );
     }
 }

@@ -108,10 +108,7 @@ pub fn client_config(config: SessionConfig, store: &Arc<ComponentStore>) -> Sess
 /// # Errors
 ///
 /// The URL does not parse, or DataFusion refuses a function.
-pub async fn connect(
-    url: &str,
-    store: Arc<ComponentStore>,
-) -> Result<SessionContext, Error> {
+pub async fn connect(url: &str, store: Arc<ComponentStore>) -> Result<SessionContext, Error> {
     let config = client_config(SessionConfig::new_with_ballista(), &store);
     let state = SessionStateBuilder::new()
         .with_config(config)

@@ -29,7 +29,11 @@ use wasmudf::Engine;
 use wasmudf_ballista::ComponentStore;
 
 #[derive(Debug, Parser)]
-#[command(name = "wasmudf-cluster", version, about = "wasmudf components on an Apache Ballista cluster")]
+#[command(
+    name = "wasmudf-cluster",
+    version,
+    about = "wasmudf components on an Apache Ballista cluster"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -119,8 +119,8 @@ impl ComponentStore {
             path: path.display().to_string(),
             source,
         };
-        let dir = cap_std::fs::Dir::open_ambient_dir(path, cap_std::ambient_authority())
-            .map_err(io)?;
+        let dir =
+            cap_std::fs::Dir::open_ambient_dir(path, cap_std::ambient_authority()).map_err(io)?;
         let mut names = Vec::new();
         for entry in dir.entries().map_err(io)? {
             let entry = entry.map_err(io)?;

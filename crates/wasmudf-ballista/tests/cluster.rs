@@ -14,14 +14,19 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result, bail};
 use datafusion::arrow::array::{
-    Array, ArrayRef, BinaryArray, BinaryViewArray, BooleanArray, Float64Array, Int64Array,
-    RecordBatch, StringArray, StringViewArray,
+    ArrayRef, BinaryArray, Float64Array, Int64Array, RecordBatch, StringArray,
 };
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::arrow::ipc::reader::StreamReader;
 use datafusion::dataframe::DataFrameWriteOptions;
 use datafusion::prelude::SessionContext;
 use wasmudf::Value;
+
+// The rows and the comparison the DataFusion tests use, shared by path
+// (the two crates are in different workspaces).
+#[path = "../../wasmudf-datafusion/tests/common/mod.rs"]
+mod common;
+use common::{assert_same_rows, cell, rows};
 
 const BIN: &str = env!("CARGO_BIN_EXE_wasmudf-cluster");
 const ROWS: i64 = 300;
@@ -59,7 +64,9 @@ impl Role {
             while let Ok(n @ 1..) = errors.read(&mut chunk) {
                 let text = String::from_utf8_lossy(&chunk[..n]);
                 eprint!("{text}");
-                sink.lock().unwrap_or_else(|e| e.into_inner()).push_str(&text);
+                sink.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push_str(&text);
             }
         });
         let mut role = Role {
@@ -81,7 +88,10 @@ impl Role {
 
     /// What it printed on stderr so far.
     fn stderr(&self) -> String {
-        self.stderr.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.stderr
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 }
 
@@ -129,25 +139,6 @@ fn cluster(scheduler_args: &[&str], executor_args: &[&str], cache: &Path) -> Res
     })
 }
 
-/// `t(id, i, r, s, b, g)`, NULLs now and then, as in the DataFusion tests.
-type Row = (i64, Option<i64>, Option<f64>, Option<String>, Option<Vec<u8>>, i64);
-
-fn rows() -> Vec<Row> {
-    let words = ["straße", "kitten", "sitting", "", "Ünïcödé", "abc", "a1b22c333"];
-    (0..ROWS)
-        .map(|k| {
-            (
-                k,
-                (k % 11 != 3).then_some((k * 7919) % 97 - 40),
-                (k % 13 != 5).then_some((k % 17) as f64 / 4.0 - 1.5),
-                (k % 9 != 2).then(|| format!("{}{}", words[(k % 7) as usize], k % 5)),
-                (k % 8 != 1).then(|| vec![(k % 256) as u8, 7, (k * 3 % 256) as u8]),
-                k % 6,
-            )
-        })
-        .collect()
-}
-
 /// `t.parquet` (all columns) and `c.csv` (the ones CSV keeps) in `dir`.
 fn write_files(dir: &Path) -> Result<(PathBuf, PathBuf)> {
     let schema = Arc::new(Schema::new(vec![
@@ -158,7 +149,7 @@ fn write_files(dir: &Path) -> Result<(PathBuf, PathBuf)> {
         Field::new("b", DataType::Binary, true),
         Field::new("g", DataType::Int64, false),
     ]));
-    let all = rows();
+    let all = rows(ROWS);
     let columns: Vec<ArrayRef> = vec![
         Arc::new(Int64Array::from_iter_values(all.iter().map(|r| r.0))),
         Arc::new(Int64Array::from_iter(all.iter().map(|r| r.1))),
@@ -198,52 +189,20 @@ fn sqlite() -> Result<rusqlite::Connection> {
         "CREATE TABLE t(id INTEGER, i INTEGER, r REAL, s TEXT, b BLOB, g INTEGER);
          CREATE TABLE c(id INTEGER, i INTEGER, g INTEGER);",
     )?;
-    for (id, i, r, s, b, g) in rows() {
+    for (id, i, r, s, b, g) in rows(ROWS) {
         conn.execute(
             "INSERT INTO t VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             rusqlite::params![id, i, r, s, b, g],
         )?;
-        conn.execute("INSERT INTO c VALUES (?1, ?2, ?3)", rusqlite::params![id, i, g])?;
+        conn.execute(
+            "INSERT INTO c VALUES (?1, ?2, ?3)",
+            rusqlite::params![id, i, g],
+        )?;
     }
     for (name, bytes) in wasmudf_test_guests::EXAMPLES {
         engine.load(name, bytes)?.register(&conn)?;
     }
     Ok(conn)
-}
-
-fn sqlite_rows(conn: &rusqlite::Connection, sql: &str) -> Result<Vec<Vec<Value>>> {
-    let mut stmt = conn.prepare(sql)?;
-    let n = stmt.column_count();
-    let rows = stmt.query_map([], |row| {
-        (0..n)
-            .map(|i| row.get::<_, rusqlite::types::Value>(i).map(Value::from))
-            .collect::<rusqlite::Result<Vec<_>>>()
-    })?;
-    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
-}
-
-fn cell(a: &ArrayRef, row: usize) -> Result<Value> {
-    if a.is_null(row) {
-        return Ok(Value::Null);
-    }
-    let any = a.as_any();
-    Ok(if let Some(x) = any.downcast_ref::<Int64Array>() {
-        Value::Integer(x.value(row))
-    } else if let Some(x) = any.downcast_ref::<Float64Array>() {
-        Value::Real(x.value(row))
-    } else if let Some(x) = any.downcast_ref::<StringArray>() {
-        Value::Text(x.value(row).to_owned())
-    } else if let Some(x) = any.downcast_ref::<StringViewArray>() {
-        Value::Text(x.value(row).to_owned())
-    } else if let Some(x) = any.downcast_ref::<BinaryArray>() {
-        Value::Blob(x.value(row).to_vec())
-    } else if let Some(x) = any.downcast_ref::<BinaryViewArray>() {
-        Value::Blob(x.value(row).to_vec())
-    } else if let Some(x) = any.downcast_ref::<BooleanArray>() {
-        Value::Integer(x.value(row).into())
-    } else {
-        bail!("unexpected result type {}", a.data_type())
-    })
 }
 
 /// Runs `statements` with `wasmudf-cluster query`, one result per
@@ -291,33 +250,6 @@ fn cluster_query(
     Ok(Ok(results))
 }
 
-/// Equal, REALs to 1e-9 relative (partial sums add up in another order),
-/// and an INTEGER equal to the same REAL (SQLite's dynamic typing).
-fn same(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Real(x), Value::Real(y)) => {
-            x == y || (x - y).abs() <= 1e-9 * x.abs().max(y.abs())
-        }
-        (Value::Integer(i), Value::Real(r)) | (Value::Real(r), Value::Integer(i)) => {
-            *i as f64 == *r
-        }
-        _ => a == b,
-    }
-}
-
-fn compare(conn: &rusqlite::Connection, sql: &str, got: &[Vec<Value>]) -> Result<()> {
-    let expected = sqlite_rows(conn, sql)?;
-    assert!(!expected.is_empty(), "{sql}: no rows to compare");
-    assert_eq!(got.len(), expected.len(), "{sql}: row counts differ");
-    for (k, (g, e)) in got.iter().zip(&expected).enumerate() {
-        assert!(
-            g.len() == e.len() && g.iter().zip(e).all(|(x, y)| same(x, y)),
-            "{sql}: row {k}: Ballista {g:?}, SQLite {e:?}"
-        );
-    }
-    Ok(())
-}
-
 /// Every example function of every example component.
 const QUERIES: &[&str] = &[
     "SELECT id, unicode_upper(s), levenshtein(s, 'sitting'), regexp('^[a-z]+[0-9]$', s) FROM t ORDER BY id",
@@ -343,7 +275,7 @@ fn check_all(url: &str, extra: &[&str], tables: &[String], cache: &Path) -> Resu
         .map_err(|e| anyhow::anyhow!("the query failed: {e}"))?;
     assert_eq!(results.len(), QUERIES.len());
     for (sql, got) in QUERIES.iter().zip(&results) {
-        compare(&conn, sql, got)?;
+        assert_same_rows(&conn, sql, "Ballista", got)?;
     }
     Ok(())
 }
@@ -400,7 +332,8 @@ fn components_found_by_hash_in_each_role_s_own_folder() -> Result<()> {
     assert!(err.contains("failed"), "{err}");
     let said = c.executor.stderr();
     assert!(
-        said.contains("sumsq: component") && said.contains("is not in this process's component store"),
+        said.contains("sumsq: component")
+            && said.contains("is not in this process's component store"),
         "the executor said: {said}"
     );
     Ok(())
@@ -451,7 +384,9 @@ fn wasmudf_query_with_ballista_prints_what_the_local_engine_prints() -> Result<(
     assert_eq!(remote, local);
 
     // `wasmudf cluster` is `wasmudf-cluster`.
-    let out = Command::new(&wasmudf).args(["cluster", "--help"]).output()?;
+    let out = Command::new(&wasmudf)
+        .args(["cluster", "--help"])
+        .output()?;
     let help = String::from_utf8(out.stdout)?;
     assert!(out.status.success() && help.contains("executor"), "{help}");
     Ok(())

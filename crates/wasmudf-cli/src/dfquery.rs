@@ -90,7 +90,8 @@ pub(crate) fn run_on_cluster(args: &QueryArgs, url: &str) -> Result<()> {
         cmd.arg("--udf").arg(udf);
     }
     for t in &args.tables {
-        cmd.arg("--table").arg(format!("{}={}", t.name, t.file.display()));
+        cmd.arg("--table")
+            .arg(format!("{}={}", t.name, t.file.display()));
     }
     let statements: Vec<String> = args.sql.iter().flat_map(|sql| statements(sql)).collect();
     cmd.arg("--").args(&statements);

@@ -67,7 +67,11 @@ enum Command {
     #[command(disable_help_flag = true)]
     Cluster {
         /// What `wasmudf-cluster` is given; `wasmudf cluster --help` lists it.
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "ARGS")]
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "ARGS"
+        )]
         args: Vec<std::ffi::OsString>,
     },
 }

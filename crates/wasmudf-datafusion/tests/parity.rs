@@ -6,12 +6,15 @@ use std::sync::{Arc, OnceLock};
 
 use anyhow::Result;
 use datafusion::arrow::array::{
-    Array, ArrayRef, BinaryArray, Float64Array, Int64Array, RecordBatch, StringArray,
+    ArrayRef, BinaryArray, Float64Array, Int64Array, RecordBatch, StringArray,
 };
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::datasource::MemTable;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use wasmudf::{Component, Engine, Value};
+
+mod common;
+use common::{assert_same_rows, cell, rows};
 
 const ROWS: i64 = 240;
 
@@ -29,46 +32,10 @@ fn load(name: &str) -> Component {
     engine().load_file(path).expect("loads")
 }
 
-/// `t(id, i, r, s, b, g)`: integers, reals, texts, blobs, each NULL now and
-/// then, and a group key.
-/// One row of `t`.
-type Row = (
-    i64,
-    Option<i64>,
-    Option<f64>,
-    Option<String>,
-    Option<Vec<u8>>,
-    i64,
-);
-
-fn rows() -> Vec<Row> {
-    (0..ROWS)
-        .map(|k| {
-            let words = [
-                "straße",
-                "kitten",
-                "sitting",
-                "",
-                "Ünïcödé",
-                "abc",
-                "a1b22c333",
-            ];
-            (
-                k,
-                (k % 11 != 3).then_some((k * 7919) % 97 - 40),
-                (k % 13 != 5).then_some((k % 17) as f64 / 4.0 - 1.5),
-                (k % 9 != 2).then(|| format!("{}{}", words[(k % 7) as usize], k % 5)),
-                (k % 8 != 1).then(|| vec![(k % 256) as u8, 7, (k * 3 % 256) as u8]),
-                k % 6,
-            )
-        })
-        .collect()
-}
-
 fn sqlite(components: &[&Component]) -> Result<rusqlite::Connection> {
     let conn = rusqlite::Connection::open_in_memory()?;
     conn.execute_batch("CREATE TABLE t(id INTEGER, i INTEGER, r REAL, s TEXT, b BLOB, g INTEGER)")?;
-    for (id, i, r, s, b, g) in rows() {
+    for (id, i, r, s, b, g) in rows(ROWS) {
         conn.execute(
             "INSERT INTO t VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             rusqlite::params![id, i, r, s, b, g],
@@ -89,7 +56,7 @@ fn datafusion(components: &[&Component], partitions: usize) -> Result<SessionCon
         Field::new("b", DataType::Binary, true),
         Field::new("g", DataType::Int64, false),
     ]));
-    let all = rows();
+    let all = rows(ROWS);
     let chunk = all.len().div_ceil(partitions);
     let batches = all
         .chunks(chunk)
@@ -124,63 +91,20 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("runtime")
 }
 
-fn cell(a: &ArrayRef, row: usize) -> Value {
-    if a.is_null(row) {
-        return Value::Null;
-    }
-    let any = a.as_any();
-    if let Some(x) = any.downcast_ref::<Int64Array>() {
-        Value::Integer(x.value(row))
-    } else if let Some(x) = any.downcast_ref::<Float64Array>() {
-        Value::Real(x.value(row))
-    } else if let Some(x) = any.downcast_ref::<StringArray>() {
-        Value::Text(x.value(row).to_owned())
-    } else if let Some(x) = any.downcast_ref::<datafusion::arrow::array::StringViewArray>() {
-        Value::Text(x.value(row).to_owned())
-    } else if let Some(x) = any.downcast_ref::<BinaryArray>() {
-        Value::Blob(x.value(row).to_vec())
-    } else if let Some(x) = any.downcast_ref::<datafusion::arrow::array::BooleanArray>() {
-        Value::Integer(x.value(row).into())
-    } else {
-        panic!("unexpected result type {}", a.data_type())
-    }
-}
-
 async fn df_rows(ctx: &SessionContext, sql: &str) -> Result<Vec<Vec<Value>>> {
     let batches = ctx.sql(sql).await?.collect().await?;
     let mut out = Vec::new();
     for b in batches {
         for r in 0..b.num_rows() {
-            out.push(b.columns().iter().map(|c| cell(c, r)).collect());
+            out.push(
+                b.columns()
+                    .iter()
+                    .map(|c| cell(c, r))
+                    .collect::<Result<_>>()?,
+            );
         }
     }
     Ok(out)
-}
-
-fn sqlite_rows(conn: &rusqlite::Connection, sql: &str) -> Result<Vec<Vec<Value>>> {
-    let mut stmt = conn.prepare(sql)?;
-    let n = stmt.column_count();
-    let rows = stmt.query_map([], |row| {
-        (0..n)
-            .map(|i| row.get::<_, rusqlite::types::Value>(i).map(Value::from))
-            .collect::<rusqlite::Result<Vec<_>>>()
-    })?;
-    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
-}
-
-/// Equal, with REALs equal to 1e-9 relative (the two engines may add a
-/// group's partial sums in another order) and an INTEGER equal to the same
-/// REAL (SQLite's dynamic typing).
-fn same(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Real(x), Value::Real(y)) => {
-            x == y || (x - y).abs() <= 1e-9 * x.abs().max(y.abs()) || (x.is_nan() && y.is_nan())
-        }
-        (Value::Integer(i), Value::Real(r)) | (Value::Real(r), Value::Integer(i)) => {
-            *i as f64 == *r
-        }
-        _ => a == b,
-    }
 }
 
 fn check(
@@ -189,17 +113,8 @@ fn check(
     rt: &tokio::runtime::Runtime,
     sql: &str,
 ) -> Result<()> {
-    let expected = sqlite_rows(conn, sql)?;
     let got = rt.block_on(df_rows(ctx, sql))?;
-    assert_eq!(got.len(), expected.len(), "{sql}: row counts differ");
-    for (k, (g, e)) in got.iter().zip(&expected).enumerate() {
-        assert!(
-            g.len() == e.len() && g.iter().zip(e).all(|(x, y)| same(x, y)),
-            "{sql}: row {k}: DataFusion {g:?}, SQLite {e:?}"
-        );
-    }
-    assert!(!expected.is_empty(), "{sql}: no rows to compare");
-    Ok(())
+    assert_same_rows(conn, sql, "DataFusion", &got)
 }
 
 #[test]
