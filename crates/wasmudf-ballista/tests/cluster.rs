@@ -13,10 +13,6 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result, bail};
-use datafusion::arrow::array::{
-    ArrayRef, BinaryArray, Float64Array, Int64Array, RecordBatch, StringArray,
-};
-use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::arrow::ipc::reader::StreamReader;
 use datafusion::dataframe::DataFrameWriteOptions;
 use datafusion::prelude::SessionContext;
@@ -26,7 +22,7 @@ use wasmudf::Value;
 // (the two crates are in different workspaces).
 #[path = "../../wasmudf-datafusion/tests/common/mod.rs"]
 mod common;
-use common::{assert_same_rows, cell, rows};
+use common::{assert_same_rows, batch, cell, rows};
 
 const BIN: &str = env!("CARGO_BIN_EXE_wasmudf-cluster");
 const ROWS: i64 = 300;
@@ -141,24 +137,8 @@ fn cluster(scheduler_args: &[&str], executor_args: &[&str], cache: &Path) -> Res
 
 /// `t.parquet` (all columns) and `c.csv` (the ones CSV keeps) in `dir`.
 fn write_files(dir: &Path) -> Result<(PathBuf, PathBuf)> {
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("id", DataType::Int64, false),
-        Field::new("i", DataType::Int64, true),
-        Field::new("r", DataType::Float64, true),
-        Field::new("s", DataType::Utf8, true),
-        Field::new("b", DataType::Binary, true),
-        Field::new("g", DataType::Int64, false),
-    ]));
     let all = rows(ROWS);
-    let columns: Vec<ArrayRef> = vec![
-        Arc::new(Int64Array::from_iter_values(all.iter().map(|r| r.0))),
-        Arc::new(Int64Array::from_iter(all.iter().map(|r| r.1))),
-        Arc::new(Float64Array::from_iter(all.iter().map(|r| r.2))),
-        Arc::new(StringArray::from_iter(all.iter().map(|r| r.3.clone()))),
-        Arc::new(BinaryArray::from_iter(all.iter().map(|r| r.4.clone()))),
-        Arc::new(Int64Array::from_iter_values(all.iter().map(|r| r.5))),
-    ];
-    let batch = RecordBatch::try_new(schema, columns)?;
+    let batch = batch(&all)?;
     let parquet = dir.join("t.parquet");
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async {

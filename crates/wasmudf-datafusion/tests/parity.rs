@@ -5,16 +5,12 @@
 use std::sync::{Arc, OnceLock};
 
 use anyhow::Result;
-use datafusion::arrow::array::{
-    ArrayRef, BinaryArray, Float64Array, Int64Array, RecordBatch, StringArray,
-};
-use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::datasource::MemTable;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use wasmudf::{Component, Engine, Value};
 
 mod common;
-use common::{assert_same_rows, cell, rows};
+use common::{assert_same_rows, batch, cell, rows};
 
 const ROWS: i64 = 240;
 
@@ -48,30 +44,13 @@ fn sqlite(components: &[&Component]) -> Result<rusqlite::Connection> {
 }
 
 fn datafusion(components: &[&Component], partitions: usize) -> Result<SessionContext> {
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("id", DataType::Int64, false),
-        Field::new("i", DataType::Int64, true),
-        Field::new("r", DataType::Float64, true),
-        Field::new("s", DataType::Utf8, true),
-        Field::new("b", DataType::Binary, true),
-        Field::new("g", DataType::Int64, false),
-    ]));
     let all = rows(ROWS);
     let chunk = all.len().div_ceil(partitions);
     let batches = all
         .chunks(chunk)
-        .map(|part| -> Result<Vec<RecordBatch>> {
-            let columns: Vec<ArrayRef> = vec![
-                Arc::new(Int64Array::from_iter_values(part.iter().map(|r| r.0))),
-                Arc::new(Int64Array::from_iter(part.iter().map(|r| r.1))),
-                Arc::new(Float64Array::from_iter(part.iter().map(|r| r.2))),
-                Arc::new(StringArray::from_iter(part.iter().map(|r| r.3.clone()))),
-                Arc::new(BinaryArray::from_iter(part.iter().map(|r| r.4.clone()))),
-                Arc::new(Int64Array::from_iter_values(part.iter().map(|r| r.5))),
-            ];
-            Ok(vec![RecordBatch::try_new(schema.clone(), columns)?])
-        })
+        .map(|part| Ok(vec![batch(part)?]))
         .collect::<Result<Vec<_>>>()?;
+    let schema = batches[0][0].schema();
     let config = SessionConfig::new()
         .with_target_partitions(partitions)
         .with_batch_size(64);

@@ -4,11 +4,14 @@
 
 #![allow(dead_code)]
 
+use std::sync::Arc;
+
 use anyhow::{Result, bail};
 use datafusion::arrow::array::{
     Array, ArrayRef, BinaryArray, BinaryViewArray, BooleanArray, Float64Array, Int64Array,
-    StringArray, StringViewArray,
+    RecordBatch, StringArray, StringViewArray,
 };
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use wasmudf::Value;
 
 /// One row of `t(id, i, r, s, b, g)`: integers, reals, texts, blobs, each
@@ -45,6 +48,27 @@ pub fn rows(n: i64) -> Vec<Row> {
             )
         })
         .collect()
+}
+
+/// `rows` as one record batch of `t`'s schema.
+pub fn batch(rows: &[Row]) -> Result<RecordBatch> {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Int64, false),
+        Field::new("i", DataType::Int64, true),
+        Field::new("r", DataType::Float64, true),
+        Field::new("s", DataType::Utf8, true),
+        Field::new("b", DataType::Binary, true),
+        Field::new("g", DataType::Int64, false),
+    ]));
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.0))),
+        Arc::new(Int64Array::from_iter(rows.iter().map(|r| r.1))),
+        Arc::new(Float64Array::from_iter(rows.iter().map(|r| r.2))),
+        Arc::new(StringArray::from_iter(rows.iter().map(|r| r.3.clone()))),
+        Arc::new(BinaryArray::from_iter(rows.iter().map(|r| r.4.clone()))),
+        Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.5))),
+    ];
+    Ok(RecordBatch::try_new(schema, columns)?)
 }
 
 /// One DataFusion cell as SQLite's classes.
