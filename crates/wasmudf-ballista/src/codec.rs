@@ -51,7 +51,7 @@ enum Kind {
 /// by content hash through one [`ComponentStore`].
 ///
 /// Install it on all three roles: the client's session config
-/// ([`crate::client_state`]), the scheduler ([`crate::scheduler_config`]) and
+/// ([`crate::client_config`]), the scheduler ([`crate::scheduler_config`]) and
 /// the executors ([`crate::executor_config`]).
 #[derive(Debug, Clone)]
 pub struct WasmCodec {
@@ -97,14 +97,7 @@ impl WasmCodec {
         if buf.is_empty() {
             // A plan that names the function without shipping it (a plain
             // Ballista client): the store's only function of that name.
-            return Ok(self.store.by_name(name).and_then(|entry| {
-                let index = entry
-                    .component
-                    .functions()
-                    .iter()
-                    .position(|f| f.name.to_lowercase() == name)?;
-                Some((entry, index))
-            }));
+            return Ok(self.store.by_name(name));
         }
         let Some(body) = buf.strip_prefix(MAGIC) else {
             return Ok(None);

@@ -53,16 +53,8 @@ pub use store::{ComponentStore, DEFAULT_SHIP_LIMIT};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// A file or folder could not be read.
-    #[error("{path}: {source}")]
-    Io {
-        /// The path as given.
-        path: String,
-        /// The cause.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The bytes are not a component this host loads.
+    /// A file or folder could not be read, or its bytes are not a
+    /// component this host loads.
     #[error(transparent)]
     Load(#[from] wasmudf::Error),
     /// DataFusion refused the component's functions.

@@ -106,68 +106,30 @@ impl ComponentStore {
         self.lock().values().map(|e| e.component.clone()).collect()
     }
 
-    /// Loads every `*.wasm` file of `dir` (opened through cap-std; other
-    /// files and folders are passed over) and returns their hashes.
+    /// Loads every `*.wasm` file of `dir`, read as
+    /// [`wasmudf::Engine::load_dir`] reads them, and returns their hashes.
     ///
     /// # Errors
     ///
     /// A folder that cannot be read, or a file that does not load: a store
     /// missing a component it was told to have would fail later, in a task.
     pub fn load_dir(&self, dir: impl AsRef<Path>) -> Result<Vec<[u8; 32]>, Error> {
-        let path = dir.as_ref();
-        let io = |source| Error::Io {
-            path: path.display().to_string(),
-            source,
-        };
-        let dir =
-            cap_std::fs::Dir::open_ambient_dir(path, cap_std::ambient_authority()).map_err(io)?;
-        let mut names = Vec::new();
-        for entry in dir.entries().map_err(io)? {
-            let entry = entry.map_err(io)?;
-            let name = entry.file_name();
-            let is_file = entry.file_type().map_err(io)?.is_file();
-            if is_file && Path::new(&name).extension().is_some_and(|e| e == "wasm") {
-                names.push(name);
-            }
-        }
-        // A stable order, so a load error names the same file every run.
-        names.sort();
-        let mut hashes = Vec::with_capacity(names.len());
-        for name in names {
-            let file = path.join(&name);
-            let bytes = dir.read(&name).map_err(|source| Error::Io {
-                path: file.display().to_string(),
-                source,
-            })?;
-            hashes.push(self.insert(&file.display().to_string(), &bytes)?.sha256());
-        }
-        Ok(hashes)
+        let scan = self.engine.read_dir(dir)?;
+        scan.files
+            .iter()
+            .map(|(path, bytes)| Ok(self.insert(&path.display().to_string(), bytes)?.sha256()))
+            .collect()
     }
 
-    /// Loads one component file (opened through cap-std).
+    /// Loads one component file, read as [`wasmudf::Engine::load_file`]
+    /// reads it.
     ///
     /// # Errors
     ///
     /// The file cannot be read or does not load.
     pub fn load_file(&self, path: impl AsRef<Path>) -> Result<Component, Error> {
         let path = path.as_ref();
-        let io = |source| Error::Io {
-            path: path.display().to_string(),
-            source,
-        };
-        let dir = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
-        let name = path.file_name().ok_or_else(|| {
-            io(std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                "not a file name",
-            ))
-        })?;
-        let bytes = cap_std::fs::Dir::open_ambient_dir(dir, cap_std::ambient_authority())
-            .and_then(|d| d.read(name))
-            .map_err(io)?;
+        let bytes = self.engine.read_file(path)?;
         self.insert(&path.display().to_string(), &bytes)
     }
 
@@ -211,19 +173,21 @@ impl ComponentStore {
         self.entry_or_load(hash, &format!("shipped component {}", short(&hash)), bytes)
     }
 
-    /// The entry of the only component with a function called `name`
-    /// (lower-cased, as DataFusion names them), for plans that name a
-    /// function without shipping it.
-    pub(crate) fn by_name(&self, name: &str) -> Option<Arc<Entry>> {
+    /// The entry and manifest index of the only component function called
+    /// `name` (lower-cased, as DataFusion names them), for plans that name
+    /// a function without shipping it.
+    pub(crate) fn by_name(&self, name: &str) -> Option<(Arc<Entry>, usize)> {
         let entries = self.lock();
-        let mut found = entries.values().filter(|e| {
-            e.component
+        let mut found = entries.values().filter_map(|e| {
+            let index = e
+                .component
                 .functions()
                 .iter()
-                .any(|f| f.name.to_lowercase() == name)
+                .position(|f| f.name.to_lowercase() == name)?;
+            Some((e.clone(), index))
         });
         let first = found.next()?;
-        found.next().is_none().then(|| first.clone())
+        found.next().is_none().then_some(first)
     }
 
     /// The bytes of `hash` that may travel with a plan.

@@ -427,7 +427,7 @@ impl Engine {
     /// [`Error::Io`] if the file cannot be read, otherwise as [`Engine::load`].
     pub fn load_file(&self, path: impl AsRef<Path>) -> Result<Component> {
         let path = path.as_ref();
-        let bytes = crate::files::read_capped(path, self.inner.max_component_bytes)?;
+        let bytes = self.read_file(path)?;
         self.load(&path.display().to_string(), &bytes)
     }
 
@@ -478,7 +478,7 @@ impl Engine {
     /// # }
     /// ```
     pub fn load_dir_report(&self, path: impl AsRef<Path>) -> Result<DirLoad> {
-        let scan = crate::files::read_wasm_dir(path.as_ref(), self.inner.max_component_bytes)?;
+        let scan = self.read_dir(path)?;
         let components = scan
             .files
             .into_iter()
@@ -488,6 +488,42 @@ impl Engine {
             components,
             skipped: scan.skipped,
         })
+    }
+
+    /// The bytes of a component file, read exactly as
+    /// [`load_file`](Engine::load_file) reads them (through cap-std, a
+    /// regular file only, refused over the size limit before it is read),
+    /// for hosts that keep or send the bytes as well as compiling them.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`], or a file over the size limit.
+    pub fn read_file(&self, path: impl AsRef<Path>) -> Result<Vec<u8>> {
+        crate::files::read_capped(path.as_ref(), self.inner.max_component_bytes)
+    }
+
+    /// The `.wasm` files of a directory, read exactly as
+    /// [`load_dir_report`](Engine::load_dir_report) reads them, without
+    /// compiling them.
+    ///
+    /// # Errors
+    ///
+    /// As [`read_file`](Engine::read_file), for the directory or a file.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # fn main() -> wasmudf::Result<()> {
+    /// let engine = wasmudf::Engine::new()?;
+    /// for (path, bytes) in engine.read_dir("udfs/")?.files {
+    ///     let component = engine.load(&path.display().to_string(), &bytes)?;
+    ///     println!("{}: {} bytes", component.origin(), bytes.len());
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn read_dir(&self, path: impl AsRef<Path>) -> Result<crate::DirScan> {
+        crate::files::read_wasm_dir(path.as_ref(), self.inner.max_component_bytes)
     }
 
     pub(crate) fn wasmtime(&self) -> &wasmtime::Engine {

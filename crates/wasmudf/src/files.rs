@@ -114,11 +114,14 @@ impl fmt::Display for SkipReason {
     }
 }
 
-/// What a folder scan found: the component files read, in name order, and
-/// the entries passed over.
-pub(crate) struct DirScan {
-    pub(crate) files: Vec<(PathBuf, Vec<u8>)>,
-    pub(crate) skipped: Vec<Skipped>,
+/// What a folder scan found ([`Engine::read_dir`](crate::Engine::read_dir)):
+/// the component files read, in name order, and the entries passed over.
+#[derive(Debug)]
+pub struct DirScan {
+    /// Each `.wasm` file's path and bytes.
+    pub files: Vec<(PathBuf, Vec<u8>)>,
+    /// The entries not read, and why.
+    pub skipped: Vec<Skipped>,
 }
 
 /// Reads every `.wasm` file directly inside `dir_path`, sorted by name.

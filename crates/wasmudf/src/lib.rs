@@ -64,7 +64,7 @@ pub use component::Component;
 pub use database::{Database, DatabaseBuilder, PoolStats, Row, RowStream, ToParams, Transaction};
 pub use engine::{CallPhase, DirLoad, Engine, EngineBuilder, InstanceStats};
 pub use error::{Error, ExistingFunction, FunctionOwner, Result};
-pub use files::{SkipReason, Skipped};
+pub use files::{DirScan, SkipReason, Skipped};
 pub use guest_text::{MAX_GUEST_MESSAGE_BYTES, escape_controls};
 pub use instance::{Accumulator, Instance};
 pub use interrupt::Interrupt;
