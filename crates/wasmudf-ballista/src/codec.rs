@@ -41,12 +41,6 @@ pub(crate) struct Shipped {
     pub(crate) component: Option<Vec<u8>>,
 }
 
-/// What a scalar or an aggregate UDF is to the codec.
-enum Kind {
-    Scalar,
-    Aggregate,
-}
-
 /// Ballista's logical and physical codecs, with wasmudf functions shipped
 /// by content hash through one [`ComponentStore`].
 ///
@@ -126,7 +120,7 @@ impl WasmCodec {
         buf: &[u8],
         other: impl FnOnce() -> Result<Arc<ScalarUDF>>,
     ) -> Result<Arc<ScalarUDF>> {
-        self.decode_as(name, buf, Kind::Scalar, Entry::scalar)?
+        self.decode_as(name, buf, "scalar", Entry::scalar)?
             .map_or_else(other, Ok)
     }
 
@@ -137,7 +131,7 @@ impl WasmCodec {
         buf: &[u8],
         other: impl FnOnce() -> Result<Arc<AggregateUDF>>,
     ) -> Result<Arc<AggregateUDF>> {
-        self.decode_as(name, buf, Kind::Aggregate, Entry::aggregate)?
+        self.decode_as(name, buf, "aggregate or window", Entry::aggregate)?
             .map_or_else(other, Ok)
     }
 
@@ -145,19 +139,15 @@ impl WasmCodec {
         &self,
         name: &str,
         buf: &[u8],
-        kind: Kind,
+        kind: &str,
         pick: impl FnOnce(&Entry, usize) -> Option<Arc<T>>,
     ) -> Result<Option<Arc<T>>> {
         let Some((entry, index)) = self.decode(name, buf)? else {
             return Ok(None);
         };
         pick(&entry, index).map(Some).ok_or_else(|| {
-            let what = match kind {
-                Kind::Scalar => "scalar",
-                Kind::Aggregate => "aggregate or window",
-            };
             DataFusionError::Plan(format!(
-                "{name}: function #{index} of {} is not a {what} function",
+                "{name}: function #{index} of {} is not a {kind} function",
                 wasmudf::escape_controls(entry.component.origin())
             ))
         })

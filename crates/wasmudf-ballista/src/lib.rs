@@ -109,7 +109,7 @@ pub async fn connect(url: &str, store: Arc<ComponentStore>) -> Result<SessionCon
     let ctx = SessionContext::remote_with_state(url, state).await?;
     // Ballista rebuilds the state it is given and drops custom functions
     // on the way; they go back on the context it returns.
-    store.register(&ctx)?;
+    store.register(&ctx);
     Ok(ctx)
 }
 

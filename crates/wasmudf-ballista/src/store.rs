@@ -196,11 +196,7 @@ impl ComponentStore {
     }
 
     /// Registers every function of every stored component on `ctx`.
-    ///
-    /// # Errors
-    ///
-    /// DataFusion's own.
-    pub fn register(&self, ctx: &SessionContext) -> Result<(), Error> {
+    pub fn register(&self, ctx: &SessionContext) {
         for entry in self.lock().values() {
             for f in entry.scalars.values() {
                 ctx.register_udf(f.as_ref().clone());
@@ -209,7 +205,6 @@ impl ComponentStore {
                 ctx.register_udaf(f.as_ref().clone());
             }
         }
-        Ok(())
     }
 
     fn entry_or_load(
