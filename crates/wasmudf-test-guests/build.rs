@@ -13,7 +13,16 @@ use std::process::Command;
 const TARGET: &str = "wasm32-wasip2";
 
 /// The guests the CLI loads when it is given no `--udf`.
-const EXAMPLES: &[&str] = &["sleep", "identity", "text", "sha256", "greatest", "stats"];
+const EXAMPLES: &[&str] = &[
+    "sleep",
+    "identity",
+    "text",
+    "sha256",
+    "greatest",
+    "stats",
+    "regex-matches",
+    "split",
+];
 
 fn main() {
     let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"));
@@ -61,7 +70,7 @@ fn main() {
             crates.iter().any(|(n, _)| n == name),
             "example guest `{name}` is missing from guests/"
         );
-        let file = release.join(format!("{name}.wasm"));
+        let file = release.join(format!("{}.wasm", name.replace('-', "_")));
         writeln!(
             examples,
             "    ({name:?}, include_bytes!({:?})),",

@@ -178,7 +178,11 @@ fn world() -> &'static std::sync::Mutex<World> {
                 for f in d.functions() {
                     let kind = f.kind;
                     let one_arg = matches!(f.arity.as_sqlite(), 1 | -1);
-                    if kind != wasmudf::FunctionKind::Scalar && one_arg && crate::direct::is_pure(f)
+                    if matches!(
+                        kind,
+                        wasmudf::FunctionKind::Aggregate | wasmudf::FunctionKind::Window
+                    ) && one_arg
+                        && crate::direct::is_pure(f)
                     {
                         world.functions.push((
                             guest,

@@ -426,3 +426,57 @@ fn a_connection_serves_more_groups_than_a_store_has_handles() -> Result<()> {
     }
     Ok(())
 }
+
+/// The rows of `sql`, as `(ordinal, part)`.
+fn parts(conn: &Connection, sql: &str) -> rusqlite::Result<Vec<(i64, String)>> {
+    let mut stmt = conn.prepare(sql)?;
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect()
+}
+
+#[test]
+fn javascript_and_python_table_functions_answer_as_the_rust_one() -> Result<()> {
+    let engine = shared_engine();
+    let rust = wasmudf_tests::component("split");
+    let conn = conn(&[js(engine), py(engine), rust])?;
+    let long: Vec<String> = (0..3000).map(|i| format!("w{i}")).collect();
+    let long = long.join(";");
+    for (text, sep) in [
+        ("a,b,,c", ","),
+        ("", ","),
+        ("x--y----z", "--"),
+        ("ünï,cödé", ","),
+        (long.as_str(), ";"),
+    ] {
+        let expected = parts(&conn, &format!("SELECT * FROM split('{text}', '{sep}')"))?;
+        for f in ["js_split", "py_split"] {
+            let got = parts(&conn, &format!("SELECT * FROM {f}('{text}', '{sep}')"))?;
+            assert_eq!(got, expected, "{f}({text:.20?}, {sep:?})");
+        }
+    }
+    // Joined, with a LIMIT that stops reading, and errors that leave the
+    // connection answering.
+    conn.execute_batch(
+        "CREATE TABLE t(id INTEGER, csv TEXT);
+         INSERT INTO t VALUES (1, 'a,b'), (2, 'c'), (3, NULL);",
+    )?;
+    for f in ["js_split", "py_split"] {
+        let got = parts(
+            &conn,
+            &format!("SELECT t.id, s.part FROM t, {f}(t.csv, ',') AS s ORDER BY t.id, s.ordinal"),
+        )?;
+        assert_eq!(got, [(1, "a".into()), (1, "b".into()), (2, "c".into())]);
+        let first = parts(&conn, &format!("SELECT * FROM {f}('{long}', ';') LIMIT 2"))?;
+        assert_eq!(first, [(1, "w0".into()), (2, "w1".into())]);
+        fails_then_works(
+            &conn,
+            &format!("SELECT * FROM {f}('abc', '')"),
+            &[f, "the separator must not be empty"],
+            (
+                format!("SELECT count(*) FROM {f}('a;b', ';')").as_str(),
+                Value::Integer(2),
+            ),
+        );
+    }
+    Ok(())
+}

@@ -183,7 +183,11 @@ impl ComponentStore {
                 .component
                 .functions()
                 .iter()
-                .position(|f| f.name.to_lowercase() == name)?;
+                // Table functions are SQLite-only: DataFusion never plans
+                // one.
+                .position(|f| {
+                    f.kind != wasmudf::FunctionKind::Table && f.name.to_lowercase() == name
+                })?;
             Some((e.clone(), index))
         });
         let first = found.next()?;

@@ -14,16 +14,34 @@ pub(crate) fn run(file: &Path, no_cache: bool) -> Result<()> {
     let component = engine.load_file(file)?;
     let mut table = Table::new();
     table.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
-    table.set_header(["function", "kind", "arity", "flags"]);
+    let tables = component
+        .functions()
+        .iter()
+        .any(|f| f.kind == wasmudf::FunctionKind::Table);
+    let mut header = vec!["function", "kind", "arity", "flags"];
+    if tables {
+        header.push("columns");
+    }
+    table.set_header(header);
     for f in component.functions() {
-        table.add_row([
+        let mut row = vec![
             safe(&f.name).into_owned(),
             f.kind.to_string(),
             f.arity.to_string(),
             f.flags.to_string(),
-        ]);
+        ];
+        if tables {
+            row.push(safe(&f.columns.join(", ")).into_owned());
+        }
+        table.add_row(row);
     }
     println!("{}", safe(component.origin()));
+    println!(
+        "wasmudf:udf@{}, {} bytes, language {}",
+        component.wit_version(),
+        component.size(),
+        safe(component.language().unwrap_or("not stated"))
+    );
     println!("{table}");
     let yes_no = |b: bool| if b { "yes" } else { "no" };
     println!(

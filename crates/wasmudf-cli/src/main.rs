@@ -120,8 +120,9 @@ struct SessionArgs {
     /// Deadline for one UDF call, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 5000)]
     timeout_ms: u64,
-    /// Deadline for each SQL argument (or shell input), in milliseconds:
-    /// past it the statements are stopped and nothing more commits.
+    /// Deadline for each SQL argument (in the shell, each statement), in
+    /// milliseconds: past it the statements are stopped and nothing more
+    /// commits.
     #[arg(long, value_name = "MS")]
     query_timeout_ms: Option<u64>,
     /// Fuel budget for one UDF call (roughly wasm instructions); unmetered
@@ -237,7 +238,12 @@ fn main() -> ExitCode {
             },
         },
         Command::Cluster { args } => dfquery::cluster(&args),
-        Command::Shell(args) => shell::run(&args),
+        // The shell's exit status says whether piped input had errors,
+        // which it has reported itself.
+        Command::Shell(args) => match shell::run(&args) {
+            Ok(code) => return code,
+            Err(err) => Err(err),
+        },
         Command::Inspect { file, no_cache } => inspect::run(&file, no_cache),
         Command::New {
             lang,

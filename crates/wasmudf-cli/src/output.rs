@@ -18,7 +18,7 @@ pub(crate) fn safe(text: &str) -> Cow<'_, str> {
 
 /// Like [`safe`], keeping line breaks: a multi-line TEXT value stays
 /// multi-line inside its table cell.
-fn safe_lines(text: &str) -> String {
+pub(crate) fn safe_lines(text: &str) -> String {
     text.split('\n')
         .map(|line| safe(line))
         .collect::<Vec<_>>()
@@ -48,7 +48,7 @@ fn cell(value: &Value) -> String {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -102,7 +102,7 @@ impl ResultSet {
 /// controls (U+0080..U+009F, which some terminals obey) and the Unicode
 /// reordering controls raw. Outside strings JSON text is plain ASCII, so
 /// writing every such character as `\uXXXX` keeps the JSON equal.
-fn escape_json(json: String) -> String {
+pub(crate) fn escape_json(json: String) -> String {
     let escaped = |c: char| matches!(safe(c.encode_utf8(&mut [0; 4])), Cow::Owned(_));
     if !json.chars().any(escaped) {
         return json;

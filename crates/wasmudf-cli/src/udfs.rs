@@ -74,17 +74,29 @@ pub(crate) fn build_cached(mut builder: wasmudf::EngineBuilder, no_cache: bool) 
 /// Opens the session's database, a pool of `--threads` connections, each
 /// with every component registered.
 pub(crate) async fn open(args: &SessionArgs, components: &[Component]) -> Result<Database> {
+    let timeout = args.query_timeout_ms.map(std::time::Duration::from_millis);
+    open_database(args.db.as_deref(), components, args.threads, timeout).await
+}
+
+/// Opens the database file at `path` (an in-memory database when `None`)
+/// as a pool of `pool_size` connections with `components` registered.
+pub(crate) async fn open_database(
+    path: Option<&std::path::Path>,
+    components: &[Component],
+    pool_size: usize,
+    query_timeout: Option<std::time::Duration>,
+) -> Result<Database> {
     let mut builder = Database::builder()
         .components(components.iter().cloned())
-        .pool_size(args.threads);
-    if let Some(path) = &args.db {
+        .pool_size(pool_size);
+    if let Some(path) = path {
         builder = builder.path(path);
     }
-    if let Some(ms) = args.query_timeout_ms {
-        builder = builder.query_timeout(std::time::Duration::from_millis(ms));
+    if let Some(timeout) = query_timeout {
+        builder = builder.query_timeout(timeout);
     }
-    builder.open().await.with_context(|| match &args.db {
-        Some(path) => format!("opening database {}", path.display()),
+    builder.open().await.with_context(|| match path {
+        Some(path) => format!("opening database {}", safe(&path.display().to_string())),
         None => "opening the in-memory database".to_string(),
     })
 }

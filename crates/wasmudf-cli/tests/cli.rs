@@ -131,6 +131,28 @@ fn inspect_lists_kind_arity_and_flags() {
     let out = wasmudf(&["inspect", wasmudf_test_guests::GREATEST]);
     assert!(stdout(&out).contains("variadic"));
     assert!(stdout(&out).contains("scalars yes"));
+    assert!(stdout(&out).contains("wasmudf:udf@0.2.0"));
+    // A table function shows its columns.
+    let out = wasmudf(&["inspect", wasmudf_test_guests::SPLIT]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    for needle in ["split", "table", "ordinal, part", "language Rust"] {
+        assert!(text.contains(needle), "{needle} missing from {text}");
+    }
+}
+
+#[test]
+fn query_runs_table_functions_of_the_example_components() {
+    let out = wasmudf(&[
+        "query",
+        "--json",
+        r"SELECT s.part, m.match FROM split('a1,b22', ',') AS s, regex_matches('\d+', s.part) AS m",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out).trim(),
+        r#"[{"part":"a1","match":"1"},{"part":"b22","match":"22"}]"#
+    );
 }
 
 #[test]
@@ -202,16 +224,17 @@ fn shell_runs_statements_and_dot_commands_from_stdin() {
 }
 
 /// A component that would shadow other functions is refused by `.load`,
-/// and the shell's connections go on answering with the builtins.
+/// and the shell's connections go on answering with the builtins. With
+/// `.bail off` the script runs on, and still exits 1, as `sqlite3` does.
 #[test]
 fn shell_refuses_a_component_that_shadows_builtins_and_answers_on() {
     let script = format!(
-        ".load {}\nSELECT abs(-5) || lower('OK') AS r;\nSELECT greatest(1, 7) AS g;\n.quit\n",
+        ".bail off\n.load {}\nSELECT abs(-5) || lower('OK') AS r;\nSELECT greatest(1, 7) AS g;\n.quit\n",
         wasmudf_test_guests::SHADOW_BUILTINS
     );
     let out = shell(&["shell"], &script);
     let (text, err) = (stdout(&out), stderr(&out));
-    assert!(out.status.success(), "{err}");
+    assert_eq!(out.status.code(), Some(1), "{err}");
     // The shell has the examples loaded, `greatest` among them.
     assert!(
         err.contains("`greatest` (arity 2) clashes with `greatest` (variadic) of component"),
@@ -221,6 +244,336 @@ fn shell_refuses_a_component_that_shadows_builtins_and_answers_on() {
     for needle in ["5ok", "7"] {
         assert!(text.contains(needle), "{needle} missing from {text}");
     }
+}
+
+/// Runs a `wasmudf shell` script that must succeed; its stdout.
+fn shell_ok(script: &str) -> String {
+    let out = shell(&["shell"], script);
+    assert!(
+        out.status.success(),
+        "{script}\nstdout: {}\nstderr: {}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert_eq!(stderr(&out), "", "{script}");
+    stdout(&out)
+}
+
+/// Piped input, as `sqlite3 < script.sql`: no banner, no prompts, rows in
+/// `list` mode, and SQL left without `;` at the end still runs.
+#[test]
+fn shell_piped_input_prints_rows_only() {
+    assert_eq!(shell_ok("SELECT 1, 'a';\nSELECT\n  2\n"), "1|a\n2\n");
+    assert_eq!(shell_ok(""), "");
+}
+
+#[test]
+fn shell_lists_tables_schema_and_indexes_as_sqlite3_does() {
+    let script = "CREATE TABLE t(a INTEGER PRIMARY KEY, b TEXT);\n\
+                  CREATE INDEX tb ON t(b);\n\
+                  CREATE VIEW v AS SELECT a FROM t;\n\
+                  CREATE TABLE other(x UNIQUE);\n\
+                  CREATE TEMP TABLE scratch(y);\n\
+                  .tables\n.tables t%\n.schema t\n.indexes\n.indexes t\n";
+    assert_eq!(
+        shell_ok(script),
+        "other         t             temp.scratch  v           \n\
+         t\n\
+         CREATE TABLE t(a INTEGER PRIMARY KEY, b TEXT);\n\
+         CREATE INDEX tb ON t(b);\n\
+         sqlite_autoindex_other_1  tb                      \n\
+         tb\n"
+    );
+}
+
+#[test]
+fn shell_modes_and_headers_print_exactly() {
+    let query = "SELECT 1 AS a, 'x' AS b UNION ALL SELECT 2.5, NULL;\n";
+    let mut script = String::new();
+    for setting in [
+        ".mode list",
+        ".headers on",
+        ".mode csv",
+        ".headers off",
+        ".mode csv",
+        ".mode line",
+        ".mode json",
+        ".mode markdown",
+        ".mode table",
+        ".mode box",
+        ".mode list\n.separator ,\n.nullvalue NULL",
+    ] {
+        script.push_str(setting);
+        script.push('\n');
+        script.push_str(query);
+    }
+    let expected = [
+        "1|x\n2.5|\n",
+        "a|b\n1|x\n2.5|\n",
+        "a,b\r\n1,x\r\n2.5,\r\n",
+        "1,x\r\n2.5,\r\n",
+        "1,x\r\n2.5,\r\n",
+        "    a = 1\n    b = x\n\n    a = 2.5\n    b = \n",
+        "[{\"a\":1,\"b\":\"x\"},\n{\"a\":2.5,\"b\":null}]\n",
+        "| a   | b |\n|-----|---|\n| 1   | x |\n| 2.5 |   |\n",
+        "+-----+---+\n| a   | b |\n+-----+---+\n| 1   | x |\n| 2.5 |   |\n+-----+---+\n",
+        "┌─────┬───┐\n│ a   ┆ b │\n╞═════╪═══╡\n│ 1   ┆ x │\n│ 2.5 ┆   │\n└─────┴───┘\n",
+        "1,x\n2.5,NULL\n",
+    ];
+    assert_eq!(shell_ok(&script), expected.concat());
+}
+
+#[test]
+fn shell_timer_and_changes_report_each_statement() {
+    let text = shell_ok(
+        ".timer on\nSELECT 1;\n.timer off\n.changes on\nCREATE TABLE t(x);\n\
+         INSERT INTO t VALUES (1), (2);\nSELECT count(*) FROM t;\n",
+    );
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 6, "{text}");
+    assert_eq!(lines[0], "1");
+    let seconds = lines[1]
+        .strip_prefix("Run Time: real ")
+        .and_then(|s| s.parse::<f64>().ok());
+    assert!(seconds.is_some_and(|s| s < 10.0), "{text}");
+    assert_eq!(
+        &lines[2..],
+        [
+            "changes: 0   total_changes: 0",
+            "changes: 2   total_changes: 2",
+            "2",
+            "changes: 0   total_changes: 2",
+        ]
+    );
+}
+
+#[test]
+fn shell_read_runs_a_file_and_names_its_lines() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("setup.sql");
+    std::fs::write(
+        &file,
+        "CREATE TABLE t(x);\nINSERT INTO t VALUES (7);\n.mode csv\nSELECT x * 6 FROM t;\n",
+    )
+    .expect("write");
+    let script = format!(".read {}\nSELECT x FROM t;\n", file.display());
+    assert_eq!(shell_ok(&script), "42\r\n7\r\n");
+    // An error inside the file names the file's line.
+    std::fs::write(&file, "SELECT 1;\n\nSELECT * FROM nope;\n").expect("write");
+    let out = shell(
+        &["shell"],
+        &format!(".read {}\nSELECT 2;\n", file.display()),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stdout(&out), "1\n", "bail stops the rest");
+    // SQLite gives no position for a missing table, so no marker either.
+    assert_eq!(
+        stderr(&out),
+        "Parse error near line 3: no such table: nope\n"
+    );
+}
+
+#[test]
+fn shell_output_and_once_write_files() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (all, once) = (dir.path().join("all.txt"), dir.path().join("once.txt"));
+    let script = format!(
+        ".output {}\nSELECT 1;\nSELECT 2;\n.output\nSELECT 3;\n.once {}\nSELECT 4;\nSELECT 5;\n",
+        all.display(),
+        once.display()
+    );
+    assert_eq!(shell_ok(&script), "3\n5\n");
+    assert_eq!(std::fs::read_to_string(&all).expect("read"), "1\n2\n");
+    assert_eq!(std::fs::read_to_string(&once).expect("read"), "4\n");
+    // A folder that is not there is an error, not a panic.
+    let out = shell(&["shell"], ".output /nonexistent/dir/x.txt\n");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).starts_with("error: cannot open"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn shell_import_creates_a_table_from_the_header_row() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let csv = dir.path().join("items.csv");
+    std::fs::write(&csv, "name,qty\nab,3\n\"c,d\",4\n").expect("write");
+    let script = format!(
+        ".import {} items\n.mode csv\n.headers on\nSELECT name, qty * 2 AS d FROM items;\n\
+         .schema items\n.import --skip 1 {} items\n.headers off\nSELECT count(*) FROM items;\n",
+        csv.display(),
+        csv.display()
+    );
+    assert_eq!(
+        shell_ok(&script),
+        "name,d\r\nab,6\r\n\"c,d\",8\r\n\
+         CREATE TABLE \"items\"(\"name\" TEXT, \"qty\" TEXT);\n\
+         4\r\n"
+    );
+}
+
+#[test]
+fn shell_open_switches_to_a_new_database_with_the_same_components() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("new.db");
+    let script = format!(
+        "CREATE TABLE before(x);\n.open {}\nCREATE TABLE t(x);\nINSERT INTO t VALUES (sha256('a'));\n\
+         SELECT length(x) FROM t;\n.tables\n.open\n.tables\nSELECT levenshtein('a', 'b');\n",
+        db.display()
+    );
+    assert_eq!(shell_ok(&script), "32\nt\n1\n");
+    let conn = rusqlite::Connection::open(&db).expect("database opens");
+    let n: i64 = conn
+        .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+        .expect("the table is in the file");
+    assert_eq!(n, 1);
+}
+
+#[test]
+fn shell_functions_takes_like_and_glob_patterns() {
+    let text = shell_ok(".functions lev%\n.functions *median*\n");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(lines[0].starts_with("levenshtein ") && lines[0].contains("scalar"));
+    assert!(lines[1].starts_with("median ") && lines[1].contains("aggregate"));
+    assert_eq!(shell_ok(".functions nothing_like_this\n"), "");
+}
+
+/// `.load` of a file already loaded replaces the component while the
+/// shell runs; `.unload` by file stem removes it.
+#[test]
+fn shell_load_replaces_a_loaded_component_and_unload_removes_it() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let swap = dir.path().join("swap.wasm");
+    std::fs::copy(wasmudf_test_guests::SWAP_A, &swap).expect("copy");
+    let home = tempfile::tempdir().expect("tempdir");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wasmudf"))
+        .arg("shell")
+        .env("HOME", home.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("shell starts");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let mut lines = std::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+    writeln!(stdin, ".load {}\nSELECT swap_version();", swap.display()).expect("write");
+    let mut seen = Vec::new();
+    // Wait until version a has answered before the file changes.
+    for line in lines.by_ref() {
+        let line = line.expect("read");
+        let done = line == "a";
+        seen.push(line);
+        if done {
+            break;
+        }
+    }
+    assert_eq!(seen, ["loaded 1 component(s)", "a"]);
+    std::fs::copy(wasmudf_test_guests::SWAP_B, &swap).expect("copy");
+    writeln!(
+        stdin,
+        ".load {}\nSELECT swap_version(), swap_mix(1);\n.unload swap\nSELECT swap_version();",
+        swap.display()
+    )
+    .expect("write");
+    drop(stdin);
+    let rest: Vec<String> = lines.map(|l| l.expect("read")).collect();
+    let out = child.wait_with_output().expect("shell exits");
+    let err = stderr(&out);
+    assert_eq!(
+        rest,
+        [
+            format!("replaced {}", swap.display()),
+            "b|b:1".to_string(),
+            format!("unloaded {}", swap.display()),
+        ],
+        "{err}"
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(err.contains("no such function: swap_version"), "{err}");
+}
+
+#[test]
+fn shell_bail_stops_piped_input_at_the_first_error_and_bail_off_goes_on() {
+    let out = shell(&["shell"], "SELECT 1;\nSELECT nope;\nSELECT 2;\n");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stdout(&out), "1\n");
+    assert_eq!(
+        stderr(&out),
+        "Parse error near line 2: no such column: nope\n  SELECT nope;\n         ^--- error here\n"
+    );
+    let out = shell(
+        &["shell"],
+        ".bail off\nSELECT 1;\nCREATE TABLE t(x UNIQUE);\nINSERT INTO t VALUES (1);\n\
+         INSERT INTO t VALUES (1);\nSELECT levenshtein(1, 2);\nSELECT 2;\n",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stdout(&out), "1\n2\n");
+    let err = stderr(&out);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(
+        lines[0],
+        "Runtime error near line 5: UNIQUE constraint failed: t.x"
+    );
+    assert!(
+        lines[1].starts_with("Runtime error near line 6: ") && lines[1].contains("levenshtein"),
+        "{err}"
+    );
+    assert!(!err.contains("Error code"), "{err}");
+    // A dot command's error counts too.
+    let out = shell(&["shell"], ".mode nonsense\nSELECT 1;\n");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stdout(&out), "");
+    assert!(
+        stderr(&out).contains("unknown mode nonsense"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// One connection, as `sqlite3` has: a transaction spans inputs, and a
+/// temp table lasts.
+#[test]
+fn shell_transactions_and_temp_tables_span_statements() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("tx.db");
+    let db_arg = db.to_str().expect("utf-8 path");
+    let out = shell(
+        &["shell", "--db", db_arg],
+        "CREATE TABLE t(x);\nBEGIN;\nINSERT INTO t VALUES (1);\nROLLBACK;\nSELECT count(*) FROM t;\n\
+         BEGIN;\nINSERT INTO t VALUES (2);\n.load /nonexistent.wasm\n",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stdout(&out), "0\n");
+    assert!(
+        stderr(&out).contains("inside a transaction"),
+        "{}",
+        stderr(&out)
+    );
+    let text = shell_ok(
+        "CREATE TEMP TABLE scratch(x);\nINSERT INTO scratch VALUES (5);\n\
+         BEGIN;\nINSERT INTO scratch SELECT x + 1 FROM scratch;\nCOMMIT;\nSELECT sum(x) FROM scratch;\n",
+    );
+    assert_eq!(text, "11\n");
+}
+
+/// `--query-timeout-ms` stops one statement; the shell goes on.
+#[test]
+fn shell_query_timeout_stops_one_statement() {
+    let out = shell(
+        &["shell", "--query-timeout-ms", "300"],
+        ".bail off\nSELECT sleep(5000);\nSELECT 2;\n",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stdout(&out), "2\n");
+    assert!(
+        stderr(&out).starts_with("Runtime error near line 2: query timed out after 300 ms"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 /// Every hostile guest's attack: `(component, SQL, limit flags, what the
@@ -292,6 +645,18 @@ fn attacks() -> &'static [Attack] {
             &[],
             "clashes with SQLite's builtin `abs`",
         ),
+        (
+            g::BAD_CURSOR,
+            "SELECT * FROM ragged()",
+            &[],
+            "ragged: a batch of 3 values",
+        ),
+        (
+            g::SHADOW_MODULES,
+            "SELECT * FROM json_each('[1]')",
+            &[],
+            "clashes with SQLite's builtin `json_each`",
+        ),
         (g::HUGE_MANIFEST, "SELECT 1", &[], "at most 4096"),
         (
             g::HUGE_MANIFEST,
@@ -330,7 +695,8 @@ fn hostile_components_end_in_clear_errors() {
 /// the query), and every follow-up query answers.
 #[test]
 fn hostile_components_in_one_shell_session_leave_it_answering() {
-    let mut script = String::new();
+    // Each attack is an error: the script must run on past them.
+    let mut script = String::from(".bail off\n");
     let mut expected = 0;
     for (udf, sql, _, _) in attacks() {
         script.push_str(&format!(
@@ -354,7 +720,8 @@ fn hostile_components_in_one_shell_session_leave_it_answering() {
         &script,
     );
     let (text, err) = (stdout(&out), stderr(&out));
-    assert!(out.status.success(), "{err}");
+    // The errors make the exit status 1, as with `sqlite3`.
+    assert_eq!(out.status.code(), Some(1), "{err}");
     // A guest's own panic is quoted in its error; the host must not panic.
     assert!(!err.contains("thread 'main' panicked"), "{err}");
     assert_eq!(text.matches("ok-42").count(), expected, "{text}\n{err}");
@@ -555,7 +922,8 @@ fn guest_control_characters_never_reach_the_terminal() {
         &["shell", "--udf", udf],
         ".functions\nSELECT esc_text();\nSELECT esc_error();\n.quit\n",
     );
-    assert!(out.status.success(), "{}", stderr(&out));
+    // The last statement fails, so piped input exits 1.
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert_clean("shell", &out);
     assert!(stdout(&out).contains(r"esc_name\u{1b}]0;pwned-name\u{7}"));
     // A file name is text the CLI prints, too.
@@ -691,7 +1059,7 @@ fn javascript_and_python_guests_answer_through_the_cli() {
         ),
     ] {
         let cache = lang_cache();
-        let script = format!("{failing}\n{after}\n");
+        let script = format!(".bail off\n{failing}\n{after}\n");
         let out = shell_in(
             &["shell", "--udf", udf],
             &script,

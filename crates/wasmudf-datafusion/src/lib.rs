@@ -80,6 +80,11 @@ pub fn udfs(component: &Component, parallelism: usize) -> Result<Udfs> {
     let mut seen: HashMap<String, usize> = HashMap::new();
     let mut out = Udfs::default();
     for (index, spec) in component.functions().iter().enumerate() {
+        // Table functions are SQLite-only for now: DataFusion's table
+        // functions take literal arguments only, with no lateral join.
+        if spec.kind == FunctionKind::Table {
+            continue;
+        }
         let name = spec.name.to_lowercase();
         if let Some(first) = seen.insert(name.clone(), index) {
             return Err(DataFusionError::Plan(format!(

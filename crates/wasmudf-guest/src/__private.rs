@@ -7,12 +7,13 @@ use std::fmt::Display;
 use std::marker::PhantomData;
 
 use crate::bindings::exports::wasmudf::udf::guest::{
-    Accumulator as AccumulatorHandle, Guest, GuestAccumulator,
+    Accumulator as AccumulatorHandle, Cursor as CursorHandle, Guest, GuestAccumulator,
+    GuestCursor,
 };
 use crate::bindings::exports::wasmudf::udf::guest::{
     Column, FastResult, FunctionFlags, FunctionKind, FunctionSpec, Number,
 };
-use crate::{Error, FromArgs, FromValue, IntoValue, Value, ValueType, columns};
+use crate::{Error, FromArgs, FromValue, IntoRow, IntoValue, Value, ValueType, columns};
 
 /// SQLite function flags a function asks for.
 ///
@@ -184,6 +185,130 @@ pub trait Mergeable: Aggregate {
     fn merge(&mut self, other: Self) -> Result<(), Error>;
 }
 
+/// A table-valued function: `SELECT * FROM f(args)`, or joined as
+/// `FROM t, f(t.x)`.
+///
+/// A call makes a new state with [`open`](Self::open) from its arguments;
+/// the host then asks for rows a batch at a time, and [`next`](Self::next)
+/// yields them one by one until it returns `Ok(None)`. The host drops the
+/// state as soon as SQLite stops reading (`LIMIT`, an error, a cancelled
+/// query), so rows nobody reads are never computed. When an argument is
+/// NULL and its type cannot hold NULL, the function yields no rows (as
+/// SQLite's own `json_each(NULL)` does) and `open` is not called.
+///
+/// ```
+/// use wasmudf_guest::{Error, Flags, Table};
+///
+/// /// `countdown(n)`: the rows `n, n - 1, ..., 1`.
+/// struct Countdown(i64);
+///
+/// impl Table for Countdown {
+///     const NAME: &'static str = "countdown";
+///     const FLAGS: Flags = Flags::DETERMINISTIC;
+///     const COLUMNS: &'static [&'static str] = &["value"];
+///     type Args<'a> = (i64,);
+///     type Row = (i64,);
+///     fn open((n,): (i64,)) -> Result<Self, Error> {
+///         Ok(Countdown(n))
+///     }
+///     fn next(&mut self) -> Result<Option<(i64,)>, Error> {
+///         if self.0 <= 0 {
+///             return Ok(None);
+///         }
+///         self.0 -= 1;
+///         Ok(Some((self.0 + 1,)))
+///     }
+/// }
+///
+/// wasmudf_guest::export! { tables: [Countdown] }
+/// # fn main() {}
+/// ```
+pub trait Table: Sized + 'static {
+    /// The SQL name.
+    const NAME: &'static str;
+    /// The SQLite flags; none by default.
+    const FLAGS: Flags = Flags::NONE;
+    /// The names of the result columns, in order; each [`Row`](Self::Row)
+    /// has one value per name. The arguments are not among them: the host
+    /// adds them as hidden columns.
+    const COLUMNS: &'static [&'static str];
+    /// The arguments: a tuple such as `(&'a str, &'a str)`. A table
+    /// function has a fixed number of arguments (`&[Value]` is refused by
+    /// the host).
+    type Args<'a>: FromArgs<'a>;
+    /// One result row: a tuple of [`IntoValue`] types, or `Vec<Value>`.
+    type Row: IntoRow;
+
+    /// Starts a call over `args`.
+    fn open(args: Self::Args<'_>) -> Result<Self, Error>;
+
+    /// The next row, or `None` after the last.
+    fn next(&mut self) -> Result<Option<Self::Row>, Error>;
+}
+
+/// An object-safe view of a table function's call.
+#[doc(hidden)]
+pub trait RowSource {
+    /// Appends the next row's values to `out`; `false` after the last row.
+    fn next_row(&mut self, out: &mut Vec<Value>) -> Result<bool, Error>;
+}
+
+/// The call of table function `T`; `None` once it has no more rows (or had
+/// none, by the NULL rule).
+struct TableState<T>(Option<T>);
+
+impl<T: Table> RowSource for TableState<T> {
+    fn next_row(&mut self, out: &mut Vec<Value>) -> Result<bool, Error> {
+        let Some(state) = self.0.as_mut() else {
+            return Ok(false);
+        };
+        match state.next()? {
+            Some(row) => {
+                row.into_row(out);
+                Ok(true)
+            }
+            None => {
+                // Whatever the state holds is freed now, not when the host
+                // drops the cursor.
+                self.0 = None;
+                Ok(false)
+            }
+        }
+    }
+}
+
+fn open_table<T: Table>(args: &[Value]) -> Result<Box<dyn RowSource>, Error> {
+    let state = match T::Args::from_args(args)? {
+        Some(args) => Some(T::open(args)?),
+        None => None,
+    };
+    Ok(Box::new(TableState(state)))
+}
+
+/// The registration of one table function.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy)]
+pub struct TableDef {
+    pub name: &'static str,
+    pub arity: i16,
+    pub flags: Flags,
+    pub columns: &'static [&'static str],
+    pub params: &'static [ValueType],
+    pub open: fn(&[Value]) -> Result<Box<dyn RowSource>, Error>,
+}
+
+/// The entry of table function `T`.
+pub const fn table_entry<T: Table>() -> Entry {
+    Entry::Table(TableDef {
+        name: T::NAME,
+        arity: <T::Args<'static> as FromArgs<'static>>::ARITY,
+        flags: T::FLAGS,
+        columns: T::COLUMNS,
+        params: <T::Args<'static> as FromArgs<'static>>::TYPES,
+        open: open_table::<T>,
+    })
+}
+
 /// An object-safe view of an aggregate or window state.
 #[doc(hidden)]
 pub trait AccState {
@@ -337,6 +462,18 @@ pub struct AccumulatorDef {
 pub enum Entry {
     Scalar(ScalarDef),
     Accumulator(AccumulatorDef),
+    Table(TableDef),
+}
+
+impl Entry {
+    /// The SQL name.
+    fn name(&self) -> &'static str {
+        match self {
+            Entry::Scalar(s) => s.name,
+            Entry::Accumulator(a) => a.name,
+            Entry::Table(t) => t.name,
+        }
+    }
 }
 
 impl Entry {
@@ -353,6 +490,7 @@ impl Entry {
                     returns: declared(sig.returns),
                     params: declared_all(&sig.params),
                     mergeable: false,
+                    columns: Vec::new(),
                 }
             }
             Entry::Accumulator(a) => FunctionSpec {
@@ -367,6 +505,17 @@ impl Entry {
                 returns: declared(a.returns),
                 params: declared_all(a.params),
                 mergeable: a.mergeable,
+                columns: Vec::new(),
+            },
+            Entry::Table(t) => FunctionSpec {
+                name: t.name.to_owned(),
+                arity: t.arity,
+                kind: FunctionKind::Table,
+                flags: t.flags.to_wit(),
+                returns: None,
+                params: declared_all(t.params),
+                mergeable: false,
+                columns: t.columns.iter().map(|&c| c.to_owned()).collect(),
             },
         }
     }
@@ -428,7 +577,7 @@ pub const fn mergeable_window_entry<A: Window + Mergeable>() -> Entry {
 /// The functions of one component, in manifest order; implemented by the
 /// type that [`export!`](crate::export) generates.
 pub trait Component: 'static {
-    /// Scalars, then aggregates, then windows.
+    /// Scalars, then aggregates, then windows, then tables.
     const ENTRIES: &'static [Entry];
 }
 
@@ -488,9 +637,9 @@ impl<T: IntoValue, E: Display> IntoResult for Result<T, E> {
 fn scalar<C: Component>(id: u32) -> Result<&'static ScalarDef, String> {
     match C::ENTRIES.get(id as usize) {
         Some(Entry::Scalar(s)) => Ok(s),
-        Some(Entry::Accumulator(a)) => Err(format!(
+        Some(other) => Err(format!(
             "function {id} ({}) is not a scalar function",
-            a.name
+            other.name()
         )),
         None => Err(format!("no function with id {id}")),
     }
@@ -546,6 +695,7 @@ pub fn fast<C: Component>(id: u32, args: &[Value]) -> FastResult {
 
 impl<C: Component> Guest for C {
     type Accumulator = Acc<C>;
+    type Cursor = Cur<C>;
 
     fn manifest() -> Vec<FunctionSpec> {
         C::ENTRIES.iter().map(Entry::spec).collect()
@@ -660,9 +810,9 @@ impl<C> Acc<C> {
                 state: RefCell::new(Some((a.create)())),
                 _component: PhantomData,
             }),
-            Some(Entry::Scalar(s)) => Err(format!(
+            Some(other) => Err(format!(
                 "function {id} ({}) is not an aggregate or window function",
-                s.name
+                other.name()
             )),
             None => Err(format!("no function with id {id}")),
         }
@@ -809,5 +959,74 @@ impl<C: Component> GuestAccumulator for Acc<C> {
 
     fn finish(acc: AccumulatorHandle) -> Result<Value, String> {
         acc.into_inner::<Acc<C>>().finish_state()
+    }
+}
+
+/// The cursor resource: one call of a table function.
+pub struct Cur<C> {
+    rows: RefCell<Box<dyn RowSource>>,
+    /// The number of declared columns: the values of one row.
+    width: usize,
+    _component: PhantomData<fn() -> C>,
+}
+
+impl<C> std::fmt::Debug for Cur<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cur")
+            .field("width", &self.width)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<C> Cur<C> {
+    /// Calls table function `id` of `entries` over `args`.
+    pub fn new(entries: &[Entry], id: u32, args: &[Value]) -> Result<Self, String> {
+        match entries.get(id as usize) {
+            Some(Entry::Table(t)) => Ok(Cur {
+                rows: RefCell::new((t.open)(args).map_err(|e| e.to_string())?),
+                width: t.columns.len(),
+                _component: PhantomData,
+            }),
+            Some(other) => Err(format!(
+                "function {id} ({}) is not a table function",
+                other.name()
+            )),
+            None => Err(format!("no function with id {id}")),
+        }
+    }
+
+    /// Up to `max_rows` rows, row after row.
+    pub fn next_rows(&self, max_rows: u32) -> Result<Vec<Value>, String> {
+        let mut rows = self
+            .rows
+            .try_borrow_mut()
+            .map_err(|_| "cursor is busy".to_owned())?;
+        let mut out = Vec::new();
+        for _ in 0..max_rows {
+            let before = out.len();
+            if !rows.next_row(&mut out).map_err(|e| e.to_string())? {
+                break;
+            }
+            let width = out.len() - before;
+            if width != self.width {
+                return Err(format!(
+                    "a row has {width} value{}; the function declares {} column{}",
+                    if width == 1 { "" } else { "s" },
+                    self.width,
+                    if self.width == 1 { "" } else { "s" },
+                ));
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl<C: Component> GuestCursor for Cur<C> {
+    fn open(id: u32, args: Vec<Value>) -> Result<CursorHandle, String> {
+        Cur::<C>::new(C::ENTRIES, id, &args).map(CursorHandle::new)
+    }
+
+    fn next(&self, max_rows: u32) -> Result<Vec<Value>, String> {
+        self.next_rows(max_rows)
     }
 }

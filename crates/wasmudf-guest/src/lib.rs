@@ -3,8 +3,9 @@
 //!
 //! A guest crate is a `cdylib` built for `wasm32-wasip2`. It defines scalar
 //! functions with [`macro@scalar`], aggregate functions by implementing
-//! [`Aggregate`] and window functions by also implementing [`Window`], then
-//! lists everything once with [`export!`]. Guest authors never see WIT.
+//! [`Aggregate`], window functions by also implementing [`Window`] and
+//! table-valued functions by implementing [`Table`], then lists everything
+//! once with [`export!`]. Guest authors never see WIT.
 //!
 //! ```
 //! use wasmudf_guest::{Aggregate, Error, Flags};
@@ -103,10 +104,10 @@ pub mod bindings {
     });
 }
 
-pub use __private::{Aggregate, Flags, Mergeable, ScalarDef, Window};
+pub use __private::{Aggregate, Flags, Mergeable, ScalarDef, Table, Window};
 pub use args::FromArgs;
 pub use error::Error;
-pub use value::{FromValue, IntoValue, Value, ValueType};
+pub use value::{FromValue, IntoRow, IntoValue, Value, ValueType};
 
 #[cfg(test)]
 mod tests;
@@ -164,8 +165,8 @@ macro_rules! __accumulator_entry {
     };
 }
 
-/// Exports the component: lists every scalar, aggregate and window function
-/// it provides.
+/// Exports the component: lists every scalar, aggregate, window and table
+/// function it provides.
 ///
 /// ```
 /// # #[wasmudf_guest::scalar] fn identity(x: wasmudf_guest::Value) -> wasmudf_guest::Value { x }
@@ -173,6 +174,7 @@ macro_rules! __accumulator_entry {
 ///     scalars: [identity],
 ///     // aggregates: [Median],
 ///     // windows: [SumSq],
+///     // tables: [Split],
 /// }
 /// # fn main() {}
 /// ```
@@ -180,7 +182,8 @@ macro_rules! __accumulator_entry {
 /// Each section is optional, but their order is fixed: `scalars` (names of
 /// functions marked with [`macro@scalar`], optionally with a module path),
 /// `aggregates` (types implementing [`Aggregate`]), `windows` (types
-/// implementing [`Window`]). An aggregate or window that also implements
+/// implementing [`Window`]), `tables` (types implementing [`Table`]). An
+/// aggregate or window that also implements
 /// [`Mergeable`] is listed as `Type: mergeable`. Invoke it once per crate,
 /// at module level.
 #[macro_export]
@@ -189,6 +192,7 @@ macro_rules! export {
         $( scalars: [ $( $($scalar:ident)::+ ),* $(,)? ] $(,)? )?
         $( aggregates: [ $( $agg:ty $(: $agg_cap:ident)? ),* $(,)? ] $(,)? )?
         $( windows: [ $( $win:ty $(: $win_cap:ident)? ),* $(,)? ] $(,)? )?
+        $( tables: [ $( $table:ty ),* $(,)? ] $(,)? )?
     ) => {
         const _: () = {
             #[doc(hidden)]
@@ -200,6 +204,7 @@ macro_rules! export {
                     $($( $crate::__private::Entry::Scalar($($scalar)::+::DEF), )*)?
                     $($( $crate::__accumulator_entry!(aggregate $agg $(: $agg_cap)?), )*)?
                     $($( $crate::__accumulator_entry!(window $win $(: $win_cap)?), )*)?
+                    $($( $crate::__private::table_entry::<$table>(), )*)?
                 ];
             }
 

@@ -1,14 +1,15 @@
 //! Unit tests of the conversions and the dispatch, on the host.
 
 use crate::__private::{
-    Acc, Component, Entry, aggregate_entry, call, call_columns, mergeable_aggregate_entry,
-    mergeable_window_entry, window_entry,
+    Acc, Component, Cur, Entry, aggregate_entry, call, call_columns, mergeable_aggregate_entry,
+    mergeable_window_entry, table_entry, window_entry,
 };
 use crate::bindings::exports::wasmudf::udf::guest::{
     BlobColumn, Column, IntegerColumn, RealColumn, TextColumn,
 };
 use crate::{
-    Aggregate, Error, Flags, FromArgs, FromValue, IntoValue, Mergeable, Value, ValueType, Window,
+    Aggregate, Error, Flags, FromArgs, FromValue, IntoValue, Mergeable, Table, Value, ValueType,
+    Window,
 };
 
 fn text(s: &str) -> Value {
@@ -184,7 +185,125 @@ impl Component for Test {
         Entry::Scalar(half::DEF),
         Entry::Scalar(either::DEF),
         Entry::Scalar(seven::DEF),
+        table_entry::<Upto>(),
+        table_entry::<Ragged>(),
     ];
+}
+
+/// `upto(n, label)`: rows `(i, label)` for `i` in `1..=n`; for a negative
+/// `n`, the same rows up to `-n` and then an error.
+struct Upto {
+    next: i64,
+    n: i64,
+    label: Option<String>,
+}
+
+impl Table for Upto {
+    const NAME: &'static str = "upto";
+    const FLAGS: Flags = Flags::DETERMINISTIC;
+    const COLUMNS: &'static [&'static str] = &["i", "label"];
+    type Args<'a> = (i64, Option<&'a str>);
+    type Row = (i64, Option<String>);
+    fn open((n, label): (i64, Option<&str>)) -> Result<Self, Error> {
+        if n == i64::MIN {
+            return Err(Error::new("no such count"));
+        }
+        Ok(Upto {
+            next: 1,
+            n,
+            label: label.map(str::to_owned),
+        })
+    }
+    fn next(&mut self) -> Result<Option<Self::Row>, Error> {
+        if self.n < 0 && self.next > -self.n {
+            return Err(Error::new(format!("failed at row {}", self.next)));
+        }
+        if self.next > self.n.abs() {
+            return Ok(None);
+        }
+        self.next += 1;
+        Ok(Some((self.next - 1, self.label.clone())))
+    }
+}
+
+/// `ragged()`: rows of one value although it declares two columns.
+struct Ragged;
+
+impl Table for Ragged {
+    const NAME: &'static str = "ragged";
+    const COLUMNS: &'static [&'static str] = &["a", "b"];
+    type Args<'a> = ();
+    type Row = Vec<Value>;
+    fn open((): ()) -> Result<Self, Error> {
+        Ok(Ragged)
+    }
+    fn next(&mut self) -> Result<Option<Vec<Value>>, Error> {
+        Ok(Some(vec![Value::Integer(1)]))
+    }
+}
+
+#[test]
+fn table_functions_yield_rows_in_batches() {
+    let upto = |args: &[Value]| Cur::<Test>::new(Test::ENTRIES, 10, args);
+    let cur = upto(&[Value::Integer(5), text("x")]).expect("opens");
+    let row = |i| [Value::Integer(i), text("x")];
+    assert_eq!(cur.next_rows(2), Ok([row(1), row(2)].concat()));
+    assert_eq!(cur.next_rows(0), Ok(vec![]));
+    assert_eq!(cur.next_rows(9), Ok([row(3), row(4), row(5)].concat()));
+    assert_eq!(cur.next_rows(9), Ok(vec![]), "done");
+    assert_eq!(cur.next_rows(9), Ok(vec![]), "still done");
+    // NULL for a parameter that cannot hold it: no rows, `open` not run.
+    let none = upto(&[Value::Null, text("x")]).expect("opens");
+    assert_eq!(none.next_rows(9), Ok(vec![]));
+    // An `Option` parameter sees NULL.
+    let nulls = upto(&[Value::Integer(1), Value::Null]).expect("opens");
+    assert_eq!(
+        nulls.next_rows(9),
+        Ok(vec![Value::Integer(1), Value::Null])
+    );
+    // Errors: from `open`, from `next`, argument types and counts, the
+    // wrong kind of function, a row of the wrong width.
+    let err = |r: Result<Cur<Test>, String>| r.expect_err("refused");
+    assert_eq!(err(upto(&[Value::Integer(i64::MIN), Value::Null])), "no such count");
+    let failing = upto(&[Value::Integer(-2), Value::Null]).expect("opens");
+    assert_eq!(
+        failing.next_rows(9),
+        Err("failed at row 3".to_owned()),
+        "a failure fails the batch"
+    );
+    assert_eq!(
+        err(upto(&[text("5"), Value::Null])),
+        "argument 1 must be INTEGER, got TEXT"
+    );
+    assert_eq!(err(upto(&[])), "expected 2 arguments, got 0");
+    assert_eq!(
+        err(Cur::<Test>::new(Test::ENTRIES, 0, &[])),
+        "function 0 (plus) is not a table function"
+    );
+    assert_eq!(
+        err(Cur::<Test>::new(Test::ENTRIES, 99, &[])),
+        "no function with id 99"
+    );
+    let ragged = Cur::<Test>::new(Test::ENTRIES, 11, &[]).expect("opens");
+    assert_eq!(
+        ragged.next_rows(1),
+        Err("a row has 1 value; the function declares 2 columns".to_owned())
+    );
+    // And the other entry points refuse a table function.
+    assert!(call::<Test>(10, &[]).is_err());
+    assert!(Acc::<Test>::new(Test::ENTRIES, 10).is_err());
+}
+
+#[test]
+fn a_table_function_declares_its_columns() {
+    use crate::bindings::exports::wasmudf::udf::guest::FunctionKind;
+    let spec = Test::ENTRIES[10].spec();
+    assert_eq!(spec.name, "upto");
+    assert_eq!(spec.kind, FunctionKind::Table);
+    assert_eq!(spec.arity, 2);
+    assert_eq!(spec.columns, ["i", "label"]);
+    assert_eq!(spec.params, Some(vec![ValueType::Integer, ValueType::Any]));
+    assert!(Test::ENTRIES[0].spec().columns.is_empty());
 }
 
 fn ints(data: Vec<i64>, valid: Option<Vec<u8>>) -> Column {
@@ -294,7 +413,9 @@ fn manifest_order() {
             "sum_x",
             "half",
             "either",
-            "seven"
+            "seven",
+            "upto",
+            "ragged"
         ]
     );
     assert_eq!(specs[3].arity, 1);

@@ -258,3 +258,39 @@ impl IntoValue for () {
         Value::Null
     }
 }
+
+/// Conversion of one result row of a [`Table`](crate::Table) function into
+/// its values, one per declared column.
+///
+/// Implemented for tuples of one to eight [`IntoValue`] types and for
+/// `Vec<Value>` (any width; a row whose width differs from the declared
+/// columns is an error).
+pub trait IntoRow {
+    /// Appends the row's values to `out`, in column order.
+    fn into_row(self, out: &mut Vec<Value>);
+}
+
+impl IntoRow for Vec<Value> {
+    fn into_row(self, out: &mut Vec<Value>) {
+        out.extend(self);
+    }
+}
+
+macro_rules! tuple_row {
+    ($($t:ident $i:tt),+) => {
+        impl<$($t: IntoValue),+> IntoRow for ($($t,)+) {
+            fn into_row(self, out: &mut Vec<Value>) {
+                $( out.push(self.$i.into_value()); )+
+            }
+        }
+    };
+}
+
+tuple_row!(A 0);
+tuple_row!(A 0, B 1);
+tuple_row!(A 0, B 1, C 2);
+tuple_row!(A 0, B 1, C 2, D 3);
+tuple_row!(A 0, B 1, C 2, D 3, E 4);
+tuple_row!(A 0, B 1, C 2, D 3, E 4, F 5);
+tuple_row!(A 0, B 1, C 2, D 3, E 4, F 5, G 6);
+tuple_row!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7);

@@ -209,6 +209,10 @@ guest_exports! {
     acc_serialize = "[method]accumulator.serialize" in [V0_2]: fn(acc: ResourceAny) -> GuestResult<Vec<u8>>;
     acc_merge = "[method]accumulator.merge" in [V0_2]:
         fn(acc: ResourceAny, state: &[u8]) -> GuestResult<()>;
+    cursor_open = "[static]cursor.open" in [V0_2]:
+        fn(id: u32, args: &[ValueParam<'_>]) -> GuestResult<ResourceAny>;
+    cursor_next = "[method]cursor.next" in [V0_2]:
+        fn(cursor: ResourceAny, max_rows: u32) -> GuestResult<Vec<ValueResult>>;
 }
 
 fn missing(name: &str, version: WitVersion) -> wasmtime::Error {

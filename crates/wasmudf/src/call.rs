@@ -8,7 +8,8 @@
 
 use std::cell::Cell;
 use std::fmt;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use wasmtime::Store;
 
@@ -300,15 +301,21 @@ pub(crate) struct Live<I> {
     pub(crate) store: Store<HostState>,
     pub(crate) instance: I,
     engine: Engine,
+    /// The component's own count of its live instances.
+    live: Arc<AtomicU64>,
 }
 
 impl<I> Live<I> {
-    fn new(store: Store<HostState>, instance: I, engine: &Engine) -> Self {
+    fn new(store: Store<HostState>, instance: I, component: &Component) -> Self {
+        let engine = component.engine();
         engine.counters().created();
+        let live = component.live_counter();
+        live.fetch_add(1, Ordering::Relaxed);
         Live {
             store,
             instance,
             engine: engine.clone(),
+            live,
         }
     }
 }
@@ -316,6 +323,7 @@ impl<I> Live<I> {
 impl<I> Drop for Live<I> {
     fn drop(&mut self) {
         self.engine.counters().dropped();
+        self.live.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -570,7 +578,7 @@ impl InstanceSlot {
                 component.instantiate(interrupt, deterministic)
             })
             .map_err(|e| CallErrorKind::Instantiate(describe_trap(&e, None)))?;
-            self.live = Some(Live::new(store, udf, self.component.engine()));
+            self.live = Some(Live::new(store, udf, &self.component));
             // Instantiating is not the call's time (it has its own budget,
             // as on a first call that never tried the direct path): a
             // carried deadline moves by what it took.
@@ -712,9 +720,8 @@ impl InstanceSlot {
         self.check_capacity().map_err(Some)?;
         match self.component.instantiate_direct(&self.interrupt) {
             Some(Ok((store, instance))) => {
-                let engine = self.component.engine();
-                engine.counters().created_direct();
-                self.direct = Some(Live::new(store, instance, engine));
+                self.component.engine().counters().created_direct();
+                self.direct = Some(Live::new(store, instance, &self.component));
                 Ok(())
             }
             failed => {

@@ -1,6 +1,9 @@
 //! A compiled, pre-instantiated UDF component and its manifest.
 
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::{Duration, Instant, SystemTime};
 
 use wasmtime::Store;
 
@@ -44,7 +47,15 @@ pub struct Component {
 struct ComponentInner {
     engine: Engine,
     origin: String,
+    /// The file it was read from, for [`Engine::load_file`] and friends.
+    path: Option<PathBuf>,
     sha256: [u8; 32],
+    size: usize,
+    loaded_at: SystemTime,
+    load_time: Duration,
+    language: Option<String>,
+    /// Instances alive now (component and direct), on every connection.
+    live: Arc<AtomicU64>,
     pre: wasmtime::component::InstancePre<HostState>,
     exports: GuestIndices,
     functions: Vec<FunctionSpec>,
@@ -102,7 +113,13 @@ fn check_header(origin: &str, bytes: &[u8]) -> Result<()> {
 }
 
 impl Component {
-    pub(crate) fn compile(engine: Engine, origin: &str, bytes: &[u8]) -> Result<Component> {
+    pub(crate) fn compile(
+        engine: Engine,
+        origin: &str,
+        path: Option<&Path>,
+        bytes: &[u8],
+    ) -> Result<Component> {
+        let started = Instant::now();
         check_header(origin, bytes)?;
         crate::precheck::check(bytes, engine.limits()).map_err(|detail| Error::OverLimit {
             origin: origin.to_string(),
@@ -141,8 +158,14 @@ impl Component {
         let mut inner = ComponentInner {
             engine,
             origin: origin.to_string(),
+            path: path.map(Path::to_path_buf),
             sha256: sha2::Digest::finalize(<sha2::Sha256 as sha2::Digest>::new_with_prefix(bytes))
                 .into(),
+            size: bytes.len(),
+            loaded_at: SystemTime::now(),
+            load_time: Duration::ZERO,
+            language: language(bytes),
+            live: Arc::new(AtomicU64::new(0)),
             pre: instance_pre,
             exports,
             functions: Vec::new(),
@@ -165,6 +188,7 @@ impl Component {
                     module: OnceLock::new(),
                 });
         }
+        inner.load_time = started.elapsed();
         Ok(Component {
             inner: Arc::new(inner),
             trusted: false,
@@ -177,6 +201,54 @@ impl Component {
     /// [`Engine::load`].
     pub fn origin(&self) -> &str {
         &self.inner.origin
+    }
+
+    /// The file the component was read from ([`Engine::load_file`],
+    /// [`Engine::load_dir`]); `None` for [`Engine::load`].
+    pub fn path(&self) -> Option<&Path> {
+        self.inner.path.as_deref()
+    }
+
+    /// The size of the component's bytes.
+    pub fn size(&self) -> usize {
+        self.inner.size
+    }
+
+    /// When the component was loaded.
+    pub fn loaded_at(&self) -> SystemTime {
+        self.inner.loaded_at
+    }
+
+    /// How long loading took: compiling (or reading the compiled code from
+    /// the cache), checking and reading the manifest.
+    pub fn load_time(&self) -> Duration {
+        self.inner.load_time
+    }
+
+    /// The source language, when the component says (its `producers`
+    /// section names a language, or a tool that implies one:
+    /// componentize-js, componentize-py).
+    ///
+    /// ```no_run
+    /// # fn f(engine: &wasmudf::Engine) -> wasmudf::Result<()> {
+    /// let text = engine.load_file("text.wasm")?;
+    /// assert_eq!(text.language(), Some("Rust"));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn language(&self) -> Option<&str> {
+        self.inner.language.as_deref()
+    }
+
+    /// Instances of this component alive now, on every connection and
+    /// [`Instance`](crate::Instance) (the direct path's included).
+    pub fn live_instances(&self) -> u64 {
+        self.inner.live.load(Ordering::Relaxed)
+    }
+
+    /// The counter [`live_instances`](Component::live_instances) reads.
+    pub(crate) fn live_counter(&self) -> Arc<AtomicU64> {
+        self.inner.live.clone()
     }
 
     /// The functions the component provides, in manifest order.
@@ -318,6 +390,25 @@ impl Component {
     /// As [`Component::register`].
     pub fn register_with(&self, conn: &rusqlite::Connection, interrupt: &Interrupt) -> Result<()> {
         crate::register::register(self, conn, interrupt.clone())
+    }
+
+    /// Removes every function of the component from `conn`, as registering
+    /// put them there: SQLite forgets them (statements prepared before
+    /// must be prepared again), and the component's instances on the
+    /// connection go when no statement uses them any more.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Sqlite`] if SQLite refuses, e.g. while a statement that
+    /// uses one of the functions is running on `conn`.
+    pub fn unregister(&self, conn: &rusqlite::Connection) -> Result<()> {
+        crate::register::unregister(self, conn)
+    }
+
+    /// Whether `other` is this component: the same compiled code (a clone,
+    /// whatever its trust or grants).
+    pub fn same_as(&self, other: &Component) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
     }
 
     /// Creates one fresh instance of the component from its `InstancePre`,
@@ -524,6 +615,39 @@ fn direct_module(engine: &Engine, origin: &str, bytes: &[u8], plan: &Plan) -> Op
     DirectModule::new(&module, plan)
         .inspect_err(|e| tracing::debug!("{origin}: no direct path: {e}"))
         .ok()
+}
+
+/// The language a component's `producers` sections name (the component's
+/// own, or its modules'), or the one a producing tool implies.
+/// componentize-js and componentize-py record themselves under
+/// `processed-by` only.
+fn language(bytes: &[u8]) -> Option<String> {
+    use wasmparser::{KnownCustom, Parser, Payload};
+    let mut implied = None;
+    for payload in Parser::new(0).parse_all(bytes) {
+        let Ok(Payload::CustomSection(section)) = payload else {
+            continue;
+        };
+        let KnownCustom::Producers(reader) = section.as_known() else {
+            continue;
+        };
+        for field in reader.into_iter().flatten() {
+            for value in field.values.into_iter().flatten() {
+                match field.name {
+                    "language" if !value.name.is_empty() => return Some(value.name.to_string()),
+                    "processed-by" | "sdk" if implied.is_none() => {
+                        implied = match value.name {
+                            "componentize-js" | "ComponentizeJS" => Some("JavaScript"),
+                            "componentize-py" => Some("Python"),
+                            _ => None,
+                        };
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    implied.map(str::to_string)
 }
 
 fn read_manifest(inner: &ComponentInner) -> Result<Vec<FunctionSpec>> {

@@ -411,7 +411,7 @@ impl Engine {
     /// [`Error::WrongWorld`], [`Error::ForbiddenImport`],
     /// [`Error::Manifest`] or [`Error::Instantiate`].
     pub fn load(&self, origin: &str, bytes: &[u8]) -> Result<Component> {
-        Component::compile(self.clone(), origin, bytes)
+        Component::compile(self.clone(), origin, None, bytes)
     }
 
     /// Reads and compiles a component file.
@@ -428,7 +428,12 @@ impl Engine {
     pub fn load_file(&self, path: impl AsRef<Path>) -> Result<Component> {
         let path = path.as_ref();
         let bytes = self.read_file(path)?;
-        self.load(&path.display().to_string(), &bytes)
+        Component::compile(
+            self.clone(),
+            &path.display().to_string(),
+            Some(path),
+            &bytes,
+        )
     }
 
     /// Reads and compiles every `.wasm` file directly inside a directory,
@@ -482,7 +487,14 @@ impl Engine {
         let components = scan
             .files
             .into_iter()
-            .map(|(path, bytes)| self.load(&path.display().to_string(), &bytes))
+            .map(|(path, bytes)| {
+                Component::compile(
+                    self.clone(),
+                    &path.display().to_string(),
+                    Some(&path),
+                    &bytes,
+                )
+            })
             .collect::<Result<_>>()?;
         Ok(DirLoad {
             components,
@@ -524,6 +536,12 @@ impl Engine {
     /// ```
     pub fn read_dir(&self, path: impl AsRef<Path>) -> Result<crate::DirScan> {
         crate::files::read_wasm_dir(path.as_ref(), self.inner.max_component_bytes)
+    }
+
+    /// The most bytes a component file may have
+    /// ([`EngineBuilder::max_component_bytes`]).
+    pub(crate) fn max_component_bytes(&self) -> u64 {
+        self.inner.max_component_bytes
     }
 
     pub(crate) fn wasmtime(&self) -> &wasmtime::Engine {

@@ -145,6 +145,14 @@ pub enum Error {
     /// The database (or a transaction) is closed.
     #[error("database closed")]
     Closed,
+    /// [`Database::replace_component`](crate::Database::replace_component)
+    /// or [`remove_component`](crate::Database::remove_component) named a
+    /// component the database does not have.
+    #[error("{}: not a component of this database", Escaped(origin))]
+    NotRegistered {
+        /// The component's origin.
+        origin: String,
+    },
     /// A blocking task panicked. This is a bug in wasmudf or in a callback
     /// the application registered; the connection it used was discarded.
     #[error("a blocking database task panicked: {0}")]

@@ -40,8 +40,9 @@ pub(crate) fn read_capped(path: &Path, limit: u64) -> Result<Vec<u8>> {
     read_capped_in(&dir, name, path, limit)
 }
 
-/// Reads `name` inside `dir`; `shown` is the path used in errors.
-fn read_capped_in(dir: &Dir, name: &OsStr, shown: &Path, limit: u64) -> Result<Vec<u8>> {
+/// Reads `name` inside `dir` (cap-std keeps a relative `name` inside it);
+/// `shown` is the path used in errors.
+pub(crate) fn read_capped_in(dir: &Dir, name: &OsStr, shown: &Path, limit: u64) -> Result<Vec<u8>> {
     let io = io_error(shown);
     let mut options = OpenOptions::new();
     options.read(true);

@@ -74,3 +74,9 @@ pub use sandbox::DirGrant;
 
 // Re-exported so embedders use the same rusqlite as the library.
 pub use rusqlite;
+
+/// The README's Rust examples, compiled by `cargo test` as doc tests so
+/// that they stay true to the API.
+#[doc = include_str!("../../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -24,6 +24,10 @@ pub enum FunctionKind {
     Aggregate,
     /// An aggregate that also has `inverse` and `value`, usable with `OVER`.
     Window,
+    /// A table-valued function (`wasmudf:udf@0.2.0`): `SELECT * FROM f(x)`,
+    /// registered as an eponymous virtual table whose rows have the
+    /// declared [`FunctionSpec::columns`].
+    Table,
 }
 
 impl fmt::Display for FunctionKind {
@@ -32,6 +36,7 @@ impl fmt::Display for FunctionKind {
             FunctionKind::Scalar => "scalar",
             FunctionKind::Aggregate => "aggregate",
             FunctionKind::Window => "window",
+            FunctionKind::Table => "table",
         })
     }
 }
@@ -156,7 +161,36 @@ pub struct FunctionSpec {
     /// An aggregate or window whose partial states can be serialised and
     /// merged (always `false` for scalars and for 0.1.0 components).
     pub mergeable: bool,
+    /// A table function's result columns, in order; empty for every other
+    /// kind. Its arguments follow them as hidden columns named `arg1`,
+    /// `arg2`, ... ([`FunctionSpec::hidden_column`]).
+    pub columns: Vec<String>,
 }
+
+impl FunctionSpec {
+    /// The name of a table function's hidden column for argument `n`
+    /// (0-based): `arg1`, `arg2`, ... `SELECT * FROM f(a, b)` passes `a`
+    /// and `b` through them, and `SELECT arg1 FROM f(a, b)` reads them
+    /// back.
+    ///
+    /// ```
+    /// # let spec = wasmudf::FunctionSpec {
+    /// #     name: "split".into(), arity: wasmudf::Arity::Exactly(2),
+    /// #     kind: wasmudf::FunctionKind::Table, flags: Default::default(),
+    /// #     returns: None, params: None, mergeable: false,
+    /// #     columns: vec!["ordinal".into(), "part".into()],
+    /// # };
+    /// assert_eq!(spec.hidden_column(1), "arg2");
+    /// ```
+    pub fn hidden_column(&self, n: usize) -> String {
+        format!("arg{}", n + 1)
+    }
+}
+
+/// The most columns a table function may declare, its hidden argument
+/// columns included, well under SQLite's default `SQLITE_MAX_COLUMN`
+/// (2,000).
+pub const MAX_TABLE_COLUMNS: usize = 1000;
 
 /// A manifest as the guest returned it, in the shape of its interface
 /// version.
@@ -199,6 +233,7 @@ impl Raw {
                     returns: None,
                     params: None,
                     mergeable: false,
+                    columns: Vec::new(),
                 })
                 .collect(),
         }
@@ -251,6 +286,7 @@ pub(crate) fn validate(raw: Raw, max_functions: usize) -> Result<Vec<FunctionSpe
             WitKind::Scalar => FunctionKind::Scalar,
             WitKind::Aggregate => FunctionKind::Aggregate,
             WitKind::Window => FunctionKind::Window,
+            WitKind::Table => FunctionKind::Table,
         };
         let flags = FunctionFlags {
             deterministic: spec.flags.contains(WitFlags::DETERMINISTIC),
@@ -283,12 +319,13 @@ pub(crate) fn validate(raw: Raw, max_functions: usize) -> Result<Vec<FunctionSpe
                     .then_some(params)
             }
         };
-        if spec.mergeable && kind == FunctionKind::Scalar {
+        if spec.mergeable && matches!(kind, FunctionKind::Scalar | FunctionKind::Table) {
             return Err(format!(
-                "`{name}` is a scalar function declared mergeable; only aggregates and windows \
+                "`{name}` is a {kind} function declared mergeable; only aggregates and windows \
                  can be"
             ));
         }
+        check_columns(&name, kind, arity, &spec.columns)?;
         specs.push(FunctionSpec {
             name,
             arity,
@@ -300,9 +337,64 @@ pub(crate) fn validate(raw: Raw, max_functions: usize) -> Result<Vec<FunctionSpe
                 .filter(|&t| t != ValueType::Any),
             params,
             mergeable: spec.mergeable,
+            columns: spec.columns,
         });
     }
     Ok(specs)
+}
+
+/// A table function has a fixed arity and at least one column, each named
+/// as an SQL identifier may be, none twice and none a hidden argument
+/// column's name (compared ASCII case-insensitively, as SQLite compares
+/// column names); any other function declares no columns.
+fn check_columns(
+    name: &str,
+    kind: FunctionKind,
+    arity: Arity,
+    columns: &[String],
+) -> Result<(), String> {
+    if kind != FunctionKind::Table {
+        return match columns.is_empty() {
+            true => Ok(()),
+            false => Err(format!(
+                "`{name}` is a {kind} function that declares result columns; only table \
+                 functions can"
+            )),
+        };
+    }
+    let Arity::Exactly(args) = arity else {
+        return Err(format!(
+            "`{name}` is a variadic table function; a table function takes a fixed number of \
+             arguments"
+        ));
+    };
+    if columns.is_empty() {
+        return Err(format!(
+            "`{name}` is a table function that declares no columns"
+        ));
+    }
+    if columns.len() + usize::from(args) > MAX_TABLE_COLUMNS {
+        return Err(format!(
+            "`{name}` declares {} columns and {args} arguments; a table function may have at \
+             most {MAX_TABLE_COLUMNS} in all",
+            columns.len()
+        ));
+    }
+    let mut seen: HashSet<String> = (1..=args).map(|n| format!("arg{n}")).collect();
+    for (i, column) in columns.iter().enumerate() {
+        if column.is_empty() || column.len() > MAX_NAME_BYTES || column.contains('\0') {
+            return Err(format!(
+                "`{name}`: column #{i} must be 1 to {MAX_NAME_BYTES} bytes without NUL"
+            ));
+        }
+        if !seen.insert(column.to_ascii_lowercase()) {
+            return Err(format!(
+                "`{name}`: column `{column}` is declared twice, or is the name of an argument \
+                 column (arg1..arg{args})"
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -319,6 +411,7 @@ mod tests {
             returns: None,
             params: None,
             mergeable: false,
+            columns: Vec::new(),
         }
     }
 
@@ -393,8 +486,46 @@ mod tests {
                 returns: None,
                 params: None,
                 mergeable: false,
+                columns: Vec::new(),
             }]
         );
+    }
+
+    #[test]
+    fn table_functions_declare_columns() {
+        let table = |arity: i16, columns: &[&str]| WitSpec {
+            kind: WitKind::Table,
+            columns: columns.iter().map(|&c| c.to_owned()).collect(),
+            ..spec("t", arity)
+        };
+        let ok = validate(vec![table(2, &["ordinal", "part"])], 9).expect("accepted");
+        assert_eq!(ok[0].kind, FunctionKind::Table);
+        assert_eq!(ok[0].columns, ["ordinal", "part"]);
+        assert_eq!(ok[0].hidden_column(0), "arg1");
+        assert!(validate(vec![table(0, &["x"])], 9).is_ok());
+        let refused = |s: WitSpec| validate(vec![s], 9).expect_err("refused");
+        assert!(refused(table(-1, &["x"])).contains("variadic table function"));
+        assert!(refused(table(1, &[])).contains("declares no columns"));
+        assert!(refused(table(1, &["a", "A"])).contains("declared twice"));
+        assert!(refused(table(2, &["x", "ARG2"])).contains("argument column"));
+        // `arg3` is not an argument of a function of two.
+        assert!(validate(vec![table(2, &["arg3"])], 9).is_ok());
+        assert!(refused(table(1, &[""])).contains("column #0"));
+        assert!(refused(table(1, &["a\0b"])).contains("column #0"));
+        let wide: Vec<String> = (0..MAX_TABLE_COLUMNS).map(|i| format!("c{i}")).collect();
+        let wide: Vec<&str> = wide.iter().map(String::as_str).collect();
+        assert!(refused(table(1, &wide)).contains("at most"));
+        assert!(validate(vec![table(0, &wide)], 9).is_ok());
+        let scalar = WitSpec {
+            columns: vec!["x".into()],
+            ..spec("s", 1)
+        };
+        assert!(refused(scalar).contains("only table functions"));
+        let mergeable = WitSpec {
+            mergeable: true,
+            ..table(1, &["x"])
+        };
+        assert!(refused(mergeable).contains("table function declared mergeable"));
     }
 
     #[test]
@@ -431,19 +562,25 @@ mod tests {
         (
             prop_oneof![Just("f".to_string()), Just("F".to_string()), ".{0,300}"],
             any::<i16>(),
-            0..3u8,
+            0..4u8,
             any::<u8>(),
         )
             .prop_map(|(name, arity, kind, flags)| WitSpec {
                 returns: None,
                 params: None,
                 mergeable: false,
+                columns: if kind == 3 {
+                    vec!["c".into()]
+                } else {
+                    Vec::new()
+                },
                 name,
                 arity,
                 kind: match kind {
                     0 => WitKind::Scalar,
                     1 => WitKind::Aggregate,
-                    _ => WitKind::Window,
+                    2 => WitKind::Window,
+                    _ => WitKind::Table,
                 },
                 flags: [
                     WitFlags::DETERMINISTIC,
@@ -472,6 +609,11 @@ mod tests {
                     prop_assert!((-1..=i32::from(MAX_ARITY)).contains(&n));
                     prop_assert!(!(s.flags.innocuous && s.flags.direct_only));
                     prop_assert!(seen.insert((s.name.to_ascii_lowercase(), n)));
+                    if s.kind == FunctionKind::Table {
+                        prop_assert!(n >= 0 && !s.columns.is_empty());
+                    } else {
+                        prop_assert!(s.columns.is_empty());
+                    }
                 }
             }
         }

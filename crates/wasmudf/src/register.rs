@@ -140,6 +140,19 @@ fn slot_busy() -> CallErrorKind {
 }
 
 mod aggregate;
+mod catalog;
+mod table;
+
+/// Runs a virtual-table method, turning a panic into an error: rusqlite's
+/// `vtab` callbacks are `extern "C"` and do not catch panics, and a panic
+/// unwinding out of an `extern "C"` function aborts the process.
+fn vtab_guarded<R>(what: &str, f: impl FnOnce() -> rusqlite::Result<R>) -> rusqlite::Result<R> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| {
+        Err(rusqlite::Error::ModuleError(format!(
+            "wasmudf: internal error in {what} (a panic, caught)"
+        )))
+    })
+}
 
 pub(crate) fn register(
     component: &Component,
@@ -149,6 +162,7 @@ pub(crate) fn register(
     let registry = registry(conn)?;
     if !component.overrides_allowed() {
         check_clashes(component.origin(), component.functions(), conn, registry)?;
+        check_module_clashes(component.origin(), component.functions(), conn, registry)?;
     }
     // Deterministic functions run in an instance of their own with
     // deterministic capabilities; the rest share another. Each is created
@@ -166,6 +180,7 @@ pub(crate) fn register(
     let batch_bytes = step_batch_bytes(limits.max_memory_bytes);
     let log_budget = aggregate::log_budget(limits.max_memory_bytes);
     let origin: Arc<str> = component.origin().into();
+    let mut direct_flags = Vec::with_capacity(component.functions().len());
     for (id, spec) in component.functions().iter().enumerate() {
         let id = u32::try_from(id).map_err(|_| Error::Manifest {
             origin: component.origin().to_string(),
@@ -178,29 +193,87 @@ pub(crate) fn register(
         } else {
             &other_slot
         };
-        let target = Target {
+        let direct = Arc::new(AtomicBool::new(component.has_direct_path()));
+        let target = || Target {
             slot: slot.clone(),
             id,
             name: spec.name.clone().into(),
             max_result,
             batch_bytes,
             log_budget,
-            direct: AtomicBool::new(component.has_direct_path()),
+            direct: direct.clone(),
             text_results: AtomicBool::new(false),
         };
         match spec.kind {
             FunctionKind::Scalar => {
-                trampoline::create_scalar(conn, spec.name.as_str(), arity, flags, target)?
+                trampoline::create_scalar(conn, spec.name.as_str(), arity, flags, target())?
             }
             FunctionKind::Aggregate => {
-                conn.create_aggregate_function(spec.name.as_str(), arity, flags, target)?
+                conn.create_aggregate_function(spec.name.as_str(), arity, flags, target())?
             }
             FunctionKind::Window => {
-                conn.create_window_function(spec.name.as_str(), arity, flags, target)?
+                conn.create_window_function(spec.name.as_str(), arity, flags, target())?
+            }
+            FunctionKind::Table => {
+                let declaration =
+                    table::TableFunction::declaration(spec).ok_or_else(|| Error::Manifest {
+                        origin: component.origin().to_string(),
+                        detail: format!("`{}`: cannot declare its table", spec.name),
+                    })?;
+                let function = table::TableFunction {
+                    slot: slot.clone(),
+                    id,
+                    name: spec.name.clone().into(),
+                    columns: spec.columns.clone(),
+                    arity: usize::try_from(arity).unwrap_or(0),
+                    max_result,
+                    direct_only: flags.contains(SqlFlags::SQLITE_DIRECTONLY),
+                    innocuous: flags.contains(SqlFlags::SQLITE_INNOCUOUS),
+                    declaration,
+                };
+                table::create(conn, function)?;
+                registry.record_module(&spec.name, &origin);
+                direct_flags.push(None);
+                continue;
             }
         }
         registry.record(&spec.name, arity, &origin);
+        direct_flags.push(Some(direct));
     }
+    let mut registered = registry
+        .registered
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    // Registered again (over itself, with `allow_override`): listed once.
+    registered.retain(|r| !r.component.same_as(component));
+    registered.push(catalog::Registered {
+        component: component.clone(),
+        direct: direct_flags,
+    });
+    Ok(())
+}
+
+/// Whether `component` is registered on `conn`.
+pub(crate) fn is_registered(component: &Component, conn: &Connection) -> Result<bool> {
+    Ok(registry(conn)?
+        .registered
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .iter()
+        .any(|r| r.component.same_as(component)))
+}
+
+/// Removes `component`'s functions from `conn`, and its records from the
+/// connection's registry.
+pub(crate) fn unregister(component: &Component, conn: &Connection) -> Result<()> {
+    let registry = registry(conn)?;
+    for spec in component.functions() {
+        match spec.kind {
+            FunctionKind::Table => table::remove(conn, &spec.name)?,
+            _ => conn.remove_function(spec.name.as_str(), spec.arity.as_sqlite())?,
+        }
+    }
+    registry.forget(component);
     Ok(())
 }
 
@@ -223,12 +296,20 @@ fn sqlite_flags(spec: &FunctionSpec, trusted: bool) -> SqlFlags {
 /// clash can name it. Kept in SQLite's client data, which lives and dies
 /// with the connection.
 #[derive(Default)]
-struct Registry(Mutex<HashMap<(String, i64), Arc<str>>>);
+struct Registry {
+    functions: Mutex<HashMap<(String, i64), Arc<str>>>,
+    /// Table functions, by name: SQLite keeps virtual-table modules apart
+    /// from functions.
+    modules: Mutex<HashMap<String, Arc<str>>>,
+    /// Every component registered, for `wasmudf_functions` and
+    /// `wasmudf_components`.
+    registered: catalog::Shared,
+}
 
 impl Registry {
     fn record(&self, name: &str, arity: i32, origin: &Arc<str>) {
         let key = (name.to_ascii_lowercase(), i64::from(arity));
-        self.0
+        self.functions
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(key, origin.clone());
@@ -236,8 +317,43 @@ impl Registry {
 
     fn origin(&self, name: &str, arity: i64) -> Option<Arc<str>> {
         let key = (name.to_ascii_lowercase(), arity);
-        let map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let map = self
+            .functions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         map.get(&key).cloned()
+    }
+
+    fn record_module(&self, name: &str, origin: &Arc<str>) {
+        self.modules
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(name.to_ascii_lowercase(), origin.clone());
+    }
+
+    /// Forgets what `component` registered.
+    fn forget(&self, component: &Component) {
+        let mut functions = self
+            .functions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut modules = self.modules.lock().unwrap_or_else(PoisonError::into_inner);
+        for spec in component.functions() {
+            let name = spec.name.to_ascii_lowercase();
+            match spec.kind {
+                FunctionKind::Table => modules.remove(&name),
+                _ => functions.remove(&(name, i64::from(spec.arity.as_sqlite()))),
+            };
+        }
+        self.registered
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|r| !r.component.same_as(component));
+    }
+
+    fn module_origin(&self, name: &str) -> Option<Arc<str>> {
+        let map = self.modules.lock().unwrap_or_else(PoisonError::into_inner);
+        map.get(&name.to_ascii_lowercase()).cloned()
     }
 }
 
@@ -251,9 +367,13 @@ fn registry(conn: &Connection) -> Result<&Registry> {
     if let Some(registry) = unsafe { conn.get_clientdata::<Registry, _>(REGISTRY)? } {
         return Ok(registry);
     }
+    // The catalog first, so that its names are taken before any table
+    // function's.
+    let registry = Registry::default();
+    catalog::create(conn, &registry.registered)?;
     // SAFETY: as above; nothing holds a reference to earlier data under
     // this name, since there is none.
-    unsafe { conn.set_clientdata(REGISTRY, Some(Registry::default()))? };
+    unsafe { conn.set_clientdata(REGISTRY, Some(registry))? };
     // SAFETY: as above.
     unsafe { conn.get_clientdata::<Registry, _>(REGISTRY)? }.ok_or_else(|| {
         Error::Sqlite(rusqlite::Error::SqliteFailure(
@@ -341,6 +461,95 @@ fn check_clashes(
     Ok(())
 }
 
+/// Virtual-table modules SQLite itself may provide (bundled, or with the
+/// usual compile options). SQLite registers some only when a query first
+/// names them (`json_each`, the `pragma_*` tables), so they are missing
+/// from `pragma_module_list` until then, and a module of that name
+/// registered before would be found first. Any other module a connection
+/// lists that no component registered is the application's.
+const BUILTIN_MODULES: &[&str] = &[
+    "json_each",
+    "json_tree",
+    "jsonb_each",
+    "jsonb_tree",
+    "fts3",
+    "fts3tokenize",
+    "fts4",
+    "fts4aux",
+    "fts5",
+    "fts5vocab",
+    "rtree",
+    "rtree_i32",
+    "geopoly",
+    "dbstat",
+    "sqlite_dbpage",
+    "sqlite_dbdata",
+    "sqlite_dbptr",
+    "sqlite_stmt",
+    "generate_series",
+    "carray",
+    "bytecode",
+    "tables_used",
+    "completion",
+];
+
+/// Refuses a table function whose name is a virtual-table module the
+/// connection has (`pragma_module_list`: the application's or another
+/// component's) or SQLite's own ([`BUILTIN_MODULES`], and every name
+/// starting `sqlite_` or `pragma_`), listed yet or not, or this library's
+/// (`wasmudf_functions`, and every name starting `wasmudf_`): registering a
+/// module of the same name replaces it, so a component could otherwise
+/// take over `json_each` from every query.
+fn check_module_clashes(
+    origin: &str,
+    functions: &[FunctionSpec],
+    conn: &Connection,
+    registry: &Registry,
+) -> Result<()> {
+    let tables: Vec<&FunctionSpec> = functions
+        .iter()
+        .filter(|f| f.kind == FunctionKind::Table)
+        .collect();
+    if tables.is_empty() {
+        return Ok(());
+    }
+    let mut known = HashMap::new();
+    let mut stmt = conn.prepare("SELECT name FROM pragma_module_list")?;
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        let name: String = row.get(0)?;
+        known.insert(name.to_ascii_lowercase(), name);
+    }
+    for spec in tables {
+        let lower = spec.name.to_ascii_lowercase();
+        let builtin = lower.starts_with("sqlite_")
+            || lower.starts_with("pragma_")
+            || lower.starts_with("wasmudf_")
+            || BUILTIN_MODULES.contains(&lower.as_str());
+        let hit = match known.get(&lower) {
+            Some(name) => name.clone(),
+            None if builtin => lower.clone(),
+            None => continue,
+        };
+        let owner = match registry.module_origin(&hit) {
+            Some(origin) => FunctionOwner::Component(origin.to_string()),
+            None if builtin => FunctionOwner::Builtin,
+            None => FunctionOwner::Application,
+        };
+        return Err(Error::NameClash {
+            origin: origin.to_string(),
+            name: spec.name.clone(),
+            arity: spec.arity.as_sqlite() as i16,
+            existing: ExistingFunction {
+                name: hit,
+                arity: -1,
+                owner,
+            },
+        });
+    }
+    Ok(())
+}
+
 /// One registered function: which slot and which manifest index.
 struct Target {
     slot: Slot,
@@ -352,8 +561,9 @@ struct Target {
     /// The replay log's byte budget (`aggregate::log_budget`).
     log_budget: usize,
     /// Whether scalar calls try the direct path first; cleared for good
-    /// once the function needs the host (see [`crate::direct`]).
-    direct: AtomicBool,
+    /// once the function needs the host (see [`crate::direct`]). Shared
+    /// with the connection's `wasmudf_functions` table, which shows it.
+    direct: Arc<AtomicBool>,
     /// Set once a component-path fast call of this function answered TEXT
     /// or BLOB (see [`finish_fast`]): numeric arguments then take `callN`.
     text_results: AtomicBool,
@@ -569,6 +779,7 @@ mod tests {
             returns: None,
             params: None,
             mergeable: false,
+            columns: Vec::new(),
         }
     }
 
@@ -702,6 +913,7 @@ mod tests {
             returns: None,
             params: None,
             mergeable: false,
+            columns: Vec::new(),
             flags: crate::FunctionFlags {
                 deterministic: true,
                 innocuous: true,

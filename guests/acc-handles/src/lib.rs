@@ -16,8 +16,8 @@
 use std::cell::{Cell, RefCell};
 
 use wasmudf_guest::bindings::exports::wasmudf::udf::guest::{
-    Accumulator, Column, Error, FastResult, FunctionFlags, FunctionKind, FunctionSpec, Guest,
-    GuestAccumulator, Number, Value,
+    Accumulator, Column, Cursor, Error, FastResult, FunctionFlags, FunctionKind, FunctionSpec,
+    Guest, GuestAccumulator, GuestCursor, Number, Value,
 };
 
 struct Component;
@@ -44,6 +44,7 @@ const NO_SCALARS: &str = "handles has no scalar functions";
 
 impl Guest for Component {
     type Accumulator = State;
+    type Cursor = NoCursor;
 
     fn manifest() -> Vec<FunctionSpec> {
         vec![FunctionSpec {
@@ -54,6 +55,7 @@ impl Guest for Component {
             returns: None,
             params: None,
             mergeable: false,
+            columns: Vec::new(),
         }]
     }
 
@@ -179,3 +181,17 @@ impl GuestAccumulator for State {
 // workspace's `cargo test`) their names would not link.
 #[cfg(target_family = "wasm")]
 wasmudf_guest::bindings::__export_component!(Component with_types_in wasmudf_guest::bindings);
+
+/// A cursor that can never be opened: no table functions.
+#[cfg_attr(not(target_family = "wasm"), allow(dead_code))]
+struct NoCursor;
+
+impl GuestCursor for NoCursor {
+    fn open(_id: u32, _args: Vec<Value>) -> Result<Cursor, String> {
+        Err(NO_SCALARS.into())
+    }
+
+    fn next(&self, _max_rows: u32) -> Result<Vec<Value>, String> {
+        Err(NO_SCALARS.into())
+    }
+}

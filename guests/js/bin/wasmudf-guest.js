@@ -26,7 +26,7 @@ const DISABLED_FEATURES = ['http', 'fetch-event'];
 
 const USAGE = `usage: wasmudf-guest build <entry.js> -o <out.wasm> [--aot] [--weval-bin <path>]
 
-Bundles <entry.js> (which registers functions with scalar/aggregate/window
+Bundles <entry.js> (which registers functions with scalar/aggregate/window/table
 from 'wasmudf-guest') and builds a wasmudf component from it.
 
 options:
@@ -90,7 +90,7 @@ async function bundle(entry) {
     `import ${JSON.stringify(entry)};\n` +
     `import { defaultRegistry } from 'wasmudf-guest/core';\n` +
     `if (defaultRegistry.entries.length === 0) {\n` +
-    `  throw new Error(${JSON.stringify(`${basename(entry)} registers no functions: call scalar, aggregate or window from 'wasmudf-guest' at its top level`)});\n` +
+    `  throw new Error(${JSON.stringify(`${basename(entry)} registers no functions: call scalar, aggregate, window or table from 'wasmudf-guest' at its top level`)});\n` +
     `}\n` +
     `export { guest } from 'wasmudf-guest/component';\n`;
   let result;
@@ -324,7 +324,13 @@ async function build(opts) {
         } else {
           args = f.arity === -1 ? '...' : String(f.arity);
         }
-        const returns = f.returns !== undefined && f.returns !== null ? ` -> ${f.returns}` : '';
+        // A table function's rows: its columns.
+        const returns =
+          f.kind === 'table' && Array.isArray(f.columns)
+            ? ` -> (${f.columns.join(', ')})`
+            : f.returns !== undefined && f.returns !== null
+              ? ` -> ${f.returns}`
+              : '';
         console.log(`  ${f.kind.padEnd(9)} ${f.name}(${args})${returns}${flags.length ? '  ' + flags.join(' ') : ''}`);
       }
     }

@@ -4,7 +4,7 @@
 //   node bin/wasmudf-guest.js build examples/examples.js -o ../target/js/js_examples.wasm
 //
 // and see README.md beside this file for each function's contract.
-import { scalar, aggregate } from 'wasmudf-guest';
+import { scalar, aggregate, table } from 'wasmudf-guest';
 import { slugify } from './slug.js';
 
 // ---------------------------------------------------------------------------
@@ -298,4 +298,38 @@ aggregate(
   },
   // The result is of the class of the most frequent value: not declared.
   { deterministic: true },
+);
+
+// ---------------------------------------------------------------------------
+// js_split(text TEXT, sep TEXT) -> TABLE(ordinal INTEGER, part TEXT)
+
+/** The parts of `text` between occurrences of `sep`, cut as rows are read. */
+function* splitRows(text, sep) {
+  let at = 0;
+  let ordinal = 0n;
+  for (;;) {
+    const end = text.indexOf(sep, at);
+    ordinal++;
+    if (end === -1) {
+      yield [ordinal, text.slice(at)];
+      return;
+    }
+    yield [ordinal, text.slice(at, end)];
+    at = end + sep.length;
+  }
+}
+
+// A plain function that checks its arguments and returns the generator, so
+// that a bad call fails when it opens (a generator's body only runs when
+// the first row is read). The parts are those of `text.split(sep)`.
+table(
+  'js_split',
+  (text, sep) => {
+    // A NULL argument: no rows, as SQLite's json_each(NULL).
+    if (text === null || sep === null) return [];
+    if (typeof text !== 'string' || typeof sep !== 'string') throw new TypeError('js_split expects TEXT arguments');
+    if (sep === '') throw new Error('the separator must not be empty');
+    return splitRows(text, sep);
+  },
+  { columns: ['ordinal', 'part'], params: ['text', 'text'], deterministic: true },
 );

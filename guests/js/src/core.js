@@ -19,6 +19,16 @@
 // * Every export is awaited by the bindings, which run the event loop until
 //   the promise settles. A user function may thus be `async` and await
 //   timers (`setTimeout`); the SQL call blocks until it settles.
+// * A WIT resource is a class on the interface object, named in
+//   UpperCamelCase (`Accumulator`, `Cursor`). Its static functions are
+//   called on the class (`Cursor.open(...)`), its methods as
+//   `Cursor.prototype.next.call(obj, ...)`. A static function returning a
+//   resource must return an instance of that very class (the bindings check
+//   `instanceof`, and trap otherwise), and no object with a `tag` of 'ok'
+//   or 'err' (taken as the result itself). When the host drops a handle,
+//   the bindings call the instance's `[Symbol.dispose]()` (or
+//   `[Symbol.for('dispose')]()`) if it has one; the JS `constructor` is
+//   never called by them.
 
 /** @typedef {{ tag: 'null' } | { tag: 'integer', val: bigint } | { tag: 'real', val: number } | { tag: 'text', val: string } | { tag: 'blob', val: Uint8Array }} WitValue */
 /**
@@ -471,7 +481,9 @@ function toBytes(r, name) {
 // ---------------------------------------------------------------------------
 // Registration
 
-const OPTION_KEYS = new Set(['deterministic', 'innocuous', 'directOnly', 'arity', 'returns', 'params']);
+const OPTION_KEYS = ['deterministic', 'innocuous', 'directOnly', 'arity', 'returns', 'params'];
+/** A table function's options: `columns` instead of `returns`. */
+const TABLE_OPTION_KEYS = ['deterministic', 'innocuous', 'directOnly', 'arity', 'params', 'columns'];
 const SPEC_KEYS = new Set(['init', 'step', 'final', 'inverse', 'value', 'serialize', 'merge']);
 /** The WIT `value-type` cases, as componentize-js names them. */
 const VALUE_TYPES = ['integer', 'real', 'text', 'blob', 'any'];
@@ -507,16 +519,14 @@ function checkName(what, name) {
   }
 }
 
-function checkOptions(label, options) {
+function checkOptions(label, options, known = OPTION_KEYS) {
   if (options === undefined) return {};
   if (options === null || typeof options !== 'object') {
     throw new TypeError(`${label}: options must be an object`);
   }
   for (const key of Object.keys(options)) {
-    if (!OPTION_KEYS.has(key)) {
-      throw new TypeError(
-        `${label}: unknown option ${JSON.stringify(key)} (known: deterministic, innocuous, directOnly, arity, returns, params)`,
-      );
+    if (!known.includes(key)) {
+      throw new TypeError(`${label}: unknown option ${JSON.stringify(key)} (known: ${known.join(', ')})`);
     }
   }
   for (const key of ['deterministic', 'innocuous', 'directOnly']) {
@@ -581,6 +591,50 @@ function checkParams(label, params, arity) {
   return params.slice();
 }
 
+/** The most columns a table function may have, its argument columns included (the host's limit). */
+const MAX_TABLE_COLUMNS = 1000;
+
+/**
+ * The result columns of a table function of `arity` arguments: a non-empty
+ * array of names, each 1 to 255 UTF-8 bytes without NUL, none twice and
+ * none the name of a hidden argument column (`arg1`..`argN`), compared
+ * ASCII case-insensitively as SQLite compares column names.
+ */
+function checkColumns(label, columns, arity) {
+  if (columns === undefined || columns === null) {
+    throw new TypeError(`${label}: option columns is required: the names of the result columns, e.g. { columns: ['value'] }`);
+  }
+  if (!Array.isArray(columns)) {
+    throw new TypeError(`${label}: option columns must be an array of column names; got ${describe(columns)}`);
+  }
+  if (columns.length === 0) throw new TypeError(`${label}: option columns must name at least one column`);
+  if (columns.length + arity > MAX_TABLE_COLUMNS) {
+    throw new TypeError(
+      `${label}: ${columns.length} columns and ${arity} arguments; a table function may have at most ${MAX_TABLE_COLUMNS} in all`,
+    );
+  }
+  const seen = new Map();
+  for (let i = 1; i <= arity; i++) seen.set(`arg${i}`, null);
+  for (let i = 0; i < columns.length; i++) {
+    const c = columns[i];
+    if (typeof c !== 'string') throw new TypeError(`${label}: columns[${i}] must be a string; got ${describe(c)}`);
+    if (c.length === 0) throw new TypeError(`${label}: columns[${i}] must not be empty`);
+    if (c.includes('\0')) throw new TypeError(`${label}: columns[${i}] must not contain NUL`);
+    if (utf8Length(c) > MAX_NAME_BYTES) throw new TypeError(`${label}: columns[${i}] is longer than ${MAX_NAME_BYTES} bytes`);
+    const folded = foldName(c);
+    if (seen.has(folded)) {
+      const first = seen.get(folded);
+      throw new TypeError(
+        first === null
+          ? `${label}: column ${JSON.stringify(c)} has the name of a hidden argument column (arg1..arg${arity} carry the arguments)`
+          : `${label}: column ${JSON.stringify(c)} is declared twice (as ${JSON.stringify(first)} before; column names are matched case-insensitively)`,
+      );
+    }
+    seen.set(folded, c);
+  }
+  return columns.slice();
+}
+
 function flagsOf(options) {
   return {
     deterministic: options.deterministic === true,
@@ -595,7 +649,7 @@ function mismatch(name, arity, got) {
 
 /**
  * A registry of functions: what one component exports. The module-level
- * default registry backs `scalar`, `aggregate` and `window`; tests make their
+ * default registry backs `scalar`, `aggregate`, `window` and `table`; tests make their
  * own.
  */
 export class Registry {
@@ -604,6 +658,8 @@ export class Registry {
     this.entries = [];
     /** @type {Set<string>} folded name + '/' + arity */
     this.keys = new Set();
+    /** @type {Set<string>} folded names of the table functions */
+    this.tables = new Set();
     /** @type {object[] | null} the manifest, once the host asked for it */
     this.specs = null;
   }
@@ -612,7 +668,16 @@ export class Registry {
     if (this.specs !== null) {
       throw new Error(`${label}(${JSON.stringify(name)}): functions must be registered when the module is evaluated (at its top level), not during a call`);
     }
-    const key = `${foldName(name)}/${arity}`;
+    const folded = foldName(name);
+    // SQLite knows a table function (an eponymous virtual table) by its
+    // name alone: a second one of that name would replace the first.
+    if (entry.kind === 'table' && this.tables.has(folded)) {
+      throw new Error(
+        `${label}(${JSON.stringify(name)}): a table function named ${JSON.stringify(name)} is already registered ` +
+          '(SQLite knows a table function by its name alone, whatever its arity, matched case-insensitively)',
+      );
+    }
+    const key = `${folded}/${arity}`;
     if (this.keys.has(key)) {
       throw new Error(
         `${label}(${JSON.stringify(name)}): a function named ${JSON.stringify(name)} with ` +
@@ -621,6 +686,7 @@ export class Registry {
       );
     }
     this.keys.add(key);
+    if (entry.kind === 'table') this.tables.add(folded);
     this.entries.push(entry);
   }
 
@@ -733,6 +799,44 @@ export class Registry {
     });
   }
 
+  /**
+   * Registers a table-valued function.
+   *
+   * @param {string} name the SQL name
+   * @param {(...args: any[]) => Iterable<any[]> | Iterator<any[]>} fn called once per
+   *   call with the converted arguments; returns the rows, each an array of
+   *   one value per column (typically a generator function)
+   * @param {{ columns: string[], deterministic?: boolean, innocuous?: boolean, directOnly?: boolean, arity?: number, params?: ValueType[] }} options
+   */
+  table(name, fn, options) {
+    checkName('table', name);
+    const label = `table(${JSON.stringify(name)})`;
+    if (typeof fn !== 'function') throw new TypeError(`${label}: the function must be a function, got ${typeName(fn)}`);
+    if (options === undefined) {
+      throw new TypeError(`${label}: options with the result columns are required, e.g. { columns: ['value'] }`);
+    }
+    if (options !== null && typeof options === 'object' && options.returns !== undefined) {
+      throw new TypeError(`${label}: a table function has no option returns: its results are the rows of its columns`);
+    }
+    const opts = checkOptions(label, options, TABLE_OPTION_KEYS);
+    const arity = checkArity(label, opts.arity ?? fn.length);
+    if (arity === -1) {
+      throw new TypeError(`${label}: a table function takes a fixed number of arguments; arity -1 (any number) is not allowed`);
+    }
+    const params = checkParams(label, opts.params, arity);
+    const columns = checkColumns(label, opts.columns, arity);
+    this.#add('table', name, arity, {
+      kind: 'table',
+      name,
+      arity,
+      flags: flagsOf(opts),
+      returns: undefined,
+      params,
+      columns,
+      fn,
+    });
+  }
+
   /** The manifest; after this call no more functions can be registered. */
   manifest() {
     if (this.specs === null) {
@@ -744,7 +848,9 @@ export class Registry {
         // WIT options: undefined is none.
         returns: e.returns,
         params: e.params,
-        mergeable: e.kind !== 'scalar' && e.serialize !== null,
+        mergeable: (e.kind === 'aggregate' || e.kind === 'window') && e.serialize !== null,
+        // Empty for every kind but `table`.
+        columns: e.kind === 'table' ? e.columns : [],
       }));
     }
     return this.specs;
@@ -889,6 +995,47 @@ function applyColumns(acc, fn, cols, rows) {
 }
 
 // ---------------------------------------------------------------------------
+// Table functions
+
+/** The key under which componentize-js's bindings look for a resource's destructor. */
+const DISPOSE = typeof Symbol.dispose === 'symbol' ? Symbol.dispose : Symbol.for('dispose');
+
+/**
+ * The iterator of the rows a table function returned: an iterable's
+ * iterator (arrays, generators, Sets...), or the value itself when it is
+ * an iterator (has `next`). Throws a TypeError for anything else.
+ */
+function rowIterator(r, name) {
+  if (r !== null && (typeof r === 'object' || typeof r === 'function')) {
+    if (isThenable(r)) {
+      throw new TypeError(`${name}: a table function must be synchronous (it returned a promise)`);
+    }
+    const iter = r[Symbol.iterator];
+    if (typeof iter === 'function') {
+      const it = iter.call(r);
+      if (it === null || (typeof it !== 'object' && typeof it !== 'function') || typeof it.next !== 'function') {
+        throw new TypeError(`${name}: the iterable it returned gave an iterator without next()`);
+      }
+      return it;
+    }
+    // An async generator has `next` too: told apart by its async iterator.
+    if (typeof r[Symbol.asyncIterator] === 'function') {
+      throw new TypeError(`${name}: a table function must be synchronous (it returned an async iterable; use function*, not async function*)`);
+    }
+    if (typeof r.next === 'function') return r;
+  }
+  throw new TypeError(
+    `${name} returned a value of type ${typeName(r)}, which is not iterable ` +
+      '(return an array or another iterable of rows, or make it a generator function)',
+  );
+}
+
+/** "1 value", "2 values". */
+function plural(n, what) {
+  return `${n} ${what}${n === 1 ? '' : 's'}`;
+}
+
+// ---------------------------------------------------------------------------
 // The `wasmudf:udf/guest` interface
 
 /**
@@ -916,7 +1063,9 @@ export function makeGuest(registry) {
     static create(id) {
       const e = entries[id];
       if (e === undefined) return fail(`no function with id ${id}`);
-      if (e.kind === 'scalar') return fail(`function ${id} (${e.name}) is not an aggregate or window function`);
+      if (e.kind !== 'aggregate' && e.kind !== 'window') {
+        return fail(`function ${id} (${e.name}) is not an aggregate or window function`);
+      }
       let s;
       try {
         s = e.init();
@@ -1019,6 +1168,114 @@ export function makeGuest(registry) {
         return fail(errorMessage(err));
       }
       return settle(r, e.name);
+    }
+  }
+
+  /**
+   * One call of a table function: the iterator of its rows, read a batch at
+   * a time. The host drops the handle when SQLite stops reading; the
+   * bindings then call `[Symbol.dispose]`, which closes the iterator (so a
+   * generator's `finally` runs) if it has not ended.
+   */
+  class Cursor {
+    constructor(entry, iterator) {
+      this.entry = entry;
+      /** The rows' iterator, or null once they ended (or failed). */
+      this.iterator = iterator;
+    }
+
+    /** Calls table function `id` over `args` (a fresh list the bindings made). */
+    static open(id, args) {
+      const e = entries[id];
+      if (e === undefined) return fail(`no function with id ${id}`);
+      if (e.kind !== 'table') return fail(`function ${id} (${e.name}) is not a table function`);
+      const n = args.length;
+      if (n !== e.arity) return mismatch(e.name, e.arity, n);
+      // Lists are read with getBigInt64: signed already.
+      for (let i = 0; i < n; i++) args[i] = args[i].val ?? null;
+      let it;
+      try {
+        it = rowIterator(e.fn.apply(undefined, args), e.name);
+      } catch (err) {
+        return fail(errorMessage(err));
+      }
+      return new Cursor(e, it);
+    }
+
+    /**
+     * Up to `maxRows` rows, row after row, each one value per column; fewer
+     * only at the end, none after it. An error (a throw from the iterator, a
+     * row of the wrong width, a value without SQLite type) fails the batch
+     * and ends the cursor.
+     */
+    next(maxRows) {
+      const it = this.iterator;
+      if (it === null) return [];
+      const e = this.entry;
+      const columns = e.columns;
+      const width = columns.length;
+      const out = [];
+      let rows = 0;
+      try {
+        while (rows < maxRows) {
+          const step = it.next();
+          if (step === null || typeof step !== 'object') {
+            this.#close();
+            return fail(`${e.name}: its iterator's next() returned ${describe(step)}, not an object { done, value }`);
+          }
+          if (isThenable(step)) {
+            this.#close();
+            return fail(`${e.name}: a table function must be synchronous (its iterator's next() returned a promise)`);
+          }
+          if (step.done) {
+            this.iterator = null;
+            break;
+          }
+          const row = step.value;
+          if (!Array.isArray(row)) {
+            this.#close();
+            return fail(
+              `${e.name}: a row must be an array of ${plural(width, 'value')} (${columns.join(', ')}); got ${describe(row)}`,
+            );
+          }
+          if (row.length !== width) {
+            this.#close();
+            return fail(`a row has ${plural(row.length, 'value')}; the function declares ${plural(width, 'column')}`);
+          }
+          for (let j = 0; j < width; j++) {
+            const x = toValue(row[j], e.name);
+            if (x.tag === 'err') {
+              this.#close();
+              return fail(`column ${JSON.stringify(columns[j])}: ${x.val}`);
+            }
+            // A BLOB is copied: the iterator may reuse its buffer for the next row.
+            out.push(x.tag === 'blob' ? { tag: 'blob', val: x.val.slice() } : x);
+          }
+          rows++;
+        }
+      } catch (err) {
+        // A throwing iterator is finished already: nothing to close.
+        this.iterator = null;
+        return fail(errorMessage(err));
+      }
+      return out;
+    }
+
+    /** Called by the bindings when the host drops the cursor. */
+    [DISPOSE]() {
+      this.#close();
+    }
+
+    /** Ends the cursor, closing an iterator that has not ended. Never throws. */
+    #close() {
+      const it = this.iterator;
+      this.iterator = null;
+      if (it === null) return;
+      try {
+        if (typeof it.return === 'function') it.return();
+      } catch {
+        // The rows are abandoned either way.
+      }
     }
   }
 
@@ -1278,6 +1535,7 @@ export function makeGuest(registry) {
     },
 
     Accumulator,
+    Cursor,
   };
 }
 
@@ -1326,3 +1584,18 @@ function windowFn(name, spec, options) {
   defaultRegistry.window(name, spec, options);
 }
 export { windowFn as window };
+
+/**
+ * Registers a table-valued SQL function: `SELECT * FROM name(args)`.
+ *
+ * @param {string} name the SQL name (matched case-insensitively)
+ * @param {(...args: any[]) => Iterable<any[]> | Iterator<any[]>} fn called once per call
+ *   with the converted arguments; returns (or, as a generator function,
+ *   yields) the rows, each an array of one value per column
+ * @param {{ columns: string[], deterministic?: boolean, innocuous?: boolean, directOnly?: boolean, arity?: number, params?: ValueType[] }} options
+ *   `columns` (required) names the result columns; arity defaults to
+ *   `fn.length` and must be fixed
+ */
+export function table(name, fn, options) {
+  defaultRegistry.table(name, fn, options);
+}

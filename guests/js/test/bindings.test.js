@@ -24,23 +24,36 @@ test('the guest object has every export componentize-js binds for wit/udf.wit', 
   // As `componentize` calls it: engine, features, inline WIT, WIT path, world.
   const { jsBindings } = splicer.spliceBindings(readFileSync(ENGINE), ['stdio', 'random', 'clocks'], undefined, join(PKG, 'wit'), 'udf', false);
   const ifaceFns = [...jsBindings.matchAll(/= __iface\.(\w+);/g)].map((m) => m[1]);
-  const methods = [...jsBindings.matchAll(/Accumulator\.prototype\.(\w+)\.call/g)].map((m) => m[1]);
-  const statics = [...jsBindings.matchAll(/await Accumulator\.(\w+)\(/g)].map((m) => m[1]);
+  // The resources: `Name.prototype.method.call(...)` for methods,
+  // `await Name.fn(...)` for static functions.
+  const RESOURCES = ['Accumulator', 'Cursor'];
+  const methodsOf = (r) => [...new Set([...jsBindings.matchAll(new RegExp(`${r}\\.prototype\\.(\\w+)\\.call`, 'g'))].map((m) => m[1]))];
+  const staticsOf = (r) => [...new Set([...jsBindings.matchAll(new RegExp(`await ${r}\\.(\\w+)\\(`, 'g'))].map((m) => m[1]))];
+  for (const r of RESOURCES) assert.ok(ifaceFns.includes(r), `${r} is not among ${ifaceFns.join(' ')}`);
   // The 0.2.0 additions are among them (the patterns still match these bindings).
   assert.ok(ifaceFns.includes('callColumns'), ifaceFns.join(' '));
-  for (const m of ['stepColumns', 'inverseColumns', 'serialize', 'merge']) assert.ok(methods.includes(m), m);
-  assert.deepEqual([...new Set(statics)].sort(), ['create', 'finish']);
+  for (const m of ['stepColumns', 'inverseColumns', 'serialize', 'merge']) assert.ok(methodsOf('Accumulator').includes(m), m);
+  assert.deepEqual(staticsOf('Accumulator').sort(), ['create', 'finish']);
+  assert.deepEqual(methodsOf('Cursor'), ['next']);
+  assert.deepEqual(staticsOf('Cursor'), ['open']);
+  // A resource's destructor calls this method when it has one.
+  assert.match(jsBindings, /const symbolDispose = Symbol\.dispose \|\| Symbol\.for\('dispose'\);/);
 
   const reg = new Registry();
   reg.aggregate('a', { step: (s, x) => s });
+  reg.table('t', function* (x) {}, { columns: ['c'] });
   const guest = makeGuest(reg);
   for (const f of ifaceFns) {
-    if (f === 'Accumulator') continue;
+    if (RESOURCES.includes(f)) continue;
     assert.equal(typeof guest[f], 'function', `guest.${f}`);
   }
-  for (const m of methods) assert.equal(typeof guest.Accumulator.prototype[m], 'function', `Accumulator.prototype.${m}`);
-  for (const s of statics) assert.equal(typeof guest.Accumulator[s], 'function', `Accumulator.${s}`);
+  for (const r of RESOURCES) {
+    assert.equal(typeof guest[r], 'function', `guest.${r}`);
+    for (const m of methodsOf(r)) assert.equal(typeof guest[r].prototype[m], 'function', `${r}.prototype.${m}`);
+    for (const s of staticsOf(r)) assert.equal(typeof guest[r][s], 'function', `${r}.${s}`);
+  }
+  assert.equal(typeof guest.Cursor.prototype[Symbol.dispose ?? Symbol.for('dispose')], 'function', 'Cursor.prototype[Symbol.dispose]');
   // And nothing the SDK exports is unknown to the bindings.
   const bound = new Set(ifaceFns);
-  for (const k of Object.keys(guest)) if (k !== 'Accumulator') assert.ok(bound.has(k), `guest.${k} is not bound`);
+  for (const k of Object.keys(guest)) assert.ok(bound.has(k), `guest.${k} is not bound`);
 });

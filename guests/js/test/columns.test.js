@@ -532,15 +532,15 @@ test('the manifest carries returns, params and mergeable', () => {
   });
   const flags = { deterministic: false, innocuous: false, directOnly: false };
   assert.deepEqual(guest.manifest(), [
-    { name: 'plain', arity: 1, kind: 'scalar', flags, returns: undefined, params: undefined, mergeable: false },
-    { name: 'typed', arity: 2, kind: 'scalar', flags, returns: 'integer', params: ['integer', 'text'], mergeable: false },
-    { name: 'variadic', arity: -1, kind: 'scalar', flags, returns: 'real', params: ['any'], mergeable: false },
-    { name: 'nulls', arity: 0, kind: 'scalar', flags, returns: undefined, params: undefined, mergeable: false },
-    { name: 'zero', arity: 0, kind: 'scalar', flags, returns: 'blob', params: [], mergeable: false },
-    { name: 'agg', arity: 1, kind: 'aggregate', flags, returns: 'real', params: ['real'], mergeable: false },
-    { name: 'magg', arity: 1, kind: 'aggregate', flags, returns: 'real', params: ['integer'], mergeable: true },
-    { name: 'mwin', arity: 1, kind: 'window', flags, returns: undefined, params: undefined, mergeable: true },
-    { name: 'win', arity: 1, kind: 'window', flags, returns: 'any', params: undefined, mergeable: false },
+    { name: 'plain', arity: 1, kind: 'scalar', flags, returns: undefined, params: undefined, mergeable: false, columns: [] },
+    { name: 'typed', arity: 2, kind: 'scalar', flags, returns: 'integer', params: ['integer', 'text'], mergeable: false, columns: [] },
+    { name: 'variadic', arity: -1, kind: 'scalar', flags, returns: 'real', params: ['any'], mergeable: false, columns: [] },
+    { name: 'nulls', arity: 0, kind: 'scalar', flags, returns: undefined, params: undefined, mergeable: false, columns: [] },
+    { name: 'zero', arity: 0, kind: 'scalar', flags, returns: 'blob', params: [], mergeable: false, columns: [] },
+    { name: 'agg', arity: 1, kind: 'aggregate', flags, returns: 'real', params: ['real'], mergeable: false, columns: [] },
+    { name: 'magg', arity: 1, kind: 'aggregate', flags, returns: 'real', params: ['integer'], mergeable: true, columns: [] },
+    { name: 'mwin', arity: 1, kind: 'window', flags, returns: undefined, params: undefined, mergeable: true, columns: [] },
+    { name: 'win', arity: 1, kind: 'window', flags, returns: 'any', params: undefined, mergeable: false, columns: [] },
   ]);
 });
 

@@ -117,11 +117,11 @@ test('the manifest lists functions in registration order with kinds and flags', 
     r.window('win2', { step: (s, x, y) => s, inverse: (s, x, y) => s, value: (s) => s });
   });
   assert.deepEqual(guest.manifest(), [
-    { name: 'one', arity: 1, kind: 'scalar', flags: { deterministic: true, innocuous: false, directOnly: false }, returns: undefined, params: undefined, mergeable: false },
-    { name: 'any', arity: -1, kind: 'scalar', flags: { deterministic: false, innocuous: true, directOnly: false }, returns: undefined, params: undefined, mergeable: false },
-    { name: 'total', arity: 1, kind: 'aggregate', flags: { deterministic: false, innocuous: false, directOnly: false }, returns: undefined, params: undefined, mergeable: false },
-    { name: 'win', arity: 1, kind: 'window', flags: { deterministic: false, innocuous: false, directOnly: true }, returns: undefined, params: undefined, mergeable: false },
-    { name: 'win2', arity: 2, kind: 'window', flags: { deterministic: false, innocuous: false, directOnly: false }, returns: undefined, params: undefined, mergeable: false },
+    { name: 'one', arity: 1, kind: 'scalar', flags: { deterministic: true, innocuous: false, directOnly: false }, returns: undefined, params: undefined, mergeable: false, columns: [] },
+    { name: 'any', arity: -1, kind: 'scalar', flags: { deterministic: false, innocuous: true, directOnly: false }, returns: undefined, params: undefined, mergeable: false, columns: [] },
+    { name: 'total', arity: 1, kind: 'aggregate', flags: { deterministic: false, innocuous: false, directOnly: false }, returns: undefined, params: undefined, mergeable: false, columns: [] },
+    { name: 'win', arity: 1, kind: 'window', flags: { deterministic: false, innocuous: false, directOnly: true }, returns: undefined, params: undefined, mergeable: false, columns: [] },
+    { name: 'win2', arity: 2, kind: 'window', flags: { deterministic: false, innocuous: false, directOnly: false }, returns: undefined, params: undefined, mergeable: false, columns: [] },
   ]);
 });
 
@@ -387,14 +387,17 @@ test('errors in init, step, inverse, value and final become guest errors', () =>
 
 test('the default registry backs the public API', async () => {
   const api = await import('../src/index.js');
-  assert.deepEqual(Object.keys(api).sort(), ['aggregate', 'scalar', 'window']);
+  assert.deepEqual(Object.keys(api).sort(), ['aggregate', 'scalar', 'table', 'window']);
   const { guest } = await import('../src/component.js');
   api.scalar('public_fn', (a) => a, { deterministic: true });
   api.aggregate('public_agg', { step: (s, x) => x });
   api.window('public_win', { step: (s, x) => x, inverse: (s) => s, value: (s) => s });
+  api.table('public_tab', function* (n) { yield [n]; }, { columns: ['n'] });
   assert.deepEqual(
     guest.manifest().map((f) => `${f.name}/${f.arity}/${f.kind}`),
-    ['public_fn/1/scalar', 'public_agg/1/aggregate', 'public_win/1/window'],
+    ['public_fn/1/scalar', 'public_agg/1/aggregate', 'public_win/1/window', 'public_tab/1/table'],
   );
+  const c = guest.Cursor.open(3, [{ tag: 'integer', val: 5n }]);
+  assert.deepEqual(c.next(10), [{ tag: 'integer', val: 5n }]);
   assert.throws(() => api.scalar('too_late', () => 1), /must be registered when the module is evaluated/);
 });

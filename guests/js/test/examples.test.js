@@ -21,16 +21,24 @@ const err = (val) => ({ tag: 'err', val });
 test('the example component exports its functions', () => {
   assert.deepEqual(
     guest.manifest().map((f) => `${f.name}/${f.arity}/${f.kind}/${f.flags.deterministic}`),
-    ['js_sleep/1/scalar/false', 'js_slugify/1/scalar/true', 'js_format/-1/scalar/true', 'js_i64_add/2/scalar/true', 'js_mode/1/window/true'],
+    [
+      'js_sleep/1/scalar/false',
+      'js_slugify/1/scalar/true',
+      'js_format/-1/scalar/true',
+      'js_i64_add/2/scalar/true',
+      'js_mode/1/window/true',
+      'js_split/2/table/true',
+    ],
   );
   assert.deepEqual(
-    guest.manifest().map((f) => [f.name, f.params, f.returns, f.mergeable]),
+    guest.manifest().map((f) => [f.name, f.params, f.returns, f.mergeable, f.columns]),
     [
-      ['js_sleep', ['integer'], 'integer', false],
-      ['js_slugify', ['text'], 'text', false],
-      ['js_format', undefined, 'text', false],
-      ['js_i64_add', ['integer', 'integer'], 'integer', false],
-      ['js_mode', undefined, undefined, true],
+      ['js_sleep', ['integer'], 'integer', false, []],
+      ['js_slugify', ['text'], 'text', false, []],
+      ['js_format', undefined, 'text', false, []],
+      ['js_i64_add', ['integer', 'integer'], 'integer', false, []],
+      ['js_mode', undefined, undefined, true, []],
+      ['js_split', ['text', 'text'], undefined, false, ['ordinal', 'part']],
     ],
   );
 });
@@ -237,4 +245,68 @@ test('js_mode refuses bytes that are not its state, and merges nothing from them
   assert.deepEqual(acc.value(), T('a'));
   acc.merge(good);
   assert.deepEqual(acc.value(), T('b'));
+});
+
+// ---------------------------------------------------------------------------
+// js_split
+
+/** Every row of js_split(text, sep), read `batch` rows at a time, as [ordinal, part] pairs. */
+function split(text, sep, batch = 1000) {
+  const c = guest.Cursor.open(ids.js_split, [text, sep]);
+  assert.ok(c instanceof guest.Cursor, `opens: ${c.val}`);
+  const rows = [];
+  for (;;) {
+    const values = c.next(batch);
+    assert.ok(Array.isArray(values), `next: ${values.val}`);
+    if (values.length === 0) break;
+    assert.ok(values.length <= 2 * batch);
+    for (let i = 0; i < values.length; i += 2) {
+      assert.equal(values[i].tag, 'integer');
+      assert.equal(values[i + 1].tag, 'text');
+      rows.push([Number(values[i].val), values[i + 1].val]);
+    }
+  }
+  return rows;
+}
+
+test('js_split cuts TEXT as String.prototype.split does, numbering the parts from 1', () => {
+  assert.deepEqual(split(T('a,b,,c'), T(',')), [[1, 'a'], [2, 'b'], [3, ''], [4, 'c']]);
+  assert.deepEqual(split(T(''), T(',')), [[1, '']]);
+  assert.deepEqual(split(T('a,'), T(',')), [[1, 'a'], [2, '']]);
+  assert.deepEqual(split(T('x--y----z'), T('--')), [[1, 'x'], [2, 'y'], [3, ''], [4, 'z']]);
+  for (const [text, sep] of [
+    ['a,b,,c', ','],
+    ['', ','],
+    [',', ','],
+    ['a', ','],
+    ['x--y----z', '--'],
+    ['ünï,cödé', ','],
+    ['aaa', 'aa'],
+    ['😀|😀||', '|'],
+    ['a😀b😀', '😀'],
+  ]) {
+    const expected = text.split(sep).map((part, i) => [i + 1, part]);
+    for (const batch of [1, 2, 3, 1000]) {
+      assert.deepEqual(split(T(text), T(sep), batch), expected, `${JSON.stringify(text)} by ${JSON.stringify(sep)}, ${batch} at a time`);
+    }
+  }
+});
+
+test('js_split: NULL gives no rows, an empty separator and other classes are errors', () => {
+  assert.deepEqual(split(N, T(',')), []);
+  assert.deepEqual(split(T('a,b'), N), []);
+  assert.deepEqual(guest.Cursor.open(ids.js_split, [T('abc'), T('')]), err('the separator must not be empty'));
+  assert.deepEqual(guest.Cursor.open(ids.js_split, [I(1), T(',')]), err('TypeError: js_split expects TEXT arguments'));
+  assert.deepEqual(guest.Cursor.open(ids.js_split, [T('a'), B([44])]), err('TypeError: js_split expects TEXT arguments'));
+  assert.deepEqual(guest.Cursor.open(ids.js_split, [T('a')]), err('js_split takes 2 arguments, but was called with 1'));
+  // A table function is not a scalar.
+  assert.deepEqual(guest.call2(ids.js_split, T('a'), T(',')), err(`function ${ids.js_split} (js_split) is not a scalar function`));
+});
+
+test('js_split computes only the rows that are read', () => {
+  const c = guest.Cursor.open(ids.js_split, [T('x,'.repeat(100000)), T(',')]);
+  const first = c.next(3);
+  assert.deepEqual(first, [I(1), T('x'), I(2), T('x'), I(3), T('x')]);
+  c[Symbol.dispose ?? Symbol.for('dispose')]();
+  assert.deepEqual(c.next(3), []);
 });

@@ -17,7 +17,7 @@ import sys
 import time
 from fractions import Fraction
 
-from wasmudf_guest import Error, aggregate, scalar
+from wasmudf_guest import Error, aggregate, scalar, table
 
 
 def _number(x, fn):
@@ -109,6 +109,22 @@ def py_version():
 def py_fail(message):
     """Always fails: `py_fail('boom')` is the SQL error `py_fail: boom`."""
     raise Error(str(message))
+
+
+@table(columns=["ordinal", "part"], deterministic=True, params=["text", "text"])
+def py_split(text, sep):
+    """One row per part of `text` between occurrences of `sep`, as Python's
+    `text.split(sep)` cuts it: `ordinal` (from 1) and `part`. No rows when
+    an argument is NULL."""
+    if text is None or sep is None:
+        return None
+    if type(text) is not str or type(sep) is not str:
+        raise TypeError("py_split() takes TEXT arguments")
+    if not sep:
+        raise Error("the separator must not be empty")
+    # Any iterable of tuples serves; a generator would too. The checks
+    # above run when the function is called, before any row is read.
+    return enumerate(text.split(sep), 1)
 
 
 def _pack_int(n):

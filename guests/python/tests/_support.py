@@ -49,6 +49,7 @@ def _fake_wit():
         SCALAR = 0
         AGGREGATE = 1
         WINDOW = 2
+        TABLE = 3
 
     class FunctionFlags(Flag):
         DETERMINISTIC = auto()
@@ -71,6 +72,7 @@ def _fake_wit():
         returns: object
         params: object
         mergeable: bool
+        columns: list
 
     @dataclass
     class IntegerColumn:
@@ -122,7 +124,8 @@ class ExportsCase(unittest.TestCase):
         _registry.reset()
         self.register()
         entries = _registry.freeze()
-        self.Guest, self.Accumulator = _runtime.make_exports(self.wit, self.Err, entries)
+        self.Guest, self.Accumulator, self.Cursor = _runtime.make_exports(
+            self.wit, self.Err, entries)
         self.g = self.Guest()
         self.ids = {(d.name, d.arity): i for i, d in enumerate(entries)}
         self.by_name = {d.name: i for i, d in enumerate(entries)}

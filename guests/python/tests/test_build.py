@@ -46,8 +46,9 @@ class BuildTest(unittest.TestCase):
             _build._stage(d, "my_app")
             app = (d / "_wasmudf_app.py").read_text()
             self.assertIn("importlib.import_module('my_app')", app)
-            self.assertIn("Guest, Accumulator = _runtime.make_exports(", app)
-            self.assertIn("from _wasmudf_app import Accumulator", (d / "guest.py").read_text())
+            self.assertIn("Guest, Accumulator, Cursor = _runtime.make_exports(", app)
+            self.assertIn("from _wasmudf_app import Accumulator, Cursor",
+                          (d / "guest.py").read_text())
             for name in ("__init__.py", "_registry.py", "_runtime.py"):
                 self.assertTrue((d / "wasmudf_guest" / name).is_file(), name)
             compile(app, "_wasmudf_app.py", "exec")

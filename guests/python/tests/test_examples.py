@@ -34,6 +34,10 @@ class ExamplesTest(ExportsCase):
         self.assertEqual(specs[("py_mean", 1)], ("WINDOW", F.DETERMINISTIC))
         self.assertEqual(specs[("py_print", 1)], ("SCALAR", F(0)))
         self.assertEqual(specs[("py_join", -1)][0], "SCALAR")
+        self.assertEqual(specs[("py_split", 2)], ("TABLE", F.DETERMINISTIC))
+        columns = {s.name: s.columns for s in self.g.manifest()}
+        self.assertEqual(columns.pop("py_split"), ["ordinal", "part"])
+        self.assertEqual(set(map(tuple, columns.values())), {()})
 
     def test_manifest_declarations(self):
         T = self.wit.ValueType
@@ -49,6 +53,7 @@ class ExamplesTest(ExportsCase):
             "py_fail": (None, None, False),
             "py_stdev": (T.REAL, None, True),
             "py_mean": (T.REAL, None, True),
+            "py_split": (None, [T.TEXT, T.TEXT], False),
         })
 
     def test_similarity(self):
@@ -92,6 +97,50 @@ class ExamplesTest(ExportsCase):
         self.assertEqual(self.call("py_join", ","), ("Text", ""))
         self.assertEqual(self.call("py_version")[0], "Text")
         self.assertEqual(self.call_error("py_fail", "boom"), "boom")
+
+    def split(self, text, sep, batch=16):
+        """All the rows of `py_split(text, sep)` as (ordinal, part) tuples,
+        read `batch` rows at a time as the host does."""
+        cursor = self.Cursor.open(self.by_name["py_split"], [self.v(text), self.v(sep)])
+        values = []
+        while True:
+            got = cursor.next(batch)
+            if not got:
+                break
+            self.assertLessEqual(len(got), 2 * batch)
+            values.extend(self.py(v) for v in got)
+        self.assertTrue(all(k == "Integer" for k, _ in values[0::2]), values)
+        self.assertTrue(all(k == "Text" for k, _ in values[1::2]), values)
+        payloads = [p for _, p in values]
+        return list(zip(payloads[0::2], payloads[1::2]))
+
+    def split_error(self, text, sep):
+        try:
+            cursor = self.Cursor.open(self.by_name["py_split"], [self.v(text), self.v(sep)])
+            cursor.next(16)
+        except self.Err as e:
+            return e.value
+        self.fail("no error")
+
+    def test_split(self):
+        self.assertEqual(self.split("a,b,,c", ","), [(1, "a"), (2, "b"), (3, ""), (4, "c")])
+        self.assertEqual(self.split("", ","), [(1, "")])
+        self.assertEqual(self.split("a,", ","), [(1, "a"), (2, "")])
+        self.assertEqual(self.split("abc", ","), [(1, "abc")])
+        self.assertEqual(self.split("a<>b<><>", "<>"), [(1, "a"), (2, "b"), (3, ""), (4, "")])
+        self.assertEqual(self.split("é–x–", "–"), [(1, "é"), (2, "x"), (3, "")])
+        for text, sep in [("a,b,,c", ","), ("x" * 100, "x"), (",".join(map(str, range(50))), ",")]:
+            for batch in (1, 2, 16, 1024):
+                self.assertEqual(self.split(text, sep, batch),
+                                 list(enumerate(text.split(sep), 1)))
+        self.assertEqual(self.split(None, ","), [])
+        self.assertEqual(self.split("a", None), [])
+        self.assertEqual(self.split_error("a,b", ""), "the separator must not be empty")
+        self.assertEqual(self.split_error("", ""), "the separator must not be empty")
+        self.assertEqual(self.split_error(1, ","),
+                         "TypeError: py_split() takes TEXT arguments")
+        self.assertEqual(self.split_error("a", b","),
+                         "TypeError: py_split() takes TEXT arguments")
 
     def test_batches_equal_row_calls(self):
         c = Columns(self.wit)

@@ -2,6 +2,7 @@
 the carried WIT. Skipped where componentize-py is not installed (plain
 CPython); runs in the SDK's virtual environment."""
 
+import inspect
 import subprocess
 import sys
 import tempfile
@@ -12,7 +13,7 @@ import struct
 from _support import ExportsCase, register_window_sum
 from test_columns import Columns, bitmap
 
-from wasmudf_guest import _build, aggregate, scalar
+from wasmudf_guest import _build, aggregate, scalar, table
 
 
 def generate():
@@ -65,6 +66,11 @@ class RealBindingsTest(ExportsCase):
             def merge(self, data):
                 self.t += struct.unpack("<q", data)[0]
 
+        @table(columns=["ordinal", "part"], deterministic=True, params=["text", "text"])
+        def split(text, sep):
+            for i, part in enumerate(text.split(sep), 1):
+                yield (i, part)
+
     def test_round_trip(self):
         self.assertEqual(self.call("add", 2, 3), ("Integer", 5))
         for x in [None, 1.5, "t", b"b"]:
@@ -76,7 +82,7 @@ class RealBindingsTest(ExportsCase):
         self.assertIsInstance(r, self.wit.FastResult_Null)
 
     def test_manifest_types(self):
-        (add, ident, total, msum) = self.g.manifest()
+        (add, ident, total, msum, split) = self.g.manifest()
         self.assertIsInstance(add, self.wit.FunctionSpec)
         self.assertIs(total.kind, self.wit.FunctionKind.WINDOW)
         self.assertEqual(add.flags, self.wit.FunctionFlags.DETERMINISTIC)
@@ -86,6 +92,36 @@ class RealBindingsTest(ExportsCase):
         self.assertEqual((ident.returns, ident.params, ident.mergeable), (None, None, False))
         self.assertEqual((total.mergeable, msum.mergeable), (False, True))
         self.assertEqual(msum.params, [T.ANY])
+        self.assertIs(split.kind, self.wit.FunctionKind.TABLE)
+        self.assertEqual((split.arity, split.columns, split.returns, split.params,
+                          split.mergeable), (2, ["ordinal", "part"], None, [T.TEXT, T.TEXT],
+                                             False))
+        self.assertEqual([s.columns for s in (add, ident, total, msum)], [[]] * 4)
+
+    def test_cursor(self):
+        # componentize-py binds resource `cursor` as the protocol `Cursor`
+        # with a classmethod `open(id, args)` and a method `next(max_rows)`;
+        # ours has the same shape.
+        for cls in (self.wit.Cursor, self.Cursor):
+            self.assertIsInstance(inspect.getattr_static(cls, "open"), classmethod)
+            self.assertTrue(inspect.isfunction(inspect.getattr_static(cls, "next")))
+        self.assertEqual(list(inspect.signature(self.wit.Cursor.next).parameters),
+                         ["self", "max_rows"])
+        self.assertEqual(list(inspect.signature(self.wit.Cursor.open).parameters),
+                         ["id", "args"])
+        id = self.by_name["split"]
+        c = self.Cursor.open(id, [self.wit.Value_Text("a,b,,c"), self.wit.Value_Text(",")])
+        self.assertIsInstance(c, self.Cursor)
+        rows = c.next(3)
+        self.assertEqual([type(v) for v in rows],
+                         [self.wit.Value_Integer, self.wit.Value_Text] * 3)
+        self.assertEqual([v.value for v in rows], [1, "a", 2, "b", 3, ""])
+        self.assertEqual([v.value for v in c.next(3)], [4, "c"])
+        self.assertEqual(c.next(3), [])
+        with self.assertRaises(self.Err) as cm:
+            self.Cursor.open(self.by_name["add"], [])
+        self.assertEqual(cm.exception.value,
+                         f"function {self.by_name['add']} (add) is not a table function")
 
     def test_call_columns(self):
         c = Columns(self.wit)

@@ -1,18 +1,23 @@
 """Write SQLite user-defined functions in Python; build them into a
 sandboxed wasmudf WebAssembly component.
 
-    from wasmudf_guest import scalar, aggregate
+    from wasmudf_guest import scalar, table
 
     @scalar
     def py_add(a, b):
         return a + b
+
+    @table(columns=["ordinal", "part"])
+    def py_split(text, sep):
+        for i, part in enumerate(text.split(sep), 1):
+            yield (i, part)
 
 Build with `wasmudf-guest-py build app.py -o app.wasm` (or
 `python -m wasmudf_guest build ...`). See README.md for the value mapping,
 errors and NULL handling.
 """
 
-from ._registry import RegistrationError, aggregate, scalar
+from ._registry import RegistrationError, aggregate, scalar, table
 from ._runtime import Error, log_tracebacks
 
 __version__ = "0.1.0"
@@ -21,5 +26,5 @@ __version__ = "0.1.0"
 Error.__module__ = __name__
 RegistrationError.__module__ = __name__
 
-__all__ = ["scalar", "aggregate", "Error", "RegistrationError",
+__all__ = ["scalar", "aggregate", "table", "Error", "RegistrationError",
            "log_tracebacks", "__version__"]

@@ -1,7 +1,7 @@
-"""Registration of scalar, aggregate and window functions.
+"""Registration of scalar, aggregate, window and table functions.
 
-Pure Python: nothing here needs componentize-py. `scalar` and `aggregate`
-record a `FunctionDef` per SQL function in registration order; the build
+Pure Python: nothing here needs componentize-py. `scalar`, `aggregate` and
+`table` record a `FunctionDef` per SQL function in registration order; the build
 shim freezes the list once the app module is imported, and the position of a
 definition in that list is the id the host uses for every call.
 """
@@ -11,11 +11,15 @@ import inspect
 SCALAR = "scalar"
 AGGREGATE = "aggregate"
 WINDOW = "window"
+TABLE = "table"
 
 # The host's rules (crates/wasmudf/src/manifest.rs), checked here so that a
 # mistake fails the build with a Python traceback rather than the load.
 MAX_ARITY = 127
 MAX_NAME_BYTES = 255
+# The most columns a table function may have, its hidden argument columns
+# (arg1..argN) included.
+MAX_TABLE_COLUMNS = 1000
 
 # The storage classes a function may declare for its result (`returns=`)
 # and its arguments (`params=`): the cases of the WIT enum `value-type`.
@@ -33,18 +37,19 @@ class FunctionDef:
     """One SQL function: its manifest entry and what implements it."""
 
     __slots__ = ("name", "arity", "kind", "deterministic", "innocuous",
-                 "direct_only", "target", "returns", "params", "mergeable")
+                 "direct_only", "target", "returns", "params", "mergeable",
+                 "columns")
 
     def __init__(self, name, arity, kind, deterministic, innocuous,
                  direct_only, target, returns=None, params=None,
-                 mergeable=False):
+                 mergeable=False, columns=()):
         self.name = name
         self.arity = arity
         self.kind = kind
         self.deterministic = deterministic
         self.innocuous = innocuous
         self.direct_only = direct_only
-        # The function (scalar) or the class (aggregate, window).
+        # The function (scalar, table) or the class (aggregate, window).
         self.target = target
         # The declared result class (one of VALUE_TYPES) or None.
         self.returns = returns
@@ -53,6 +58,9 @@ class FunctionDef:
         self.params = params
         # The class defines serialize() and merge() (aggregates and windows).
         self.mergeable = mergeable
+        # The result column names of a table function, in order (a tuple);
+        # empty for every other kind.
+        self.columns = tuple(columns)
 
     def __repr__(self):
         flags = [f for f in ("deterministic", "innocuous", "direct_only")
@@ -64,12 +72,16 @@ class FunctionDef:
             extra += f", params={list(self.params)!r}"
         if self.mergeable:
             extra += ", mergeable=True"
+        if self.columns:
+            extra += f", columns={list(self.columns)!r}"
         return (f"FunctionDef({self.name!r}, arity={self.arity}, "
                 f"kind={self.kind}, flags={flags}{extra})")
 
 
 _entries = []
 _keys = {}
+# Table functions by their name in lower case.
+_tables = {}
 _frozen = False
 
 
@@ -219,6 +231,16 @@ def _add(defn):
         raise RegistrationError(
             f"{defn.name} (arity {arity}) is registered twice: "
             f"{_describe(_keys[key].target)} and {_describe(defn.target)}")
+    if defn.kind == TABLE:
+        # SQLite knows a table function by its name alone (a virtual-table
+        # module): a second one of that name would replace the first.
+        other = _tables.get(key[0])
+        if other is not None:
+            raise RegistrationError(
+                f"{defn.name}: a table function of that name is already "
+                f"registered ({_describe(other.target)}, arity {other.arity}); "
+                "SQLite tells table functions apart by name only, not by arity")
+        _tables[key[0]] = defn
     _keys[key] = defn
     _entries.append(defn)
 
@@ -354,6 +376,109 @@ def aggregate(cls=None, *, name=None, deterministic=False, innocuous=False,
     return register(cls)
 
 
+def _columns(columns, arity, what):
+    """The result column names of a table function, checked, as a tuple:
+    at least one, each a non-empty str of at most MAX_NAME_BYTES bytes
+    without NUL, none twice and none an argument column's name (arg1..argN),
+    compared ASCII case-insensitively, as SQLite compares column names."""
+    if columns is None:
+        raise RegistrationError(
+            f"{what}: a table function needs columns=, the names of its result "
+            "columns, e.g. @table(columns=['ordinal', 'part'])")
+    if not isinstance(columns, (list, tuple)):
+        raise RegistrationError(
+            f"{what}: columns= must be a list of column names, e.g. "
+            f"columns=['ordinal', 'part']; got {type(columns).__name__} {columns!r}")
+    if not columns:
+        raise RegistrationError(f"{what}: columns= is empty; a table function "
+                                "has at least one result column")
+    if len(columns) + arity > MAX_TABLE_COLUMNS:
+        raise RegistrationError(
+            f"{what}: {len(columns)} columns and {arity} arguments; a table "
+            f"function may have at most {MAX_TABLE_COLUMNS} in all")
+    seen = {f"arg{n}": None for n in range(1, arity + 1)}
+    for i, column in enumerate(columns, 1):
+        if not isinstance(column, str):
+            raise RegistrationError(
+                f"{what}: column {i} must be named by a str, got "
+                f"{type(column).__name__} {column!r}")
+        if not column or "\0" in column:
+            raise RegistrationError(
+                f"{what}: column {i} ({column!r}) must be a non-empty name without NUL")
+        try:
+            size = len(column.encode("utf-8"))
+        except UnicodeEncodeError:
+            raise RegistrationError(
+                f"{what}: column {i} ({column!r}) is not valid Unicode") from None
+        if size > MAX_NAME_BYTES:
+            raise RegistrationError(
+                f"{what}: column {i} is named with {size} bytes; at most "
+                f"{MAX_NAME_BYTES} are allowed")
+        key = _ascii_lower(column)
+        if key in seen:
+            if seen[key] is None:
+                raise RegistrationError(
+                    f"{what}: column {column!r} has the name of an argument "
+                    f"column: SQLite passes the arguments of a table function "
+                    f"of {arity} argument{'' if arity == 1 else 's'} in hidden "
+                    f"columns arg1..arg{arity}")
+            raise RegistrationError(
+                f"{what}: column {column!r} is declared twice (as {seen[key]!r}); "
+                "column names are compared case-insensitively")
+        seen[key] = column
+    return tuple(columns)
+
+
+def table(fn=None, *, columns=None, name=None, deterministic=False,
+          innocuous=False, direct_only=False, arity=None, params=None):
+    """Registers `fn` as a table-valued SQL function and returns it
+    unchanged.
+
+    Use as `@table(columns=[...], name=..., deterministic=...,
+    innocuous=..., direct_only=..., arity=..., params=...)`. `columns`, the
+    names of the result columns in order, is required. Each call
+    (`SELECT * FROM f(a, b)`, or `FROM t, f(t.x, 1)`) calls `fn` once with
+    the arguments, converted as for a scalar (None for NULL); it returns an
+    iterable of rows, typically it is a generator, and each row is a tuple
+    or list with one value per column. Returning None is the same as
+    returning no rows. Rows are read as SQLite asks for them, so rows nobody
+    reads (`LIMIT`) are never produced.
+
+    The arity is read from the signature as for `scalar`, but must be
+    fixed: a table function cannot be variadic. SQLite passes the arguments
+    in hidden columns `arg1`..`argN`, so no result column may have those
+    names. `params` is as for `scalar`; a table function declares no
+    `returns`. SQLite knows table functions by name alone, so two table
+    functions cannot share a name, whatever their arities.
+    """
+    def register(fn):
+        if not callable(fn):
+            raise RegistrationError(f"@table needs a callable, got {fn!r}")
+        what = _describe(fn)
+        sql_name = name
+        if sql_name is None:
+            sql_name = getattr(fn, "__name__", None)
+            if not isinstance(sql_name, str) or sql_name == "<lambda>":
+                raise RegistrationError(f"{what} has no usable __name__; pass name=")
+        _check_name(sql_name, fn)
+        sig = _signature(fn, what, drop_self=False)
+        if arity == -1 or (arity is None and sig is not None and any(
+                p.kind == _P.VAR_POSITIONAL for p in sig.parameters.values())):
+            raise RegistrationError(
+                f"{what}: a table function takes a fixed number of arguments, "
+                "so it cannot be variadic (*args); pass arity= to fix it")
+        n = _arity(sig, arity, what)
+        _add(FunctionDef(sql_name, n, TABLE,
+                         *_flags(deterministic, innocuous, direct_only), fn,
+                         params=_params(params, n, what),
+                         columns=_columns(columns, n, what)))
+        return fn
+
+    if fn is None:
+        return register
+    return register(fn)
+
+
 def freeze(require_functions=True):
     """Ends registration and returns the definitions in manifest order."""
     global _frozen
@@ -361,7 +486,8 @@ def freeze(require_functions=True):
     if require_functions and not _entries:
         raise RegistrationError(
             "no SQL functions were registered: decorate functions with "
-            "@wasmudf_guest.scalar or classes with @wasmudf_guest.aggregate")
+            "@wasmudf_guest.scalar or @wasmudf_guest.table, or classes with "
+            "@wasmudf_guest.aggregate")
     return tuple(_entries)
 
 
@@ -375,4 +501,5 @@ def reset():
     global _frozen
     _entries.clear()
     _keys.clear()
+    _tables.clear()
     _frozen = False

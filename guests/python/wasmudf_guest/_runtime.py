@@ -1,5 +1,6 @@
-"""The component's exports: the `Guest` class and the `Accumulator` resource
-that componentize-py calls, built over the registered functions.
+"""The component's exports: the `Guest` class and the `Accumulator` and
+`Cursor` resources that componentize-py calls, built over the registered
+functions.
 
 Pure Python. The WIT types are injected: `make_exports(wit, Err, entries)`
 takes the module componentize-py generates for interface `guest` (or any
@@ -19,6 +20,11 @@ Batches of columns (`call_columns`, `step_columns`, `inverse_columns`) are
 decoded into one list of Python arguments per column, exactly the values the
 row-at-a-time entry points would pass, so a function runs the same either
 way; a malformed column fails the batch with `column N: <what is wrong>`.
+
+A table function's `Cursor` holds the iterator over what the function
+returned and pulls at most `max_rows` rows from it per `next`, so rows the
+host never asks for are never produced; each row is checked (one value per
+declared column) and its values converted as a scalar's result.
 """
 
 from collections import deque
@@ -300,9 +306,40 @@ def _state_bytes(r):
                 "return bytes, bytearray or memoryview")
 
 
+def _row_problem(row, width, number):
+    """Why `row` (row `number`, 1-based, of a cursor) is not a row of `width`
+    values, or None."""
+    if not isinstance(row, (tuple, list)):
+        return (f"row {number} is a value of type {type_name(row)}; a row is a "
+                f"tuple or list with one value per column ({width} "
+                f"column{'' if width == 1 else 's'})"
+                + (", e.g. (x,)" if width == 1 else ""))
+    if len(row) != width:
+        return (f"row {number} has {len(row)} value{'' if len(row) == 1 else 's'}; "
+                f"the function declares {width} column{'' if width == 1 else 's'}")
+    return None
+
+
+def _table_rows(result):
+    """The iterator over the rows a table function returned: None (no rows)
+    for None, or the error for what is not an iterable of rows."""
+    if result is None:
+        return None
+    if isinstance(result, (str, bytes, bytearray, memoryview)):
+        raise Error(f"returned a value of type {type_name(result)}; a table function "
+                    "returns an iterable of rows (a generator, list, ...), each a "
+                    "tuple or list")
+    try:
+        return iter(result)
+    except TypeError:
+        raise Error(f"returned a value of type {type_name(result)}, which is not "
+                    "iterable; a table function returns an iterable of rows (a "
+                    "generator, list, ...), each a tuple or list") from None
+
+
 def make_exports(wit, Err, entries):
-    """The `Guest` class and the `Accumulator` resource class for `entries`
-    (the frozen `FunctionDef`s, in manifest order)."""
+    """The `Guest` class and the `Accumulator` and `Cursor` resource classes
+    for `entries` (the frozen `FunctionDef`s, in manifest order)."""
     entries = tuple(entries)
 
     V_NULL = wit.Value_Null()
@@ -404,7 +441,8 @@ def make_exports(wit, Err, entries):
     # Per id, the arity `call` checks; -1 (any) for a non-scalar, whose stub
     # says what is wrong.
     arities = [d.arity if d.kind == _registry.SCALAR else -1 for d in entries]
-    accs = [d if d.kind != _registry.SCALAR else None for d in entries]
+    accs = [d if d.kind in (_registry.AGGREGATE, _registry.WINDOW) else None
+            for d in entries]
     count = len(entries)
 
     def call_error(exc, id):
@@ -424,12 +462,16 @@ def make_exports(wit, Err, entries):
             flags |= wit.FunctionFlags.DIRECT_ONLY
         kind = {_registry.SCALAR: wit.FunctionKind.SCALAR,
                 _registry.AGGREGATE: wit.FunctionKind.AGGREGATE,
-                _registry.WINDOW: wit.FunctionKind.WINDOW}[d.kind]
+                _registry.WINDOW: wit.FunctionKind.WINDOW,
+                _registry.TABLE: wit.FunctionKind.TABLE}[d.kind]
+        is_table = d.kind == _registry.TABLE
         specs.append(wit.FunctionSpec(
             name=d.name, arity=d.arity, kind=kind, flags=flags,
-            returns=None if d.returns is None else value_types[d.returns],
+            returns=None if d.returns is None or is_table else value_types[d.returns],
             params=None if d.params is None else [value_types[t] for t in d.params],
-            mergeable=bool(d.mergeable) and d.kind != _registry.SCALAR))
+            mergeable=bool(d.mergeable) and d.kind in (_registry.AGGREGATE,
+                                                        _registry.WINDOW),
+            columns=list(d.columns) if is_table else []))
 
     # The TEXT/BLOB value (or the error text, a str) of the last fast call
     # that returned `deferred`.
@@ -725,4 +767,77 @@ def make_exports(wit, Err, entries):
             except BaseException as e:
                 raise Err(describe(e)) from None
 
-    return Guest, Accumulator
+    class Cursor:
+        """The rows of one call of table function `defn`: `rows` is the
+        iterator over what the function returned, None once it has ended or
+        failed (then `failed` holds the error text, which later calls
+        repeat)."""
+
+        def __init__(self, defn, rows):
+            self.defn = defn
+            self.rows = rows
+            # The rows handed out so far, to number a bad row in its error.
+            self.count = 0
+            self.failed = None
+
+        @classmethod
+        def open(cls, id, args):
+            try:
+                if not 0 <= id < count:
+                    raise Error(f"no function with id {id}")
+                d = entries[id]
+                if d.kind != _registry.TABLE:
+                    raise Error(f"function {id} ({d.name}) is not a table function")
+                if len(args) != d.arity:
+                    raise arity_error(d.arity, len(args))
+                rows = _table_rows(d.target(*unwrap(args)))
+            except BaseException as e:
+                raise Err(describe(e)) from None
+            return cls(d, rows)
+
+        def next(self, max_rows):
+            if self.failed is not None:
+                raise Err(self.failed)
+            rows = self.rows
+            if rows is None or max_rows <= 0:
+                return []
+            width = len(self.defn.columns)
+            out = []
+            add = out.extend
+            n = 0
+            try:
+                for row in islice(rows, max_rows):
+                    n += 1
+                    t = type(row)
+                    if (t is not tuple and t is not list) or len(row) != width:
+                        problem = _row_problem(row, width, self.count + n)
+                        if problem is not None:
+                            raise Error(problem)
+                    try:
+                        add(map(to_value, row))
+                    except BaseException as e:
+                        raise Error(self._value_problem(row, self.count + n, e)) from None
+            except BaseException as e:
+                # The batch is lost, and the cursor is finished: its
+                # iterator (and whatever that holds) is freed now.
+                self.rows = None
+                self.failed = describe(e)
+                raise Err(self.failed) from None
+            self.count += n
+            if n < max_rows:
+                # The iterator ended: free it now, not when the host drops
+                # the cursor (componentize-py 0.25.1 never frees this object).
+                self.rows = None
+            return out
+
+        def _value_problem(self, row, number, exc):
+            """The error text for a value of row `number` that `to_value`
+            refused with `exc`, naming its column."""
+            for column, value in zip(self.defn.columns, row):
+                try:
+                    to_value(value)
+                except BaseException as e:
+                    return f"row {number}, column {column}: {describe(e)}"
+            return describe(exc)
+
+    return Guest, Accumulator, Cursor

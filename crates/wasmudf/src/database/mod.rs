@@ -12,6 +12,7 @@
 mod cursor;
 mod pool;
 mod row;
+mod sql_load;
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
@@ -26,6 +27,7 @@ use rusqlite::OpenFlags;
 use rusqlite::types::Value;
 
 use crate::component::Component;
+use crate::engine::Engine;
 use crate::error::{Error, Result};
 
 use cursor::Cursor;
@@ -56,9 +58,40 @@ pub struct DatabaseBuilder {
     pool_size: Option<usize>,
     query_timeout: Option<Duration>,
     busy_timeout: Option<Duration>,
+    sql_load: Option<(Engine, PathBuf)>,
 }
 
 impl DatabaseBuilder {
+    /// Lets SQL on this database load components: `SELECT
+    /// wasmudf_load('name.wasm')` compiles `name.wasm` from `dir` (and only
+    /// from there: the name is opened inside it through cap-std) on
+    /// `engine` and registers it on every connection, as
+    /// [`Database::add_components`] does. Only for setups that trust the
+    /// SQL they run: anyone who can run SQL can then load any component in
+    /// `dir`. Off by default. The function cannot be called from a view or
+    /// trigger (`SQLITE_DIRECTONLY`), returns the number of functions the
+    /// component registered, and records the name in the table
+    /// `wasmudf_loaded` of the database, created at open, so that the next
+    /// [`open`](DatabaseBuilder::open) with SQL loading allowed loads the
+    /// same names again.
+    ///
+    /// ```no_run
+    /// # async fn f(engine: wasmudf::Engine) -> wasmudf::Result<()> {
+    /// let db = wasmudf::Database::builder()
+    ///     .path("app.db")
+    ///     .allow_sql_load(&engine, "udfs/")
+    ///     .open()
+    ///     .await?;
+    /// db.query_row("SELECT wasmudf_load('text.wasm')", ()).await?;
+    /// let row = db.query_row("SELECT unicode_upper('ok')", ()).await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn allow_sql_load(mut self, engine: &Engine, dir: impl AsRef<Path>) -> Self {
+        self.sql_load = Some((engine.clone(), dir.as_ref().to_path_buf()));
+        self
+    }
+
     /// A database file (created if missing). Without one the database is
     /// in memory, shared by the pool's connections and gone when the
     /// `Database` is dropped.
@@ -133,15 +166,31 @@ impl DatabaseBuilder {
         let size = self.pool_size.unwrap_or_else(|| {
             std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
         });
+        let sql_load = match self.sql_load {
+            Some((engine, dir)) => Some(Arc::new(sql_load::SqlLoad::new(engine, &dir)?)),
+            None => None,
+        };
         let pool = Arc::new(Pool::new(
             target,
             self.components,
             size,
             self.busy_timeout.unwrap_or(Duration::from_secs(5)),
+            sql_load.clone(),
         ));
         // Open one connection now, so a bad path or a clashing component
         // fails here; it also keeps an in-memory database alive.
-        drop(pool.acquire().await?);
+        let lease = pool.acquire().await?;
+        if let Some(load) = sql_load {
+            let pool = pool.clone();
+            blocking(move || {
+                let mut lease = lease;
+                let loaded = load.reload(lease.conn())?;
+                pool.add_components(&mut lease, loaded)
+            })
+            .await?;
+        } else {
+            drop(lease);
+        }
         Ok(Database {
             shared: Arc::new(Shared {
                 pool,
@@ -310,6 +359,65 @@ impl Database {
             pool.add_components(&mut lease, added)
         })
         .await
+    }
+
+    /// Replaces `old` with `new` on every connection, while they are in
+    /// use. A statement running now finishes on `old`; every statement
+    /// prepared after this returns runs on `new`: each connection switches
+    /// when it is next handed out. No connection is closed, and no
+    /// transaction or row is lost.
+    ///
+    /// `new` is registered on one connection first, so a name clash (with
+    /// SQLite's functions, the application's or another component's; not
+    /// with `old`'s, which it takes over) is reported here and changes
+    /// nothing.
+    ///
+    /// ```no_run
+    /// # async fn f(db: wasmudf::Database, engine: wasmudf::Engine) -> wasmudf::Result<()> {
+    /// let v1 = engine.load_file("text-v1.wasm")?;
+    /// db.add_components([v1.clone()]).await?;
+    /// // ... later, with queries running:
+    /// let v2 = engine.load_file("text-v2.wasm")?;
+    /// db.replace_component(&v1, v2).await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotRegistered`] if `old` is not one of the database's
+    /// components ([`Component::same_as`]); registration errors of `new`.
+    pub async fn replace_component(&self, old: &Component, new: Component) -> Result<()> {
+        self.change_component(old, Some(new)).await
+    }
+
+    /// Removes `component` from every connection, as
+    /// [`replace_component`](Database::replace_component) replaces one:
+    /// running statements finish with it, later ones no longer see its
+    /// functions.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotRegistered`] if it is not one of the database's
+    /// components.
+    pub async fn remove_component(&self, component: &Component) -> Result<()> {
+        self.change_component(component, None).await
+    }
+
+    async fn change_component(&self, old: &Component, new: Option<Component>) -> Result<()> {
+        let old = old.clone();
+        let lease = self.shared.pool.acquire().await?;
+        let pool = self.shared.pool.clone();
+        blocking(move || {
+            let mut lease = lease;
+            pool.replace(&mut lease, &old, new)
+        })
+        .await
+    }
+
+    /// The database's components now, in the order they were added.
+    pub fn components(&self) -> Vec<Component> {
+        self.shared.pool.components()
     }
 
     /// Pool and instance counters.

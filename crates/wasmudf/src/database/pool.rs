@@ -1,9 +1,17 @@
 //! The connection pool: every connection has every component registered,
 //! and a connection may be used from any thread, one user at a time.
+//!
+//! The pool's components change while connections are out (added,
+//! replaced, removed): each connection keeps the list it has registered
+//! and is brought to the pool's list when it is next handed out, so a
+//! statement already running finishes on what it started with, and every
+//! statement prepared after a change sees it.
 
 use std::mem::ManuallyDrop;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
+
+use super::sql_load::SqlLoad;
 use std::time::Duration;
 
 use rusqlite::{Connection, InterruptHandle, OpenFlags};
@@ -26,16 +34,25 @@ pub(crate) struct PooledConn {
     pub(crate) conn: Connection,
     interrupt: Interrupt,
     sqlite: Arc<InterruptHandle>,
-    /// How many of the pool's components are registered on `conn`.
-    registered: usize,
+    /// The components registered on `conn`, as of pool version `version`.
+    registered: Vec<Component>,
+    version: u64,
+}
+
+/// The pool's components, and how many times they have changed.
+struct Components {
+    list: Vec<Component>,
+    version: u64,
 }
 
 pub(crate) struct Pool {
     target: Target,
-    /// Grows through [`Pool::add_components`]; connections catch up when
-    /// they are next handed out.
-    components: RwLock<Vec<Component>>,
+    /// Changed by [`Pool::add_components`] and [`Pool::replace`];
+    /// connections catch up when they are next handed out.
+    components: RwLock<Components>,
     busy_timeout: Duration,
+    /// `wasmudf_load`, when the embedder allowed it.
+    sql_load: Option<Arc<SqlLoad>>,
     idle: Mutex<Vec<PooledConn>>,
     permits: Arc<Semaphore>,
     pub(crate) size: usize,
@@ -62,11 +79,16 @@ impl Pool {
         components: Vec<Component>,
         size: usize,
         busy_timeout: Duration,
+        sql_load: Option<Arc<SqlLoad>>,
     ) -> Pool {
         Pool {
             target,
-            components: RwLock::new(components),
+            components: RwLock::new(Components {
+                list: components,
+                version: 0,
+            }),
             busy_timeout,
+            sql_load,
             idle: Mutex::new(Vec::new()),
             permits: Arc::new(Semaphore::new(size)),
             size,
@@ -76,7 +98,7 @@ impl Pool {
     }
 
     /// Opens a connection with every component registered. Blocking.
-    pub(crate) fn open(&self) -> Result<PooledConn> {
+    pub(crate) fn open(self: &Arc<Pool>) -> Result<PooledConn> {
         let mut conn = Connection::open_with_flags(&self.target.uri, self.target.flags)?;
         conn.busy_timeout(self.busy_timeout)?;
         let interrupt = Interrupt::new();
@@ -88,27 +110,38 @@ impl Pool {
             // Readers and one writer proceed in parallel under WAL.
             let _mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |row| row.get(0))?;
         }
+        if let Some(load) = &self.sql_load {
+            super::sql_load::register(
+                &conn,
+                load.clone(),
+                Arc::downgrade(self),
+                interrupt.clone(),
+            )?;
+        }
         let mut pooled = PooledConn {
             sqlite: Arc::new(conn.get_interrupt_handle()),
             conn,
             interrupt,
-            registered: 0,
+            registered: Vec::new(),
+            version: u64::MAX,
         };
         self.catch_up(&mut pooled)?;
         self.opened.fetch_add(1, Ordering::Relaxed);
         Ok(pooled)
     }
 
-    /// Registers the components `conn` does not have yet.
+    /// Brings `conn` to the pool's components: unregisters those the pool
+    /// no longer has, then registers those `conn` lacks.
     fn catch_up(&self, conn: &mut PooledConn) -> Result<()> {
         let components = self
             .components
             .read()
             .unwrap_or_else(PoisonError::into_inner);
-        for component in &components[conn.registered.min(components.len())..] {
-            component.register_with(&conn.conn, &conn.interrupt)?;
-            conn.registered += 1;
+        if conn.version == components.version {
+            return Ok(());
         }
+        sync(conn, &components.list)?;
+        conn.version = components.version;
         Ok(())
     }
 
@@ -124,10 +157,78 @@ impl Pool {
             .unwrap_or_else(PoisonError::into_inner);
         for component in added {
             component.register_with(&conn.conn, &conn.interrupt)?;
-            conn.registered += 1;
-            components.push(component);
+            conn.registered.push(component.clone());
+            components.list.push(component);
+            components.version += 1;
+            conn.version = components.version;
         }
         Ok(())
+    }
+
+    /// Replaces `old` by `new` (or removes it, for `None`) on every
+    /// connection: on `lease`'s now, so that a clash is reported here and
+    /// leaves everything as it was, and on the others when they are next
+    /// handed out. Blocking.
+    pub(crate) fn replace(
+        &self,
+        lease: &mut Lease,
+        old: &Component,
+        new: Option<Component>,
+    ) -> Result<()> {
+        let conn = &mut lease.0.conn;
+        self.catch_up(conn)?;
+        let mut components = self
+            .components
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        let position = components
+            .list
+            .iter()
+            .position(|c| c.same_as(old))
+            .ok_or_else(|| Error::NotRegistered {
+                origin: old.origin().to_string(),
+            })?;
+        let mut wanted = components.list.clone();
+        match &new {
+            Some(new) => wanted[position] = new.clone(),
+            None => {
+                wanted.remove(position);
+            }
+        }
+        if let Err(err) = sync(conn, &wanted) {
+            // Back to what every other connection has.
+            let restored = sync(conn, &components.list);
+            if let Err(again) = restored {
+                tracing::warn!("wasmudf: could not restore a connection's components: {again}");
+                // Registered again from nothing at its next use.
+                conn.version = u64::MAX;
+            }
+            return Err(err);
+        }
+        components.list = wanted;
+        components.version += 1;
+        conn.version = components.version;
+        Ok(())
+    }
+
+    /// Adds a component `wasmudf_load` has registered on the connection it
+    /// ran on; the others register it when they are next handed out.
+    pub(crate) fn push_loaded(&self, component: Component) {
+        let mut components = self
+            .components
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        components.list.push(component);
+        components.version += 1;
+    }
+
+    /// The pool's components now.
+    pub(crate) fn components(&self) -> Vec<Component> {
+        self.components
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .list
+            .clone()
     }
 
     /// Waits for a free slot, then hands out an idle connection or opens
@@ -149,12 +250,12 @@ impl Pool {
             .pop();
         let conn = match idle {
             Some(mut conn) => {
-                let behind = conn.registered
-                    < self
+                let behind = conn.version
+                    != self
                         .components
                         .read()
                         .unwrap_or_else(PoisonError::into_inner)
-                        .len();
+                        .version;
                 if behind {
                     let pool = self.clone();
                     blocking(move || pool.catch_up(&mut conn).map(|()| conn)).await?
@@ -188,6 +289,7 @@ impl Pool {
                 .components
                 .read()
                 .unwrap_or_else(PoisonError::into_inner)
+                .list
                 .first()
                 .map(|c| c.engine().instance_stats())
                 .unwrap_or_default(),
@@ -203,6 +305,42 @@ impl Pool {
             .unwrap_or_else(PoisonError::into_inner)
             .clear();
     }
+}
+
+/// Makes the components registered on `conn` exactly `wanted`: removes
+/// what is no longer wanted first (so a new version does not clash with
+/// the one it replaces), then registers what is missing, in `wanted`'s
+/// order. Statements cached before are dropped: they were prepared against
+/// the functions that were there.
+fn sync(conn: &mut PooledConn, wanted: &[Component]) -> Result<()> {
+    let before = conn.registered.len();
+    let mut kept = Vec::with_capacity(wanted.len());
+    for component in std::mem::take(&mut conn.registered) {
+        if wanted.iter().any(|w| w.same_as(&component)) {
+            kept.push(component);
+        } else if let Err(err) = component.unregister(&conn.conn) {
+            kept.push(component);
+            conn.registered = kept;
+            return Err(err);
+        }
+    }
+    conn.registered = kept;
+    let mut changed = conn.registered.len() != before;
+    for component in wanted {
+        if !conn.registered.iter().any(|r| r.same_as(component)) {
+            // `wasmudf_load` registers on its own connection, behind the
+            // pool's back: the connection's registry knows.
+            if !crate::register::is_registered(component, &conn.conn)? {
+                component.register_with(&conn.conn, &conn.interrupt)?;
+            }
+            conn.registered.push(component.clone());
+            changed = true;
+        }
+    }
+    if changed {
+        conn.conn.flush_prepared_statement_cache();
+    }
+    Ok(())
 }
 
 /// How many SQLite VM steps pass between two looks at the interrupt flag

@@ -8,8 +8,8 @@ wit_bindgen::generate!({
 });
 
 use exports::wasmudf::udf::guest::{
-    Accumulator, Column, FastResult, FunctionFlags, FunctionKind, FunctionSpec, Guest,
-    GuestAccumulator, Number, Value,
+    Accumulator, Column, Cursor, FastResult, FunctionFlags, FunctionKind, FunctionSpec, Guest,
+    GuestAccumulator, GuestCursor, Number, Value,
 };
 
 #[cfg_attr(not(target_family = "wasm"), allow(dead_code))]
@@ -23,6 +23,7 @@ const REFUSED: &str = "bad-arity: no callable functions";
 
 impl Guest for Component {
     type Accumulator = NoAccumulator;
+    type Cursor = NoCursor;
 
     /// `too_many` with 5000 arguments (SQLite allows at most 127, and its
     /// compile-time limit is 1000), and `negative_arity` with -7 (only -1,
@@ -37,6 +38,7 @@ impl Guest for Component {
                 returns: None,
                 params: None,
                 mergeable: false,
+                columns: Vec::new(),
             },
             FunctionSpec {
                 name: "negative_arity".into(),
@@ -46,6 +48,7 @@ impl Guest for Component {
                 returns: None,
                 params: None,
                 mergeable: false,
+                columns: Vec::new(),
             },
         ]
     }
@@ -140,3 +143,17 @@ impl GuestAccumulator for NoAccumulator {
 // Only on wasm: on a native target the export names would not link.
 #[cfg(target_family = "wasm")]
 export!(Component);
+
+/// A cursor that can never be opened: no table functions.
+#[cfg_attr(not(target_family = "wasm"), allow(dead_code))]
+struct NoCursor;
+
+impl GuestCursor for NoCursor {
+    fn open(_id: u32, _args: Vec<Value>) -> Result<Cursor, String> {
+        Err(REFUSED.into())
+    }
+
+    fn next(&self, _max_rows: u32) -> Result<Vec<Value>, String> {
+        Err(REFUSED.into())
+    }
+}
