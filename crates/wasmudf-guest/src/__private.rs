@@ -7,8 +7,7 @@ use std::fmt::Display;
 use std::marker::PhantomData;
 
 use crate::bindings::exports::wasmudf::udf::guest::{
-    Accumulator as AccumulatorHandle, Cursor as CursorHandle, Guest, GuestAccumulator,
-    GuestCursor,
+    Accumulator as AccumulatorHandle, Cursor as CursorHandle, Guest, GuestAccumulator, GuestCursor,
 };
 use crate::bindings::exports::wasmudf::udf::guest::{
     Column, FastResult, FunctionFlags, FunctionKind, FunctionSpec, Number,

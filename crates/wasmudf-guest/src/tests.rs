@@ -257,14 +257,14 @@ fn table_functions_yield_rows_in_batches() {
     assert_eq!(none.next_rows(9), Ok(vec![]));
     // An `Option` parameter sees NULL.
     let nulls = upto(&[Value::Integer(1), Value::Null]).expect("opens");
-    assert_eq!(
-        nulls.next_rows(9),
-        Ok(vec![Value::Integer(1), Value::Null])
-    );
+    assert_eq!(nulls.next_rows(9), Ok(vec![Value::Integer(1), Value::Null]));
     // Errors: from `open`, from `next`, argument types and counts, the
     // wrong kind of function, a row of the wrong width.
     let err = |r: Result<Cur<Test>, String>| r.expect_err("refused");
-    assert_eq!(err(upto(&[Value::Integer(i64::MIN), Value::Null])), "no such count");
+    assert_eq!(
+        err(upto(&[Value::Integer(i64::MIN), Value::Null])),
+        "no such count"
+    );
     let failing = upto(&[Value::Integer(-2), Value::Null]).expect("opens");
     assert_eq!(
         failing.next_rows(9),

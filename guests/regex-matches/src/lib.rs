@@ -78,7 +78,10 @@ impl Table for RegexMatches {
 
 /// The byte index of the character after `at` (or past the end).
 fn next_char_boundary(text: &str, at: usize) -> usize {
-    text[at..].chars().next().map_or(at + 1, |c| at + c.len_utf8())
+    text[at..]
+        .chars()
+        .next()
+        .map_or(at + 1, |c| at + c.len_utf8())
 }
 
 wasmudf_guest::export! {
@@ -115,10 +118,7 @@ mod tests {
     #[test]
     fn positions_count_characters() {
         // "é" is two bytes; positions are in characters.
-        assert_eq!(
-            matches("b+", "ébbéb"),
-            [row("bb", 2, 4), row("b", 5, 6)]
-        );
+        assert_eq!(matches("b+", "ébbéb"), [row("bb", 2, 4), row("b", 5, 6)]);
     }
 
     #[test]

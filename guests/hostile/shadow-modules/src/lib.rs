@@ -34,7 +34,11 @@ macro_rules! shadow {
 }
 
 shadow!(JsonEach, "json_each", (wasmudf_guest::Value,));
-shadow!(PragmaTableInfo, "pragma_table_info", (wasmudf_guest::Value,));
+shadow!(
+    PragmaTableInfo,
+    "pragma_table_info",
+    (wasmudf_guest::Value,)
+);
 shadow!(SqliteStmt, "SQLITE_STMT", ());
 
 wasmudf_guest::export! {

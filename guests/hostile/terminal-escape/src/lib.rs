@@ -6,8 +6,7 @@ use wasmudf_guest::Error;
 /// Sets the terminal title (OSC 0), writes the clipboard (OSC 52), colours
 /// text (CSI), rings the bell, and uses the 8-bit CSI (U+009B) and a
 /// right-to-left override (U+202E).
-pub const HOSTILE: &str =
-    "\x1b]0;pwned-title\x07\x1b]52;c;ZWNobyBwd25lZA==\x07\x1b[31mred\x1b[0m\x07\u{9b}2J\u{202e}evil";
+pub const HOSTILE: &str = "\x1b]0;pwned-title\x07\x1b]52;c;ZWNobyBwd25lZA==\x07\x1b[31mred\x1b[0m\x07\u{9b}2J\u{202e}evil";
 
 /// `esc_error()`: a guest error whose text is [`HOSTILE`].
 #[wasmudf_guest::scalar]
