@@ -302,7 +302,8 @@ fn a_table_function_declares_its_columns() {
     assert_eq!(spec.kind, FunctionKind::Table);
     assert_eq!(spec.arity, 2);
     assert_eq!(spec.columns, ["i", "label"]);
-    assert_eq!(spec.params, Some(vec![ValueType::Integer, ValueType::Any]));
+    // `Option<&str>` declares TEXT, as `&str` does.
+    assert_eq!(spec.params, Some(vec![ValueType::Integer, ValueType::Text]));
     assert!(Test::ENTRIES[0].spec().columns.is_empty());
 }
 
@@ -448,7 +449,8 @@ fn declared_types_come_from_the_rust_signature() {
     assert_eq!(
         mergeable,
         [
-            false, false, false, false, false, true, true, false, false, false
+            false, false, false, false, false, true, true, false, false, false, false,
+            false
         ]
     );
 }
