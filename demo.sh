@@ -22,6 +22,12 @@ $wasmudf query \
 $wasmudf query --json \
   "SELECT sumsq(x) OVER (ORDER BY x ROWS BETWEEN 2 PRECEDING AND CURRENT ROW) AS s
    FROM (SELECT value AS x FROM json_each('[1,2,3,4,5]'))"
+# Table-valued functions, one's rows feeding the other's arguments, and the
+# functions the connection has, seen from SQL.
+$wasmudf query \
+  "SELECT s.ordinal, s.part, m.match, m.start
+   FROM split('a1,b22,c333', ',') AS s, regex_matches('[0-9]+', s.part) AS m" \
+  "SELECT name, kind, arity, columns, language FROM wasmudf_functions WHERE kind = 'table'"
 # The seed scenario in JavaScript, and Python's standard library, on a pool
 # of four threads. (The first run compiles each language runtime once;
 # later runs load it from the cache.)
