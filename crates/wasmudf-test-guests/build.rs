@@ -134,6 +134,9 @@ fn watch(root: &Path, guests_dir: &Path, crates: &[(String, PathBuf)]) {
         root.join("wit"),
         root.join("crates/wasmudf-guest"),
         root.join("crates/wasmudf-guest-macros"),
+        // Sources that several guest crates `include!`.
+        guests_dir.join("swap"),
+        guests_dir.join("hostile/common"),
     ];
     for (_, dir) in crates {
         paths.push(dir.join("Cargo.toml"));

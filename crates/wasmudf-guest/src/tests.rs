@@ -449,8 +449,7 @@ fn declared_types_come_from_the_rust_signature() {
     assert_eq!(
         mergeable,
         [
-            false, false, false, false, false, true, true, false, false, false, false,
-            false
+            false, false, false, false, false, true, true, false, false, false, false, false
         ]
     );
 }

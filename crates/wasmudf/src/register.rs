@@ -447,18 +447,27 @@ fn check_clashes(
                 None => FunctionOwner::Application,
             }
         };
-        return Err(Error::NameClash {
-            origin: origin.to_string(),
-            name: spec.name.clone(),
-            arity: spec.arity.as_sqlite() as i16,
-            existing: ExistingFunction {
+        return Err(clash(
+            origin,
+            spec,
+            ExistingFunction {
                 name: hit.name.clone(),
                 arity: i16::try_from(hit.arity).unwrap_or(i16::MAX),
                 owner,
             },
-        });
+        ));
     }
     Ok(())
+}
+
+/// The error for `spec` of component `origin` clashing with `existing`.
+fn clash(origin: &str, spec: &FunctionSpec, existing: ExistingFunction) -> Error {
+    Error::NameClash {
+        origin: origin.to_string(),
+        name: spec.name.clone(),
+        arity: spec.arity.as_sqlite() as i16,
+        existing,
+    }
 }
 
 /// Virtual-table modules SQLite itself may provide (bundled, or with the
@@ -536,16 +545,15 @@ fn check_module_clashes(
             None if builtin => FunctionOwner::Builtin,
             None => FunctionOwner::Application,
         };
-        return Err(Error::NameClash {
-            origin: origin.to_string(),
-            name: spec.name.clone(),
-            arity: spec.arity.as_sqlite() as i16,
-            existing: ExistingFunction {
+        return Err(clash(
+            origin,
+            spec,
+            ExistingFunction {
                 name: hit,
                 arity: -1,
                 owner,
             },
-        });
+        ));
     }
     Ok(())
 }

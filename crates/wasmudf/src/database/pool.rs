@@ -145,16 +145,20 @@ impl Pool {
         Ok(())
     }
 
+    /// The pool's components, to change them.
+    fn write_components(&self) -> std::sync::RwLockWriteGuard<'_, Components> {
+        self.components
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Adds components to every connection: registered on `lease`'s
     /// connection now (so a clash is reported here), and on the others when
     /// they are next handed out. Blocking.
     pub(crate) fn add_components(&self, lease: &mut Lease, added: Vec<Component>) -> Result<()> {
         let conn = &mut lease.0.conn;
         self.catch_up(conn)?;
-        let mut components = self
-            .components
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut components = self.write_components();
         for component in added {
             component.register_with(&conn.conn, &conn.interrupt)?;
             conn.registered.push(component.clone());
@@ -177,10 +181,7 @@ impl Pool {
     ) -> Result<()> {
         let conn = &mut lease.0.conn;
         self.catch_up(conn)?;
-        let mut components = self
-            .components
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut components = self.write_components();
         let position = components
             .list
             .iter()
@@ -214,10 +215,7 @@ impl Pool {
     /// Adds a component `wasmudf_load` has registered on the connection it
     /// ran on; the others register it when they are next handed out.
     pub(crate) fn push_loaded(&self, component: Component) {
-        let mut components = self
-            .components
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut components = self.write_components();
         components.list.push(component);
         components.version += 1;
     }

@@ -17,9 +17,6 @@ use exports::wasmudf::udf::guest::{
 #[cfg_attr(not(target_family = "wasm"), allow(dead_code))]
 struct Component;
 
-#[cfg_attr(not(target_family = "wasm"), allow(dead_code))]
-struct NoAccumulator;
-
 /// One call: which function, and how many batches it has answered.
 #[cfg_attr(not(target_family = "wasm"), allow(dead_code))]
 struct BadCursor {
@@ -108,41 +105,7 @@ impl GuestCursor for BadCursor {
     }
 }
 
-impl GuestAccumulator for NoAccumulator {
-    fn create(_id: u32) -> Result<Accumulator, String> {
-        Err(REFUSED.into())
-    }
-    fn step(&self, _args: Vec<Value>, _rows: u32) -> Result<(), String> {
-        Err(REFUSED.into())
-    }
-    fn step_integers(&self, _args: Vec<i64>, _rows: u32) -> Result<(), String> {
-        Err(REFUSED.into())
-    }
-    fn step_reals(&self, _args: Vec<f64>, _rows: u32) -> Result<(), String> {
-        Err(REFUSED.into())
-    }
-    fn inverse(&self, _args: Vec<Value>, _rows: u32) -> Result<(), String> {
-        Err(REFUSED.into())
-    }
-    fn step_columns(&self, _args: Vec<Column>, _rows: u32) -> Result<(), String> {
-        Err(REFUSED.into())
-    }
-    fn inverse_columns(&self, _args: Vec<Column>, _rows: u32) -> Result<(), String> {
-        Err(REFUSED.into())
-    }
-    fn serialize(&self) -> Result<Vec<u8>, String> {
-        Err(REFUSED.into())
-    }
-    fn merge(&self, _state: Vec<u8>) -> Result<(), String> {
-        Err(REFUSED.into())
-    }
-    fn value(&self) -> Result<Value, String> {
-        Err(REFUSED.into())
-    }
-    fn finish(_acc: Accumulator) -> Result<Value, String> {
-        Err(REFUSED.into())
-    }
-}
+include!("../../common/no_accumulator.rs");
 
 // Only on wasm: on a native target the export names would not link.
 #[cfg(target_family = "wasm")]
