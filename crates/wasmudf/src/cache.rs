@@ -174,7 +174,7 @@ impl ComponentCache {
     }
 
     fn entry_name(key: &[u8; 32], kind: Artifact) -> String {
-        let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+        let hex = crate::component::hex(key);
         match kind {
             Artifact::Component => format!("{hex}.cwasm"),
             Artifact::DirectModule => format!("{hex}.direct.cwasm"),

@@ -284,6 +284,12 @@ impl Component {
         self.inner.sha256
     }
 
+    /// [`sha256`](Component::sha256) in lowercase hex, as
+    /// `wasmudf_components` shows it.
+    pub fn sha256_hex(&self) -> String {
+        hex(&self.inner.sha256)
+    }
+
     /// The version of the `wasmudf:udf` interface the component exports.
     /// The host loads 0.1.0 and 0.2.0 components alike; the 0.2.0 additions
     /// (declared types, batched columns, mergeable accumulators) are absent
@@ -615,6 +621,11 @@ fn direct_module(engine: &Engine, origin: &str, bytes: &[u8], plan: &Plan) -> Op
     DirectModule::new(&module, plan)
         .inspect_err(|e| tracing::debug!("{origin}: no direct path: {e}"))
         .ok()
+}
+
+/// `bytes` in lowercase hex.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The language a component's `producers` sections name (the component's

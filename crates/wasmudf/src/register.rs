@@ -143,6 +143,12 @@ mod aggregate;
 mod catalog;
 mod table;
 
+/// A virtual table's aux data, which every registration here passes.
+fn vtab_aux<T: Clone>(aux: Option<&T>, what: &str) -> rusqlite::Result<T> {
+    aux.cloned()
+        .ok_or_else(|| rusqlite::Error::ModuleError(format!("wasmudf: {what} without its data")))
+}
+
 /// Runs a virtual-table method, turning a panic into an error: rusqlite's
 /// `vtab` callbacks are `extern "C"` and do not catch panics, and a panic
 /// unwinding out of an `extern "C"` function aborts the process.
@@ -215,22 +221,11 @@ pub(crate) fn register(
                 conn.create_window_function(spec.name.as_str(), arity, flags, target())?
             }
             FunctionKind::Table => {
-                let declaration =
-                    table::TableFunction::declaration(spec).ok_or_else(|| Error::Manifest {
+                let function = table::TableFunction::new(spec, slot.clone(), id, max_result, flags)
+                    .ok_or_else(|| Error::Manifest {
                         origin: component.origin().to_string(),
                         detail: format!("`{}`: cannot declare its table", spec.name),
                     })?;
-                let function = table::TableFunction {
-                    slot: slot.clone(),
-                    id,
-                    name: spec.name.clone().into(),
-                    columns: spec.columns.clone(),
-                    arity: usize::try_from(arity).unwrap_or(0),
-                    max_result,
-                    direct_only: flags.contains(SqlFlags::SQLITE_DIRECTONLY),
-                    innocuous: flags.contains(SqlFlags::SQLITE_INNOCUOUS),
-                    declaration,
-                };
                 table::create(conn, function)?;
                 registry.record_module(&spec.name, &origin);
                 direct_flags.push(None);

@@ -133,16 +133,20 @@ impl Pool {
     /// Brings `conn` to the pool's components: unregisters those the pool
     /// no longer has, then registers those `conn` lacks.
     fn catch_up(&self, conn: &mut PooledConn) -> Result<()> {
-        let components = self
-            .components
-            .read()
-            .unwrap_or_else(PoisonError::into_inner);
+        let components = self.read_components();
         if conn.version == components.version {
             return Ok(());
         }
         sync(conn, &components.list)?;
         conn.version = components.version;
         Ok(())
+    }
+
+    /// The pool's components, to read them.
+    fn read_components(&self) -> std::sync::RwLockReadGuard<'_, Components> {
+        self.components
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The pool's components, to change them.
@@ -222,11 +226,7 @@ impl Pool {
 
     /// The pool's components now.
     pub(crate) fn components(&self) -> Vec<Component> {
-        self.components
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .list
-            .clone()
+        self.read_components().list.clone()
     }
 
     /// Waits for a free slot, then hands out an idle connection or opens
@@ -248,12 +248,7 @@ impl Pool {
             .pop();
         let conn = match idle {
             Some(mut conn) => {
-                let behind = conn.version
-                    != self
-                        .components
-                        .read()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .version;
+                let behind = conn.version != self.read_components().version;
                 if behind {
                     let pool = self.clone();
                     blocking(move || pool.catch_up(&mut conn).map(|()| conn)).await?
@@ -284,9 +279,7 @@ impl Pool {
                 .unwrap_or_else(PoisonError::into_inner)
                 .len(),
             instances: self
-                .components
-                .read()
-                .unwrap_or_else(PoisonError::into_inner)
+                .read_components()
                 .list
                 .first()
                 .map(|c| c.engine().instance_stats())

@@ -120,11 +120,7 @@ pub(crate) fn register(
             .register_with(&here, &interrupt)
             .map_err(user_error)?;
         pool.push_loaded(component.clone());
-        let sha256: String = component
-            .sha256()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let sha256 = component.sha256_hex();
         here.execute(
             "INSERT INTO wasmudf_loaded(name, sha256, loaded_at) VALUES (?1, ?2, unixepoch('subsec'))
              ON CONFLICT(name) DO UPDATE SET sha256 = excluded.sha256, loaded_at = excluded.loaded_at",

@@ -71,10 +71,6 @@ fn flag(b: bool) -> SqlValue {
     SqlValue::Integer(i64::from(b))
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 fn path_of(c: &Component) -> SqlValue {
     opt_text(c.path().map(|p| p.display().to_string()))
 }
@@ -97,7 +93,7 @@ fn function_row(
         text(spec.flags.to_string().trim_start_matches('-')),
         text(c.origin()),
         path_of(c),
-        text(hex(&c.sha256())),
+        text(c.sha256_hex()),
         opt_text(c.language()),
         flag(direct.is_some_and(|d| d.load(Ordering::Relaxed))),
         opt_text(spec.returns.map(|t| t.to_string())),
@@ -122,7 +118,7 @@ fn component_row(r: &Registered) -> Vec<SqlValue> {
         .duration_since(UNIX_EPOCH)
         .map_or(SqlValue::Null, |d| SqlValue::Real(d.as_secs_f64()));
     vec![
-        text(hex(&c.sha256())),
+        text(c.sha256_hex()),
         text(c.origin()),
         path_of(c),
         SqlValue::Integer(i64::try_from(c.size()).unwrap_or(i64::MAX)),
@@ -182,11 +178,7 @@ unsafe impl<'vtab> VTab<'vtab> for CatalogTable {
         _args: &[&[u8]],
     ) -> rusqlite::Result<(Cow<'static, CStr>, Self)> {
         guarded(|| {
-            let (which, shared) = aux
-                .ok_or_else(|| {
-                    rusqlite::Error::ModuleError("wasmudf: catalog without data".into())
-                })?
-                .clone();
+            let (which, shared) = super::vtab_aux(aux, "catalog")?;
             // Reading the list has no effect and reveals nothing a schema
             // could misuse.
             db.config(VTabConfig::Innocuous)?;

@@ -26,6 +26,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
 use rusqlite::ffi;
+use rusqlite::functions::FunctionFlags as SqlFlags;
 use rusqlite::types::Value as SqlValue;
 use rusqlite::vtab::{
     Context, Filters, IndexConstraintOp, IndexInfo, Module, VTab, VTabConfig, VTabConnection,
@@ -47,35 +48,58 @@ const MAX_BATCH_ROWS: u32 = 1024;
 
 /// What every connection's virtual table of one table function shares.
 pub(crate) struct TableFunction {
-    pub(crate) slot: Slot,
-    pub(crate) id: u32,
-    pub(crate) name: Arc<str>,
-    pub(crate) columns: Vec<String>,
-    pub(crate) arity: usize,
-    pub(crate) max_result: usize,
+    slot: Slot,
+    id: u32,
+    name: Arc<str>,
+    /// The declared result columns; the arguments come after them.
+    width: usize,
+    arity: usize,
+    max_result: usize,
     /// Refuse use from triggers and views (`SQLITE_VTAB_DIRECTONLY`).
-    pub(crate) direct_only: bool,
+    direct_only: bool,
     /// Allowed from an untrusted schema (`SQLITE_VTAB_INNOCUOUS`).
-    pub(crate) innocuous: bool,
-    /// The `CREATE TABLE` statement the module declares.
-    pub(crate) declaration: CString,
+    innocuous: bool,
+    /// The `CREATE TABLE` statement the module declares: the columns, then
+    /// the arguments as hidden columns.
+    declaration: CString,
 }
 
 impl TableFunction {
-    /// The statement that declares `spec`'s columns, then its arguments as
-    /// hidden columns.
-    pub(crate) fn declaration(spec: &FunctionSpec) -> Option<CString> {
-        let mut columns: Vec<String> = spec
+    /// Table function `id` of `spec`, registered with the function `flags`
+    /// the other kinds get; `None` for what the manifest check refuses (a
+    /// variadic table function, a name with NUL).
+    pub(crate) fn new(
+        spec: &FunctionSpec,
+        slot: Slot,
+        id: u32,
+        max_result: usize,
+        flags: SqlFlags,
+    ) -> Option<TableFunction> {
+        let crate::Arity::Exactly(arity) = spec.arity else {
+            return None;
+        };
+        let arity = usize::from(arity);
+        let columns = spec
             .columns
             .iter()
             .map(|c| format!("\"{}\"", escape_double_quote(c)))
-            .collect();
-        let args = match spec.arity {
-            crate::Arity::Exactly(n) => usize::from(n),
-            crate::Arity::Variadic => return None,
-        };
-        columns.extend((0..args).map(|n| format!("\"{}\" HIDDEN", spec.hidden_column(n))));
-        CString::new(format!("CREATE TABLE x({})", columns.join(", "))).ok()
+            .chain((0..arity).map(|n| format!("\"{}\" HIDDEN", spec.hidden_column(n))));
+        let declaration = CString::new(format!(
+            "CREATE TABLE x({})",
+            columns.collect::<Vec<_>>().join(", ")
+        ))
+        .ok()?;
+        Some(TableFunction {
+            slot,
+            id,
+            name: spec.name.as_str().into(),
+            width: spec.columns.len(),
+            arity,
+            max_result,
+            direct_only: flags.contains(SqlFlags::SQLITE_DIRECTONLY),
+            innocuous: flags.contains(SqlFlags::SQLITE_INNOCUOUS),
+            declaration,
+        })
     }
 
     fn error(&self, cause: CallErrorKind) -> rusqlite::Error {
@@ -160,11 +184,7 @@ unsafe impl<'vtab> VTab<'vtab> for WasmTable {
         _args: &[&[u8]],
     ) -> rusqlite::Result<(Cow<'static, CStr>, Self)> {
         guarded(|| {
-            let function = aux
-                .ok_or_else(|| {
-                    rusqlite::Error::ModuleError("wasmudf: table function without its data".into())
-                })?
-                .clone();
+            let function = super::vtab_aux(aux, "table function")?;
             if function.direct_only {
                 db.config(VTabConfig::DirectOnly)?;
             } else if function.innocuous {
@@ -190,7 +210,7 @@ unsafe impl<'vtab> VTab<'vtab> for WasmTable {
     fn best_index(&self, info: &mut IndexInfo) -> rusqlite::Result<bool> {
         guarded(|| {
             let f = &self.function;
-            let first_arg = f.columns.len() as c_int;
+            let first_arg = f.width as c_int;
             let mut usable: Vec<Option<usize>> = vec![None; f.arity];
             let mut given = vec![false; f.arity];
             for (i, c) in info.constraints().enumerate() {
@@ -319,7 +339,7 @@ impl WasmCursor<'_> {
             values
         };
         let values = values.map_err(|cause| f.error(cause))?;
-        let width = f.columns.len();
+        let width = f.width;
         if values.len() % width != 0 || values.len() / width > max_rows as usize {
             return Err(f.error(CallErrorKind::Usage(format!(
                 "a batch of {} values is not at most {max_rows} rows of {width} column{}",
@@ -418,7 +438,7 @@ unsafe impl VTabCursor for WasmCursor<'_> {
         guarded(|| {
             let f = &self.function;
             let i = usize::try_from(i).unwrap_or(usize::MAX);
-            let width = f.columns.len();
+            let width = f.width;
             let value = if i < width {
                 self.batch.get(self.row * width + i)
             } else {
