@@ -140,12 +140,14 @@ fn expand(
             .map(|ty| quote! { <#ty as ::wasmudf_guest::FromValue<'_>>::TYPE });
         quote! { ::std::vec![#(#each),*] }
     };
-    let (arity, body) = if variadic {
+    let columns_ident = format_ident!("__wasmudf_columns_{}", ident);
+    let (arity, body, columns) = if variadic {
         (
             -1i16,
             quote! {
                 ::wasmudf_guest::__private::IntoResult::into_result(#ident(__args))
             },
+            None,
         )
     } else {
         let n = types.len();
@@ -162,14 +164,59 @@ fn expand(
                 };
             }
         });
+        // The batched call reads each argument in place from its column
+        // (`FromValue::from_column`) and writes the result straight into
+        // the result column; the NULL rule and the messages are the row
+        // call's.
+        let column_lets = types.iter().enumerate().map(|(i, ty)| {
+            let var = &names[i];
+            let pos = i + 1;
+            quote! {
+                let #var: #ty = match ::wasmudf_guest::__private::column_arg(&__cols[#i], __row, #pos)? {
+                    ::core::option::Option::Some(v) => v,
+                    ::core::option::Option::None => {
+                        __out.push_null();
+                        continue;
+                    }
+                };
+            }
+        });
+        let columns = quote! {
+            if __rows > 0 {
+                ::wasmudf_guest::__private::check_arity(__cols.len(), #n)?;
+            }
+            for __row in 0..__rows {
+                #(#column_lets)*
+                ::wasmudf_guest::__private::IntoResult::push_result(#ident(#(#names),*), __out)?;
+            }
+            ::core::result::Result::Ok(())
+        };
         (
             n as i16,
             quote! {
-                ::wasmudf_guest::__private::check_arity(__args, #n)?;
+                ::wasmudf_guest::__private::check_arity(__args.len(), #n)?;
                 #(#lets)*
                 ::wasmudf_guest::__private::IntoResult::into_result(#ident(#(#names),*))
             },
+            Some(columns),
         )
+    };
+    let (columns_fn, columns_def) = match columns {
+        Some(body) => (
+            quote! {
+                #[doc(hidden)]
+                #[allow(non_snake_case, clippy::needless_lifetimes)]
+                fn #columns_ident(
+                    __cols: &[::wasmudf_guest::__private::ColumnRef<'_>],
+                    __rows: usize,
+                    __out: &mut ::wasmudf_guest::__private::ColumnBuilder,
+                ) -> ::core::result::Result<(), ::wasmudf_guest::Error> {
+                    #body
+                }
+            },
+            quote! { ::core::option::Option::Some(super::#columns_ident) },
+        ),
+        None => (quote! {}, quote! { ::core::option::Option::None }),
     };
 
     let mut flags = quote! { ::wasmudf_guest::Flags::NONE };
@@ -195,6 +242,8 @@ fn expand(
             #body
         }
 
+        #columns_fn
+
         // The user's generics (lifetimes only) keep named lifetimes in the
         // parameter types in scope.
         #[doc(hidden)]
@@ -215,6 +264,7 @@ fn expand(
                 arity: #arity,
                 flags: #flags,
                 call: super::#call_ident,
+                call_columns: #columns_def,
                 signature: super::#sig_ident,
             };
         }

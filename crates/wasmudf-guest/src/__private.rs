@@ -14,6 +14,8 @@ use crate::bindings::exports::wasmudf::udf::guest::{
 };
 use crate::{Error, FromArgs, FromValue, IntoRow, IntoValue, Value, ValueType, columns};
 
+pub use crate::columns::{Cell, ColumnBuilder, ColumnRef};
+
 /// SQLite function flags a function asks for.
 ///
 /// Combine them with [`union`](Self::union) (usable in `const`) or `|`.
@@ -78,9 +80,17 @@ pub struct ScalarDef {
     pub flags: Flags,
     /// Checks and converts the arguments and calls the function.
     pub call: fn(&[Value]) -> Result<Value, Error>,
+    /// The same over a batch of columns, reading each row in place: `None`
+    /// for a variadic function, which takes its row as values.
+    pub call_columns: Option<ColumnsFn>,
     /// The declared types, from the Rust signature.
     pub signature: fn() -> Signature,
 }
+
+/// A scalar's batched call: the argument columns and their row count in,
+/// one result per row pushed to the builder.
+#[doc(hidden)]
+pub type ColumnsFn = fn(&[ColumnRef<'_>], usize, &mut ColumnBuilder) -> Result<(), Error>;
 
 /// The storage classes a function declares, derived from its Rust types.
 #[doc(hidden)]
@@ -313,6 +323,8 @@ pub const fn table_entry<T: Table>() -> Entry {
 pub trait AccState {
     fn step(&mut self, args: &[Value]) -> Result<(), Error>;
     fn inverse(&mut self, args: &[Value]) -> Result<(), Error>;
+    fn step_columns(&mut self, args: &[ColumnRef<'_>], rows: usize) -> Result<(), Error>;
+    fn inverse_columns(&mut self, args: &[ColumnRef<'_>], rows: usize) -> Result<(), Error>;
     fn value(&self) -> Result<Value, Error>;
     fn serialize(&self) -> Result<Vec<u8>, Error>;
     fn merge(&mut self, state: &[u8]) -> Result<(), Error>;
@@ -339,10 +351,37 @@ fn with_row<A: Aggregate>(
     }
 }
 
+/// Converts each of `rows` rows of `args` and applies `f`, skipping rows
+/// the NULL rule skips, as [`with_row`] does for each row: in place when
+/// the parameters can be read from columns, else through a row of values.
+fn each_column_row<A: Aggregate>(
+    state: &mut A,
+    args: &[ColumnRef<'_>],
+    rows: usize,
+    mut f: impl FnMut(&mut A, A::Args<'_>) -> Result<(), Error>,
+) -> Result<(), Error> {
+    if !<A::Args<'static> as FromArgs<'static>>::COLUMNAR {
+        let mut row = Vec::with_capacity(args.len());
+        for r in 0..rows {
+            row.clear();
+            row.extend(args.iter().map(|c| c.get(r)));
+            with_row(state, &row, &mut f)?;
+        }
+        return Ok(());
+    }
+    for r in 0..rows {
+        if let Some(row) = A::Args::from_columns(args, r)? {
+            f(state, row)?;
+        }
+    }
+    Ok(())
+}
+
 /// Whether an accumulator has `inverse` and `value`.
 #[doc(hidden)]
 pub trait WindowCap<A> {
     fn inverse(state: &mut A, args: &[Value]) -> Result<(), Error>;
+    fn inverse_columns(state: &mut A, args: &[ColumnRef<'_>], rows: usize) -> Result<(), Error>;
     fn value(state: &A) -> Result<Value, Error>;
 }
 
@@ -358,6 +397,13 @@ impl<A: Aggregate> WindowCap<A> for NoWindow {
     fn inverse(_: &mut A, _: &[Value]) -> Result<(), Error> {
         Err(Error::new("not a window function"))
     }
+    fn inverse_columns(_: &mut A, _: &[ColumnRef<'_>], rows: usize) -> Result<(), Error> {
+        // As the rows would: the first fails before it is converted.
+        match rows {
+            0 => Ok(()),
+            _ => Err(Error::new("not a window function")),
+        }
+    }
     fn value(_: &A) -> Result<Value, Error> {
         Err(Error::new("not a window function"))
     }
@@ -366,6 +412,9 @@ impl<A: Aggregate> WindowCap<A> for NoWindow {
 impl<A: Window> WindowCap<A> for IsWindow {
     fn inverse(state: &mut A, args: &[Value]) -> Result<(), Error> {
         with_row(state, args, A::inverse)
+    }
+    fn inverse_columns(state: &mut A, args: &[ColumnRef<'_>], rows: usize) -> Result<(), Error> {
+        each_column_row(state, args, rows, A::inverse)
     }
     fn value(state: &A) -> Result<Value, Error> {
         state.value().map(IntoValue::into_value)
@@ -418,6 +467,12 @@ impl<A: Aggregate, W: WindowCap<A>, M: MergeCap<A>> AccState for Adapter<A, W, M
     }
     fn inverse(&mut self, args: &[Value]) -> Result<(), Error> {
         W::inverse(&mut self.state, args)
+    }
+    fn step_columns(&mut self, args: &[ColumnRef<'_>], rows: usize) -> Result<(), Error> {
+        each_column_row(&mut self.state, args, rows, A::step)
+    }
+    fn inverse_columns(&mut self, args: &[ColumnRef<'_>], rows: usize) -> Result<(), Error> {
+        W::inverse_columns(&mut self.state, args, rows)
     }
     fn value(&self) -> Result<Value, Error> {
         W::value(&self.state)
@@ -582,14 +637,13 @@ pub trait Component: 'static {
 
 /// Fails unless there are exactly `n` arguments.
 #[inline]
-pub fn check_arity(args: &[Value], n: usize) -> Result<(), Error> {
-    if args.len() == n {
+pub fn check_arity(got: usize, n: usize) -> Result<(), Error> {
+    if got == n {
         Ok(())
     } else {
         Err(Error::new(format!(
-            "expected {n} argument{}, got {}",
+            "expected {n} argument{}, got {got}",
             if n == 1 { "" } else { "s" },
-            args.len()
         )))
     }
 }
@@ -604,6 +658,21 @@ pub fn arg<'a, T: FromValue<'a>>(v: &'a Value, position: usize) -> Result<Option
     T::from_value(v).map(Some).map_err(|e| e.at_arg(position))
 }
 
+/// [`arg`] for row `row` of an argument column.
+#[inline]
+pub fn column_arg<'a, T: FromValue<'a>>(
+    column: &'a ColumnRef<'a>,
+    row: usize,
+    position: usize,
+) -> Result<Option<T>, Error> {
+    if !T::ACCEPTS_NULL && column.is_null(row) {
+        return Ok(None);
+    }
+    T::from_column(column, row)
+        .map(Some)
+        .map_err(|e| e.at_arg(position))
+}
+
 /// What a scalar function may return: an [`IntoValue`] or a
 /// `Result<impl IntoValue, impl Display>`.
 pub trait IntoResult {
@@ -611,6 +680,8 @@ pub trait IntoResult {
     const TYPE: ValueType;
     /// Converts the return value.
     fn into_result(self) -> Result<Value, Error>;
+    /// Adds the return value to a batch's result column.
+    fn push_result(self, column: &mut ColumnBuilder) -> Result<(), Error>;
 }
 
 impl<T: IntoValue> IntoResult for T {
@@ -619,16 +690,24 @@ impl<T: IntoValue> IntoResult for T {
     fn into_result(self) -> Result<Value, Error> {
         Ok(self.into_value())
     }
+    #[inline]
+    fn push_result(self, column: &mut ColumnBuilder) -> Result<(), Error> {
+        self.push_into(column);
+        Ok(())
+    }
 }
 
 impl<T: IntoValue, E: Display> IntoResult for Result<T, E> {
     const TYPE: ValueType = T::TYPE;
     #[inline]
     fn into_result(self) -> Result<Value, Error> {
-        match self {
-            Ok(v) => Ok(v.into_value()),
-            Err(e) => Err(Error::new(e.to_string())),
-        }
+        self.map(IntoValue::into_value)
+            .map_err(|e| Error::new(e.to_string()))
+    }
+    #[inline]
+    fn push_result(self, column: &mut ColumnBuilder) -> Result<(), Error> {
+        self.map(|v| v.push_into(column))
+            .map_err(|e| Error::new(e.to_string()))
     }
 }
 
@@ -652,12 +731,19 @@ pub fn call<C: Component>(id: u32, args: &[Value]) -> Result<Value, String> {
 /// Runs scalar `id` of component `C` over a batch of columns, row by row.
 pub fn call_columns<C: Component>(id: u32, args: &[Column], rows: u32) -> Result<Column, String> {
     let def = scalar::<C>(id)?;
-    let mut results = Vec::with_capacity(rows as usize);
-    columns::for_each_row(args, rows, |row| {
-        results.push((def.call)(row).map_err(|e| e.to_string())?);
-        Ok(())
-    })?;
-    Ok(columns::build(results))
+    let Some(batched) = def.call_columns else {
+        let mut results = Vec::with_capacity(rows as usize);
+        columns::for_each_row(args, rows, |row| {
+            results.push((def.call)(row).map_err(|e| e.to_string())?);
+            Ok(())
+        })?;
+        return Ok(columns::build(results));
+    };
+    let rows = rows as usize;
+    let args = ColumnRef::all(args, rows)?;
+    let mut out = ColumnBuilder::with_capacity(rows);
+    batched(&args, rows, &mut out).map_err(|e| e.to_string())?;
+    Ok(out.finish())
 }
 
 impl From<Number> for Value {
@@ -864,17 +950,19 @@ impl<C> Acc<C> {
 
     /// Adds `rows` rows given as columns.
     pub fn step_columns(&self, args: &[Column], rows: u32) -> Result<(), String> {
-        self.with_state(|state| {
-            columns::for_each_row(args, rows, |row| state.step(row).map_err(|e| e.to_string()))
-        })
+        let rows = rows as usize;
+        let args = ColumnRef::all(args, rows)?;
+        self.with_state(|state| state.step_columns(&args, rows).map_err(|e| e.to_string()))
     }
 
     /// Removes `rows` rows given as columns.
     pub fn inverse_columns(&self, args: &[Column], rows: u32) -> Result<(), String> {
+        let rows = rows as usize;
+        let args = ColumnRef::all(args, rows)?;
         self.with_state(|state| {
-            columns::for_each_row(args, rows, |row| {
-                state.inverse(row).map_err(|e| e.to_string())
-            })
+            state
+                .inverse_columns(&args, rows)
+                .map_err(|e| e.to_string())
         })
     }
 

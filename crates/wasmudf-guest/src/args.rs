@@ -1,3 +1,4 @@
+use crate::columns::ColumnRef;
 use crate::{Error, FromValue, Value, ValueType};
 
 /// Conversion of one row of arguments into the parameters of an aggregate
@@ -20,6 +21,23 @@ pub trait FromArgs<'a>: Sized {
     /// Returns `Err` for a wrong argument count or a type mismatch, with the
     /// 1-based argument position in the message.
     fn from_args(args: &'a [Value]) -> Result<Option<Self>, Error>;
+
+    /// Whether [`from_columns`](Self::from_columns) reads a batch in place;
+    /// when it is `false`, a batch's rows are made into values and passed
+    /// to [`from_args`](Self::from_args). Not a stable API.
+    #[doc(hidden)]
+    const COLUMNAR: bool = false;
+
+    /// Converts row `row` of a batch's argument columns, as
+    /// [`from_args`](Self::from_args) converts a row of values. Called only
+    /// when [`COLUMNAR`](Self::COLUMNAR) is `true`. Not a stable API.
+    #[doc(hidden)]
+    fn from_columns(columns: &'a [ColumnRef<'a>], row: usize) -> Result<Option<Self>, Error> {
+        let _ = (columns, row);
+        Err(Error::new(
+            "these parameters take a row of values, not columns",
+        ))
+    }
 }
 
 impl<'a> FromArgs<'a> for &'a [Value] {
@@ -37,9 +55,24 @@ macro_rules! tuple_args {
             const TYPES: &'static [ValueType] = &[$(<$t as FromValue<'a>>::TYPE),*];
             #[allow(unused_variables)]
             fn from_args(args: &'a [Value]) -> Result<Option<Self>, Error> {
-                crate::__private::check_arity(args, $n)?;
+                crate::__private::check_arity(args.len(), $n)?;
                 Ok(Some(($(
                     match crate::__private::arg::<$t>(&args[$i], $i + 1)? {
+                        Some(v) => v,
+                        None => return Ok(None),
+                    },
+                )*)))
+            }
+            const COLUMNAR: bool = true;
+            #[allow(unused_variables)]
+            #[inline]
+            fn from_columns(
+                columns: &'a [ColumnRef<'a>],
+                row: usize,
+            ) -> Result<Option<Self>, Error> {
+                crate::__private::check_arity(columns.len(), $n)?;
+                Ok(Some(($(
+                    match crate::__private::column_arg::<$t>(&columns[$i], row, $i + 1)? {
                         Some(v) => v,
                         None => return Ok(None),
                     },

@@ -1,19 +1,54 @@
-//! Batches of typed columns (`wasmudf:udf@0.2.0`'s `column`), read row by
-//! row and built from row results, so that `call-columns` and
-//! `step-columns` run each row exactly as the row-at-a-time entry points
-//! would.
+//! Batches of typed columns (`wasmudf:udf@0.2.0`'s `column`), read and
+//! built a row at a time, so that `call-columns` and `step-columns` run
+//! each row exactly as the row-at-a-time entry points would.
+//!
+//! The conversions read a typed column in place ([`FromValue::from_column`],
+//! [`IntoValue::push_into`]): an `i64` parameter takes the integer straight
+//! from the column, a `&str` borrows the column's text, and an `i64` result
+//! goes straight into the result column. No [`Value`] is made for such a
+//! row, which is most of a batch's cost otherwise. Anything else goes
+//! through [`ColumnRef::value`], which makes the column's `Value`s once, so
+//! every other conversion is the row-at-a-time one by construction.
+//!
+//! [`FromValue::from_column`]: crate::FromValue::from_column
+//! [`IntoValue::push_into`]: crate::IntoValue::push_into
+
+use std::cell::OnceCell;
 
 use crate::Value;
 use crate::bindings::exports::wasmudf::udf::guest::{
     BlobColumn, Column, IntegerColumn, RealColumn, TextColumn,
 };
 
-/// A column checked against its row count, ready to be read row by row.
-pub(crate) struct Reader<'c> {
-    column: &'c Column,
+/// One row of a checked column, borrowed from it.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Cell<'c> {
+    /// SQL NULL.
+    Null,
+    /// A row of an integer column.
+    Integer(i64),
+    /// A row of a real column.
+    Real(f64),
+    /// A row of a text column.
+    Text(&'c str),
+    /// A row of a blob column.
+    Blob(&'c [u8]),
+    /// A row of a column of mixed classes.
+    Value(&'c Value),
 }
 
-impl<'c> Reader<'c> {
+/// An argument column of a batch, checked against its row count. Not a
+/// stable API: the SDK's conversions use it.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct ColumnRef<'c> {
+    column: &'c Column,
+    /// The column as `Value`s, made the first time a conversion needs one.
+    values: OnceCell<Vec<Value>>,
+}
+
+impl<'c> ColumnRef<'c> {
     /// Checks `column` (1-based `position`, for the message) against `rows`:
     /// lengths, offsets within the data and on character boundaries, and a
     /// validity bitmap long enough.
@@ -43,29 +78,90 @@ impl<'c> Reader<'c> {
                 bits.len()
             )));
         }
-        Ok(Reader { column })
+        Ok(ColumnRef {
+            column,
+            values: OnceCell::new(),
+        })
     }
 
-    /// Row `row`'s value; `row` is below the checked row count.
-    pub(crate) fn get(&self, row: usize) -> Value {
-        let null = |valid: &Option<Vec<u8>>| {
+    /// Checks every column of a batch.
+    pub(crate) fn all(columns: &'c [Column], rows: usize) -> Result<Vec<Self>, String> {
+        columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| ColumnRef::new(c, rows, i + 1))
+            .collect()
+    }
+
+    /// Whether row `row` is NULL.
+    #[inline]
+    pub fn is_null(&self, row: usize) -> bool {
+        let unset = |valid: &Option<Vec<u8>>| {
             valid
                 .as_ref()
                 .is_some_and(|bits| bits[row / 8] & (1 << (row % 8)) == 0)
         };
         match self.column {
-            Column::Values(v) => v[row].clone(),
-            Column::Integers(c) if !null(&c.valid) => Value::Integer(c.data[row]),
-            Column::Reals(c) if !null(&c.valid) => Value::Real(c.data[row]),
-            Column::Texts(c) if !null(&c.valid) => {
+            Column::Values(v) => v[row].is_null(),
+            Column::Integers(c) => unset(&c.valid),
+            Column::Reals(c) => unset(&c.valid),
+            Column::Texts(c) => unset(&c.valid),
+            Column::Blobs(c) => unset(&c.valid),
+        }
+    }
+
+    /// Row `row`, borrowed; `row` is below the checked row count.
+    #[inline]
+    pub fn cell(&self, row: usize) -> Cell<'c> {
+        if self.is_null(row) {
+            return Cell::Null;
+        }
+        match self.column {
+            Column::Values(v) => Cell::Value(&v[row]),
+            Column::Integers(c) => Cell::Integer(c.data[row]),
+            Column::Reals(c) => Cell::Real(c.data[row]),
+            Column::Texts(c) => {
                 let (start, end) = span(&c.offsets, row);
-                Value::Text(c.data[start..end].to_owned())
+                Cell::Text(&c.data[start..end])
             }
-            Column::Blobs(c) if !null(&c.valid) => {
+            Column::Blobs(c) => {
                 let (start, end) = span(&c.offsets, row);
-                Value::Blob(c.data[start..end].to_vec())
+                Cell::Blob(&c.data[start..end])
             }
-            _ => Value::Null,
+        }
+    }
+
+    /// Row `row` as an owned value.
+    pub fn get(&self, row: usize) -> Value {
+        match self.cell(row) {
+            Cell::Null => Value::Null,
+            Cell::Integer(i) => Value::Integer(i),
+            Cell::Real(r) => Value::Real(r),
+            Cell::Text(s) => Value::Text(s.to_owned()),
+            Cell::Blob(b) => Value::Blob(b.to_vec()),
+            Cell::Value(v) => v.clone(),
+        }
+    }
+
+    /// Row `row` as a borrowed value: for a typed column, the first call
+    /// makes the whole column's values, which later rows reuse.
+    pub fn value(&self, row: usize) -> &Value {
+        if let Column::Values(v) = self.column {
+            return &v[row];
+        }
+        let rows = self.rows();
+        &self
+            .values
+            .get_or_init(|| (0..rows).map(|r| self.get(r)).collect())[row]
+    }
+
+    fn rows(&self) -> usize {
+        match self.column {
+            Column::Values(v) => v.len(),
+            Column::Integers(c) => c.data.len(),
+            Column::Reals(c) => c.data.len(),
+            Column::Texts(c) => c.offsets.len() - 1,
+            Column::Blobs(c) => c.offsets.len() - 1,
         }
     }
 }
@@ -98,119 +194,238 @@ fn check_offsets(offsets: &[u32], len: usize, text: Option<&str>) -> Result<(), 
     Ok(())
 }
 
-/// Reads `columns` as `rows` rows and hands each row to `f`, in order,
-/// stopping at the first error.
+/// Reads `columns` as `rows` rows and hands each row to `f` as values, in
+/// order, stopping at the first error: for functions whose parameters are
+/// a `&[Value]` row.
 pub(crate) fn for_each_row(
     columns: &[Column],
     rows: u32,
     mut f: impl FnMut(&[Value]) -> Result<(), String>,
 ) -> Result<(), String> {
     let rows = rows as usize;
-    let readers = columns
-        .iter()
-        .enumerate()
-        .map(|(i, c)| Reader::new(c, rows, i + 1))
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut row: Vec<Value> = Vec::with_capacity(readers.len());
+    let columns = ColumnRef::all(columns, rows)?;
+    let mut row: Vec<Value> = Vec::with_capacity(columns.len());
     for r in 0..rows {
         row.clear();
-        row.extend(readers.iter().map(|reader| reader.get(r)));
+        row.extend(columns.iter().map(|c| c.get(r)));
         f(&row)?;
     }
     Ok(())
 }
 
-/// The column of `results`: typed when every non-NULL result has one
-/// storage class, `values` when the classes are mixed, every row is NULL or
-/// there are no rows.
+/// The result column of a batch, built a row at a time. It stays typed
+/// while every non-NULL row has one storage class and becomes `values`
+/// when the classes mix; a batch of no rows or only NULLs is `values` too.
+/// Not a stable API: the SDK's conversions use it.
+#[doc(hidden)]
+#[derive(Debug, Default)]
+pub struct ColumnBuilder {
+    data: Data,
+    /// Rows so far.
+    len: usize,
+    /// One bit per row, set when it is not NULL.
+    valid: Vec<u8>,
+    /// Whether any row is NULL.
+    nulls: bool,
+}
+
+#[derive(Debug, Default)]
+enum Data {
+    /// No non-NULL row yet.
+    #[default]
+    Empty,
+    Integers(Vec<i64>),
+    Reals(Vec<f64>),
+    /// The text laid end to end, and the `len + 1` offsets.
+    Texts(String, Vec<u32>),
+    Blobs(Vec<u8>, Vec<u32>),
+    Values(Vec<Value>),
+}
+
+impl ColumnBuilder {
+    /// A builder for about `rows` rows.
+    pub(crate) fn with_capacity(rows: usize) -> Self {
+        ColumnBuilder {
+            valid: Vec::with_capacity(rows.div_ceil(8)),
+            ..ColumnBuilder::default()
+        }
+    }
+
+    /// Records a row's validity, growing the bitmap by a byte every 8 rows.
+    #[inline]
+    fn mark(&mut self, valid: bool) {
+        if self.len % 8 == 0 {
+            self.valid.push(0);
+        }
+        if valid {
+            self.valid[self.len / 8] |= 1 << (self.len % 8);
+        } else {
+            self.nulls = true;
+        }
+        self.len += 1;
+    }
+
+    /// Adds a NULL row.
+    #[inline]
+    pub fn push_null(&mut self) {
+        match &mut self.data {
+            Data::Empty => {}
+            Data::Integers(v) => v.push(0),
+            Data::Reals(v) => v.push(0.0),
+            Data::Texts(_, offsets) | Data::Blobs(_, offsets) => {
+                let last = offsets.last().copied().unwrap_or(0);
+                offsets.push(last);
+            }
+            Data::Values(v) => v.push(Value::Null),
+        }
+        self.mark(false);
+    }
+
+    /// Adds an INTEGER row.
+    #[inline]
+    pub fn push_integer(&mut self, i: i64) {
+        match &mut self.data {
+            Data::Integers(v) => v.push(i),
+            Data::Empty => {
+                let mut data = self.leading_nulls(0);
+                data.push(i);
+                self.data = Data::Integers(data);
+            }
+            _ => return self.push_mixed(Value::Integer(i)),
+        }
+        self.mark(true);
+    }
+
+    /// Adds a REAL row.
+    #[inline]
+    pub fn push_real(&mut self, r: f64) {
+        match &mut self.data {
+            Data::Reals(v) => v.push(r),
+            Data::Empty => {
+                let mut data = self.leading_nulls(0.0);
+                data.push(r);
+                self.data = Data::Reals(data);
+            }
+            _ => return self.push_mixed(Value::Real(r)),
+        }
+        self.mark(true);
+    }
+
+    /// Adds a TEXT row.
+    #[inline]
+    pub fn push_text(&mut self, s: &str) {
+        match &mut self.data {
+            Data::Texts(data, offsets) => {
+                data.push_str(s);
+                offsets.push(offset(data.len()));
+            }
+            Data::Empty => {
+                let mut offsets = self.leading_nulls(0);
+                offsets.push(0);
+                offsets.push(offset(s.len()));
+                self.data = Data::Texts(s.to_owned(), offsets);
+            }
+            _ => return self.push_mixed(Value::Text(s.to_owned())),
+        }
+        self.mark(true);
+    }
+
+    /// Adds a BLOB row.
+    #[inline]
+    pub fn push_blob(&mut self, b: &[u8]) {
+        match &mut self.data {
+            Data::Blobs(data, offsets) => {
+                data.extend_from_slice(b);
+                offsets.push(offset(data.len()));
+            }
+            Data::Empty => {
+                let mut offsets = self.leading_nulls(0);
+                offsets.push(0);
+                offsets.push(offset(b.len()));
+                self.data = Data::Blobs(b.to_vec(), offsets);
+            }
+            _ => return self.push_mixed(Value::Blob(b.to_vec())),
+        }
+        self.mark(true);
+    }
+
+    /// Adds a row of any class.
+    pub fn push_value(&mut self, v: Value) {
+        match v {
+            Value::Null => self.push_null(),
+            Value::Integer(i) => self.push_integer(i),
+            Value::Real(r) => self.push_real(r),
+            Value::Text(s) => self.push_text(&s),
+            Value::Blob(b) => self.push_blob(&b),
+        }
+    }
+
+    /// The placeholders of the NULL rows before the first value (for text
+    /// and blobs, the offsets before the first row's start).
+    fn leading_nulls<T: Clone>(&self, zero: T) -> Vec<T> {
+        vec![zero; self.len]
+    }
+
+    /// Adds a row whose class differs from the column's: the column
+    /// becomes `values` from here on.
+    #[cold]
+    fn push_mixed(&mut self, v: Value) {
+        if !matches!(self.data, Data::Values(_)) {
+            let len = self.len;
+            let typed = std::mem::take(self).finish();
+            // What the builder made is well formed: no checks needed to
+            // read it back.
+            let typed = ColumnRef {
+                column: &typed,
+                values: OnceCell::new(),
+            };
+            let values = (0..len).map(|r| typed.get(r)).collect();
+            *self = ColumnBuilder {
+                data: Data::Values(values),
+                len,
+                ..ColumnBuilder::default()
+            };
+        }
+        if let Data::Values(values) = &mut self.data {
+            values.push(v);
+        }
+        self.len += 1;
+    }
+
+    /// The column.
+    pub(crate) fn finish(self) -> Column {
+        let valid = self.nulls.then_some(self.valid);
+        match self.data {
+            Data::Empty => Column::Values(vec![Value::Null; self.len]),
+            Data::Values(values) => Column::Values(values),
+            Data::Integers(data) => Column::Integers(IntegerColumn { data, valid }),
+            Data::Reals(data) => Column::Reals(RealColumn { data, valid }),
+            Data::Texts(data, offsets) => Column::Texts(TextColumn {
+                data,
+                offsets,
+                valid,
+            }),
+            Data::Blobs(data, offsets) => Column::Blobs(BlobColumn {
+                data,
+                offsets,
+                valid,
+            }),
+        }
+    }
+}
+
+/// A byte offset as the WIT carries it. A batch past 4 GiB could not have
+/// crossed the boundary anyway: saturating keeps the offsets
+/// non-decreasing for the host to refuse.
+fn offset(len: usize) -> u32 {
+    u32::try_from(len).unwrap_or(u32::MAX)
+}
+
+/// The column of `results`, as [`ColumnBuilder`] makes it.
 pub(crate) fn build(results: Vec<Value>) -> Column {
-    let mut class = None;
-    for v in &results {
-        let this = std::mem::discriminant(v);
-        match (v, class) {
-            (Value::Null, _) => {}
-            (_, None) => class = Some(this),
-            (_, Some(c)) if c == this => {}
-            _ => return Column::Values(results),
-        }
-    }
-    let Some(first) = results.iter().find(|v| !v.is_null()) else {
-        return Column::Values(results);
-    };
-    let valid = validity(&results);
-    match first {
-        Value::Integer(_) => Column::Integers(IntegerColumn {
-            data: results
-                .iter()
-                .map(|v| if let Value::Integer(i) = v { *i } else { 0 })
-                .collect(),
-            valid,
-        }),
-        Value::Real(_) => Column::Reals(RealColumn {
-            data: results
-                .iter()
-                .map(|v| if let Value::Real(r) = v { *r } else { 0.0 })
-                .collect(),
-            valid,
-        }),
-        Value::Text(_) => Column::Texts(TextColumn {
-            offsets: offsets(&results),
-            data: results
-                .iter()
-                .filter_map(|v| match v {
-                    Value::Text(s) => Some(s.as_str()),
-                    _ => None,
-                })
-                .collect(),
-            valid,
-        }),
-        Value::Blob(_) => Column::Blobs(BlobColumn {
-            offsets: offsets(&results),
-            data: results
-                .iter()
-                .filter_map(|v| match v {
-                    Value::Blob(b) => Some(b.as_slice()),
-                    _ => None,
-                })
-                .flatten()
-                .copied()
-                .collect(),
-            valid,
-        }),
-        Value::Null => Column::Values(results),
-    }
-}
-
-/// The validity bitmap of `results`, or `None` when no row is NULL.
-fn validity(results: &[Value]) -> Option<Vec<u8>> {
-    if !results.iter().any(Value::is_null) {
-        return None;
-    }
-    let mut bits = vec![0u8; results.len().div_ceil(8)];
-    for (i, v) in results.iter().enumerate() {
-        if !v.is_null() {
-            bits[i / 8] |= 1 << (i % 8);
-        }
-    }
-    Some(bits)
-}
-
-/// The `rows + 1` byte offsets of the TEXT or BLOB `results` laid end to
-/// end (a NULL row is empty).
-fn offsets(results: &[Value]) -> Vec<u32> {
-    let mut at = 0u32;
-    let mut offsets = Vec::with_capacity(results.len() + 1);
-    offsets.push(0);
+    let mut out = ColumnBuilder::with_capacity(results.len());
     for v in results {
-        let len = match v {
-            Value::Text(s) => s.len(),
-            Value::Blob(b) => b.len(),
-            _ => 0,
-        };
-        // A batch past 4 GiB could not have crossed the boundary anyway:
-        // saturating keeps the offsets non-decreasing for the host to refuse.
-        at = at.saturating_add(u32::try_from(len).unwrap_or(u32::MAX));
-        offsets.push(at);
+        out.push_value(v);
     }
-    offsets
+    out.finish()
 }

@@ -463,11 +463,11 @@ fn call_columns_runs_each_row_as_call_would() {
     assert_eq!(got, ints(vec![11, 0, 33], Some(vec![0b101])));
     for r in 0..3 {
         let row = [
-            crate::columns::Reader::new(&a, 3, 1).unwrap().get(r),
-            crate::columns::Reader::new(&b, 3, 2).unwrap().get(r),
+            crate::columns::ColumnRef::new(&a, 3, 1).unwrap().get(r),
+            crate::columns::ColumnRef::new(&b, 3, 2).unwrap().get(r),
         ];
         let one = call::<Test>(0, &row).unwrap();
-        let batch = crate::columns::Reader::new(&got, 3, 1).unwrap().get(r);
+        let batch = crate::columns::ColumnRef::new(&got, 3, 1).unwrap().get(r);
         assert_eq!(one, batch, "row {r}");
     }
 
@@ -623,4 +623,220 @@ fn serialize_and_merge() {
     let refusal = Err("function sum_x is not mergeable".to_owned());
     assert_eq!(plain.serialize_state(), refusal);
     assert_eq!(plain.merge_state(&state), refusal.map(|_: Vec<u8>| ()));
+}
+
+/// A parameter type of the user's own: converted by `from_value` alone.
+#[derive(Debug, PartialEq)]
+struct Even(i64);
+
+impl<'a> FromValue<'a> for Even {
+    fn from_value(v: &'a Value) -> Result<Self, Error> {
+        match i64::from_value(v)? {
+            i if i % 2 == 0 => Ok(Even(i)),
+            _ => Err(Error::new("odd")),
+        }
+    }
+}
+
+/// Four rows of every kind of column, with NULLs among them.
+fn sample_columns() -> Vec<Column> {
+    vec![
+        ints(vec![1, 0, -4, 3], Some(vec![0b1101])),
+        ints(vec![2, -5, 0, -6], None),
+        Column::Reals(RealColumn {
+            data: vec![0.5, -2.0, 0.0, 1e300],
+            valid: Some(vec![0b1110]),
+        }),
+        texts(&["", "é", "ab", "x"], Some(vec![0b0111])),
+        Column::Blobs(BlobColumn {
+            offsets: vec![0, 0, 2, 2, 3],
+            data: vec![1, 2, 3],
+            valid: Some(vec![0b1011]),
+        }),
+        Column::Values(vec![
+            Value::Integer(2),
+            text("t"),
+            Value::Null,
+            Value::Real(1.5),
+        ]),
+    ]
+}
+
+/// `from_column` reads columns in place; it must agree with `from_value`
+/// on the same row made into a value, errors included.
+#[test]
+fn column_conversions_are_the_value_conversions() {
+    use crate::__private::{ColumnRef, arg, column_arg};
+    macro_rules! agree {
+        ($column:expr, $($ty:ty),*) => {$(
+            let c = ColumnRef::new($column, 4, 1).unwrap();
+            for row in 0..4 {
+                let owned = c.get(row);
+                let by_value = <$ty>::from_value(&owned);
+                let by_column = <$ty>::from_column(&c, row);
+                assert_eq!(by_column, by_value, "{} at row {row} of {:?}", stringify!($ty), $column);
+                let by_value = arg::<$ty>(&owned, 2);
+                let by_column = column_arg::<$ty>(&c, row, 2);
+                assert_eq!(by_column, by_value, "{} at row {row} of {:?}", stringify!($ty), $column);
+            }
+        )*};
+    }
+    for column in &sample_columns() {
+        agree!(
+            column,
+            i64,
+            f64,
+            bool,
+            &str,
+            String,
+            &[u8],
+            Vec<u8>,
+            Value,
+            &Value,
+            Option<i64>,
+            Option<f64>,
+            Option<&str>,
+            Option<Vec<u8>>,
+            Even,
+            Option<Even>
+        );
+    }
+}
+
+/// `push_into` writes results in place; it must build the column that the
+/// results made into values build.
+#[test]
+fn result_columns_are_typed_while_the_classes_agree() {
+    use crate::__private::{ColumnBuilder, ColumnRef};
+    use crate::columns::build;
+    macro_rules! same_column {
+        ($($results:expr),* $(,)?) => {$({
+            let results = $results;
+            let values: Vec<Value> = results.clone().into_iter().map(IntoValue::into_value).collect();
+            let mut pushed = ColumnBuilder::with_capacity(1);
+            for r in results {
+                r.push_into(&mut pushed);
+            }
+            let pushed = pushed.finish();
+            let built = build(values.clone());
+            assert_eq!(pushed, built, "{values:?}");
+            // It reads back as the values, and it is typed exactly when the
+            // non-NULL rows have one class.
+            let c = ColumnRef::new(&built, values.len(), 1).unwrap();
+            let back: Vec<Value> = (0..values.len()).map(|r| c.get(r)).collect();
+            assert_eq!(back, values);
+            let mut classes: Vec<&str> = values.iter().filter(|v| !v.is_null()).map(Value::type_name).collect();
+            classes.dedup();
+            assert_eq!(matches!(built, Column::Values(_)), classes.len() != 1, "{values:?}");
+            if let Column::Integers(IntegerColumn { valid, .. }) = &built {
+                assert_eq!(valid.is_some(), values.iter().any(Value::is_null));
+            }
+        })*};
+    }
+    let nine = |i: i64| (i % 3 != 0).then_some(i);
+    same_column!(
+        Vec::<i64>::new(),
+        vec![1i64, -2, 3],
+        (0..20).map(nine).collect::<Vec<_>>(),
+        vec![None, None, Some(1.5f64), None, Some(-0.0)],
+        vec![true, false],
+        vec![7i32, -7],
+        vec![u32::MAX],
+        vec![
+            Some("é".to_owned()),
+            None,
+            Some(String::new()),
+            Some("ab".to_owned())
+        ],
+        vec!["x", "", "yz"],
+        vec![None, Some(vec![1u8, 2]), Some(vec![])],
+        vec![&b"ab"[..], b""],
+        vec![[1u8, 2], [3, 4]],
+        vec![(), ()],
+        vec![None::<i64>, None],
+        vec![
+            Value::Null,
+            Value::Integer(1),
+            text("t"),
+            Value::Null,
+            Value::Real(2.0)
+        ],
+        vec![Value::Blob(vec![1]), Value::Null, Value::Blob(vec![])],
+        vec![
+            Value::Null,
+            Value::Null,
+            Value::Real(1.0),
+            Value::Integer(1)
+        ],
+    );
+}
+
+/// A batched scalar gives, row for row, what the row call gives; a
+/// failing row fails the batch with the row call's message.
+#[test]
+fn batched_scalars_are_the_row_calls() {
+    let columns = sample_columns();
+    // plus(i64, i64), variadic count_args, half(f64, Option<&str>),
+    // either(i64) -> Value, fail(&str).
+    let pairs = columns
+        .iter()
+        .flat_map(|a| columns.iter().map(move |b| vec![a.clone(), b.clone()]));
+    let singles = columns.iter().map(|a| vec![a.clone()]);
+    let cases = pairs
+        .map(|args| (0, args))
+        .chain(
+            columns
+                .iter()
+                .flat_map(|a| columns.iter().map(move |b| (7, vec![a.clone(), b.clone()]))),
+        )
+        .chain(singles.clone().map(|args| (8, args)))
+        .chain(singles.clone().map(|args| (1, args)))
+        .chain(singles.map(|args| (2, args)));
+    for (id, args) in cases {
+        let refs: Vec<_> = args
+            .iter()
+            .map(|c| crate::columns::ColumnRef::new(c, 4, 1).unwrap())
+            .collect();
+        let by_rows: Result<Vec<Value>, String> = (0..4)
+            .map(|r| call::<Test>(id, &refs.iter().map(|c| c.get(r)).collect::<Vec<_>>()))
+            .collect();
+        let batched = call_columns::<Test>(id, &args, 4);
+        match (by_rows, batched) {
+            (Ok(rows), Ok(column)) => {
+                assert_eq!(column, crate::columns::build(rows), "{id} {args:?}")
+            }
+            (Err(row), Err(batch)) => assert_eq!(batch, row, "{id} {args:?}"),
+            (rows, batch) => panic!("{id} {args:?}: rows {rows:?}, batch {batch:?}"),
+        }
+    }
+}
+
+/// Stepping and retracting a batch of columns is stepping and retracting
+/// its rows made into values, errors included.
+#[test]
+fn batched_steps_are_the_row_steps() {
+    for column in sample_columns() {
+        let values: Vec<Value> = {
+            let c = crate::columns::ColumnRef::new(&column, 4, 1).unwrap();
+            (0..4).map(|r| c.get(r)).collect()
+        };
+        let by_rows = Acc::<Test>::new(Test::ENTRIES, 4).unwrap();
+        let by_columns = Acc::<Test>::new(Test::ENTRIES, 4).unwrap();
+        let stepped = by_rows.step_rows(&values, 4);
+        assert_eq!(
+            by_columns.step_columns(&[column.clone()], 4),
+            stepped,
+            "{column:?}"
+        );
+        assert_eq!(by_columns.current(), by_rows.current(), "{column:?}");
+        let retracted = by_rows.inverse_rows(&values, 4);
+        assert_eq!(by_columns.inverse_columns(&[column.clone()], 4), retracted);
+        assert_eq!(by_columns.current(), by_rows.current(), "{column:?}");
+        // A plain aggregate refuses to retract, whichever way.
+        let plain = Acc::<Test>::new(Test::ENTRIES, 3).unwrap();
+        assert_eq!(
+            plain.inverse_columns(&[column.clone()], 4),
+            plain.inverse_rows(&values, 4)
+        );
+    }
 }

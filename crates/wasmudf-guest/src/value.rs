@@ -1,4 +1,5 @@
 use crate::Error;
+use crate::columns::{Cell, ColumnBuilder, ColumnRef};
 
 /// One SQLite value: one of SQLite's five storage classes.
 ///
@@ -61,6 +62,15 @@ pub trait FromValue<'a>: Sized {
 
     /// Converts one argument.
     fn from_value(v: &'a Value) -> Result<Self, Error>;
+
+    /// Converts row `row` of a batch's argument column. The default goes
+    /// through [`from_value`](Self::from_value); the SDK's own types read
+    /// the column in place. Not a stable API.
+    #[doc(hidden)]
+    #[inline]
+    fn from_column(column: &'a ColumnRef<'a>, row: usize) -> Result<Self, Error> {
+        Self::from_value(column.value(row))
+    }
 }
 
 impl<'a> FromValue<'a> for i64 {
@@ -69,6 +79,13 @@ impl<'a> FromValue<'a> for i64 {
         match v {
             Value::Integer(i) => Ok(*i),
             other => Err(Error::mismatch("INTEGER", other)),
+        }
+    }
+    #[inline]
+    fn from_column(column: &'a ColumnRef<'a>, row: usize) -> Result<Self, Error> {
+        match column.cell(row) {
+            Cell::Integer(i) => Ok(i),
+            _ => Self::from_value(column.value(row)),
         }
     }
 }
@@ -82,6 +99,14 @@ impl<'a> FromValue<'a> for f64 {
             other => Err(Error::mismatch("REAL", other)),
         }
     }
+    #[inline]
+    fn from_column(column: &'a ColumnRef<'a>, row: usize) -> Result<Self, Error> {
+        match column.cell(row) {
+            Cell::Real(r) => Ok(r),
+            Cell::Integer(i) => Ok(i as f64),
+            _ => Self::from_value(column.value(row)),
+        }
+    }
 }
 
 impl<'a> FromValue<'a> for bool {
@@ -90,6 +115,13 @@ impl<'a> FromValue<'a> for bool {
         match v {
             Value::Integer(i) => Ok(*i != 0),
             other => Err(Error::mismatch("INTEGER", other)),
+        }
+    }
+    #[inline]
+    fn from_column(column: &'a ColumnRef<'a>, row: usize) -> Result<Self, Error> {
+        match column.cell(row) {
+            Cell::Integer(i) => Ok(i != 0),
+            _ => Self::from_value(column.value(row)),
         }
     }
 }
@@ -102,12 +134,23 @@ impl<'a> FromValue<'a> for &'a str {
             other => Err(Error::mismatch("TEXT", other)),
         }
     }
+    #[inline]
+    fn from_column(column: &'a ColumnRef<'a>, row: usize) -> Result<Self, Error> {
+        match column.cell(row) {
+            Cell::Text(s) => Ok(s),
+            _ => Self::from_value(column.value(row)),
+        }
+    }
 }
 
 impl<'a> FromValue<'a> for String {
     const TYPE: ValueType = ValueType::Text;
     fn from_value(v: &'a Value) -> Result<Self, Error> {
         <&str>::from_value(v).map(str::to_owned)
+    }
+    #[inline]
+    fn from_column(column: &'a ColumnRef<'a>, row: usize) -> Result<Self, Error> {
+        <&str>::from_column(column, row).map(str::to_owned)
     }
 }
 
@@ -120,12 +163,24 @@ impl<'a> FromValue<'a> for &'a [u8] {
             other => Err(Error::mismatch("BLOB", other)),
         }
     }
+    #[inline]
+    fn from_column(column: &'a ColumnRef<'a>, row: usize) -> Result<Self, Error> {
+        match column.cell(row) {
+            Cell::Blob(b) => Ok(b),
+            Cell::Text(s) => Ok(s.as_bytes()),
+            _ => Self::from_value(column.value(row)),
+        }
+    }
 }
 
 impl<'a> FromValue<'a> for Vec<u8> {
     const TYPE: ValueType = ValueType::Blob;
     fn from_value(v: &'a Value) -> Result<Self, Error> {
         <&[u8]>::from_value(v).map(<[u8]>::to_vec)
+    }
+    #[inline]
+    fn from_column(column: &'a ColumnRef<'a>, row: usize) -> Result<Self, Error> {
+        <&[u8]>::from_column(column, row).map(<[u8]>::to_vec)
     }
 }
 
@@ -141,6 +196,10 @@ impl<'a> FromValue<'a> for Value {
     fn from_value(v: &'a Value) -> Result<Self, Error> {
         Ok(v.clone())
     }
+    #[inline]
+    fn from_column(column: &'a ColumnRef<'a>, row: usize) -> Result<Self, Error> {
+        Ok(column.get(row))
+    }
 }
 
 impl<'a, T: FromValue<'a>> FromValue<'a> for Option<T> {
@@ -150,6 +209,14 @@ impl<'a, T: FromValue<'a>> FromValue<'a> for Option<T> {
         match v {
             Value::Null => Ok(None),
             other => T::from_value(other).map(Some),
+        }
+    }
+    #[inline]
+    fn from_column(column: &'a ColumnRef<'a>, row: usize) -> Result<Self, Error> {
+        if column.is_null(row) {
+            Ok(None)
+        } else {
+            T::from_column(column, row).map(Some)
         }
     }
 }
@@ -165,6 +232,18 @@ pub trait IntoValue {
 
     /// Converts the result.
     fn into_value(self) -> Value;
+
+    /// Adds the result to a batch's result column. The default goes
+    /// through [`into_value`](Self::into_value); the SDK's own types write
+    /// the column in place. Not a stable API.
+    #[doc(hidden)]
+    #[inline]
+    fn push_into(self, column: &mut ColumnBuilder)
+    where
+        Self: Sized,
+    {
+        column.push_value(self.into_value());
+    }
 }
 
 impl IntoValue for Value {
@@ -178,12 +257,20 @@ impl IntoValue for i64 {
     fn into_value(self) -> Value {
         Value::Integer(self)
     }
+    #[inline]
+    fn push_into(self, column: &mut ColumnBuilder) {
+        column.push_integer(self);
+    }
 }
 
 impl IntoValue for i32 {
     const TYPE: ValueType = ValueType::Integer;
     fn into_value(self) -> Value {
         Value::Integer(self.into())
+    }
+    #[inline]
+    fn push_into(self, column: &mut ColumnBuilder) {
+        column.push_integer(self.into());
     }
 }
 
@@ -192,12 +279,20 @@ impl IntoValue for u32 {
     fn into_value(self) -> Value {
         Value::Integer(self.into())
     }
+    #[inline]
+    fn push_into(self, column: &mut ColumnBuilder) {
+        column.push_integer(self.into());
+    }
 }
 
 impl IntoValue for f64 {
     const TYPE: ValueType = ValueType::Real;
     fn into_value(self) -> Value {
         Value::Real(self)
+    }
+    #[inline]
+    fn push_into(self, column: &mut ColumnBuilder) {
+        column.push_real(self);
     }
 }
 
@@ -206,12 +301,20 @@ impl IntoValue for bool {
     fn into_value(self) -> Value {
         Value::Integer(self.into())
     }
+    #[inline]
+    fn push_into(self, column: &mut ColumnBuilder) {
+        column.push_integer(self.into());
+    }
 }
 
 impl IntoValue for String {
     const TYPE: ValueType = ValueType::Text;
     fn into_value(self) -> Value {
         Value::Text(self)
+    }
+    #[inline]
+    fn push_into(self, column: &mut ColumnBuilder) {
+        column.push_text(&self);
     }
 }
 
@@ -220,12 +323,20 @@ impl IntoValue for &str {
     fn into_value(self) -> Value {
         Value::Text(self.to_owned())
     }
+    #[inline]
+    fn push_into(self, column: &mut ColumnBuilder) {
+        column.push_text(self);
+    }
 }
 
 impl IntoValue for Vec<u8> {
     const TYPE: ValueType = ValueType::Blob;
     fn into_value(self) -> Value {
         Value::Blob(self)
+    }
+    #[inline]
+    fn push_into(self, column: &mut ColumnBuilder) {
+        column.push_blob(&self);
     }
 }
 
@@ -234,12 +345,20 @@ impl IntoValue for &[u8] {
     fn into_value(self) -> Value {
         Value::Blob(self.to_vec())
     }
+    #[inline]
+    fn push_into(self, column: &mut ColumnBuilder) {
+        column.push_blob(self);
+    }
 }
 
 impl<const N: usize> IntoValue for [u8; N] {
     const TYPE: ValueType = ValueType::Blob;
     fn into_value(self) -> Value {
         Value::Blob(self.to_vec())
+    }
+    #[inline]
+    fn push_into(self, column: &mut ColumnBuilder) {
+        column.push_blob(&self);
     }
 }
 
@@ -251,11 +370,22 @@ impl<T: IntoValue> IntoValue for Option<T> {
             None => Value::Null,
         }
     }
+    #[inline]
+    fn push_into(self, column: &mut ColumnBuilder) {
+        match self {
+            Some(v) => v.push_into(column),
+            None => column.push_null(),
+        }
+    }
 }
 
 impl IntoValue for () {
     fn into_value(self) -> Value {
         Value::Null
+    }
+    #[inline]
+    fn push_into(self, column: &mut ColumnBuilder) {
+        column.push_null();
     }
 }
 

@@ -254,6 +254,7 @@ pub(crate) fn validate(raw: Raw, max_functions: usize) -> Result<Vec<FunctionSpe
     }
     let raw = raw.into_current();
     let mut seen = HashSet::new();
+    let mut seen_tables = HashSet::new();
     let mut specs = Vec::with_capacity(raw.len());
     for (index, spec) in raw.into_iter().enumerate() {
         let name = spec.name;
@@ -288,6 +289,12 @@ pub(crate) fn validate(raw: Raw, max_functions: usize) -> Result<Vec<FunctionSpe
             WitKind::Window => FunctionKind::Window,
             WitKind::Table => FunctionKind::Table,
         };
+        // A table function is a virtual-table module, and SQLite keeps one
+        // module per name whatever the arity: a second would replace the
+        // first.
+        if kind == FunctionKind::Table && !seen_tables.insert(name.to_ascii_lowercase()) {
+            return Err(format!("table function `{name}` is declared twice"));
+        }
         let flags = FunctionFlags {
             deterministic: spec.flags.contains(WitFlags::DETERMINISTIC),
             innocuous: spec.flags.contains(WitFlags::INNOCUOUS),
@@ -526,6 +533,21 @@ mod tests {
             ..table(1, &["x"])
         };
         assert!(refused(mergeable).contains("table function declared mergeable"));
+        // One module per name: arities don't overload table functions, but
+        // a scalar of the same name lives apart.
+        let pair = vec![
+            table(1, &["x"]),
+            WitSpec {
+                name: "T".into(),
+                ..table(2, &["y"])
+            },
+        ];
+        let err = validate(pair, 9).expect_err("refused");
+        assert!(
+            err.contains("table function `T` is declared twice"),
+            "{err}"
+        );
+        assert!(validate(vec![table(1, &["x"]), spec("t", 2)], 9).is_ok());
     }
 
     #[test]
