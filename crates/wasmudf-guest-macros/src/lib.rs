@@ -185,6 +185,13 @@ fn expand(
             if __rows > 0 {
                 ::wasmudf_guest::__private::check_arity(__cols.len(), #n)?;
             }
+            // An array, so that reading a column costs no bounds check; a
+            // wrong count with no rows does nothing, as the row calls would.
+            let ::core::result::Result::Ok(__cols) =
+                <&[::wasmudf_guest::__private::ColumnRef<'_>; #n]>::try_from(__cols)
+            else {
+                return ::core::result::Result::Ok(());
+            };
             for __row in 0..__rows {
                 #(#column_lets)*
                 ::wasmudf_guest::__private::IntoResult::push_result(#ident(#(#names),*), __out)?;

@@ -659,7 +659,7 @@ pub fn arg<'a, T: FromValue<'a>>(v: &'a Value, position: usize) -> Result<Option
 }
 
 /// [`arg`] for row `row` of an argument column.
-#[inline]
+#[inline(always)]
 pub fn column_arg<'a, T: FromValue<'a>>(
     column: &'a ColumnRef<'a>,
     row: usize,

@@ -38,14 +38,31 @@ pub enum Cell<'c> {
     Value(&'c Value),
 }
 
-/// An argument column of a batch, checked against its row count. Not a
-/// stable API: the SDK's conversions use it.
+/// An argument column of a batch, checked against its row count, with its
+/// parts taken out once so that reading a row is a bounds check and a load.
+/// Not a stable API: the SDK's conversions use it.
 #[doc(hidden)]
 #[derive(Debug)]
 pub struct ColumnRef<'c> {
-    column: &'c Column,
+    data: Data<'c>,
+    /// The validity bitmap of a typed column with NULLs.
+    valid: Option<&'c [u8]>,
+    rows: usize,
     /// The column as `Value`s, made the first time a conversion needs one.
-    values: OnceCell<Vec<Value>>,
+    /// Boxed: a cell inside the struct itself would tell the compiler that
+    /// anything may change the struct through a shared reference, and
+    /// every row would load the column's parts again.
+    values: Box<OnceCell<Vec<Value>>>,
+}
+
+/// A column's rows, borrowed.
+#[derive(Debug, Clone, Copy)]
+enum Data<'c> {
+    Integers(&'c [i64]),
+    Reals(&'c [f64]),
+    Texts(&'c [u32], &'c str),
+    Blobs(&'c [u32], &'c [u8]),
+    Values(&'c [Value]),
 }
 
 impl<'c> ColumnRef<'c> {
@@ -54,18 +71,23 @@ impl<'c> ColumnRef<'c> {
     /// validity bitmap long enough.
     pub(crate) fn new(column: &'c Column, rows: usize, position: usize) -> Result<Self, String> {
         let fail = |what: String| format!("column {position}: {what}");
-        let (len, valid) = match column {
-            Column::Integers(c) => (c.data.len(), &c.valid),
-            Column::Reals(c) => (c.data.len(), &c.valid),
+        let (data, len, valid) = match column {
+            Column::Integers(c) => (Data::Integers(&c.data), c.data.len(), &c.valid),
+            Column::Reals(c) => (Data::Reals(&c.data), c.data.len(), &c.valid),
             Column::Texts(c) => {
                 check_offsets(&c.offsets, c.data.len(), Some(&c.data)).map_err(fail)?;
-                (c.offsets.len() - 1, &c.valid)
+                let data = Data::Texts(&c.offsets, &c.data);
+                (data, c.offsets.len() - 1, &c.valid)
             }
             Column::Blobs(c) => {
                 check_offsets(&c.offsets, c.data.len(), None).map_err(fail)?;
-                (c.offsets.len() - 1, &c.valid)
+                (
+                    Data::Blobs(&c.offsets, &c.data),
+                    c.offsets.len() - 1,
+                    &c.valid,
+                )
             }
-            Column::Values(v) => (v.len(), &None),
+            Column::Values(v) => (Data::Values(v), v.len(), &None),
         };
         if len != rows {
             return Err(fail(format!("{len} values for {rows} rows")));
@@ -79,8 +101,10 @@ impl<'c> ColumnRef<'c> {
             )));
         }
         Ok(ColumnRef {
-            column,
-            values: OnceCell::new(),
+            data,
+            valid: valid.as_deref(),
+            rows,
+            values: Box::default(),
         })
     }
 
@@ -94,19 +118,33 @@ impl<'c> ColumnRef<'c> {
     }
 
     /// Whether row `row` is NULL.
-    #[inline]
+    #[inline(always)]
     pub fn is_null(&self, row: usize) -> bool {
-        let unset = |valid: &Option<Vec<u8>>| {
-            valid
-                .as_ref()
-                .is_some_and(|bits| bits[row / 8] & (1 << (row % 8)) == 0)
-        };
-        match self.column {
-            Column::Values(v) => v[row].is_null(),
-            Column::Integers(c) => unset(&c.valid),
-            Column::Reals(c) => unset(&c.valid),
-            Column::Texts(c) => unset(&c.valid),
-            Column::Blobs(c) => unset(&c.valid),
+        match (self.valid, self.data) {
+            (Some(bits), _) => bits[row / 8] & (1 << (row % 8)) == 0,
+            (None, Data::Values(v)) => v[row].is_null(),
+            (None, _) => false,
+        }
+    }
+
+    /// Row `row` as the column stores it, without looking at the validity
+    /// bitmap: for a NULL row of a typed column, an unspecified value of
+    /// the column's class. The conversions read a row this way once they
+    /// know it is not NULL.
+    #[inline(always)]
+    pub fn raw(&self, row: usize) -> Cell<'c> {
+        match self.data {
+            Data::Values(v) => Cell::Value(&v[row]),
+            Data::Integers(d) => Cell::Integer(d[row]),
+            Data::Reals(d) => Cell::Real(d[row]),
+            Data::Texts(offsets, data) => {
+                let (start, end) = span(offsets, row);
+                Cell::Text(&data[start..end])
+            }
+            Data::Blobs(offsets, data) => {
+                let (start, end) = span(offsets, row);
+                Cell::Blob(&data[start..end])
+            }
         }
     }
 
@@ -114,20 +152,9 @@ impl<'c> ColumnRef<'c> {
     #[inline]
     pub fn cell(&self, row: usize) -> Cell<'c> {
         if self.is_null(row) {
-            return Cell::Null;
-        }
-        match self.column {
-            Column::Values(v) => Cell::Value(&v[row]),
-            Column::Integers(c) => Cell::Integer(c.data[row]),
-            Column::Reals(c) => Cell::Real(c.data[row]),
-            Column::Texts(c) => {
-                let (start, end) = span(&c.offsets, row);
-                Cell::Text(&c.data[start..end])
-            }
-            Column::Blobs(c) => {
-                let (start, end) = span(&c.offsets, row);
-                Cell::Blob(&c.data[start..end])
-            }
+            Cell::Null
+        } else {
+            self.raw(row)
         }
     }
 
@@ -146,23 +173,12 @@ impl<'c> ColumnRef<'c> {
     /// Row `row` as a borrowed value: for a typed column, the first call
     /// makes the whole column's values, which later rows reuse.
     pub fn value(&self, row: usize) -> &Value {
-        if let Column::Values(v) = self.column {
+        if let Data::Values(v) = self.data {
             return &v[row];
         }
-        let rows = self.rows();
         &self
             .values
-            .get_or_init(|| (0..rows).map(|r| self.get(r)).collect())[row]
-    }
-
-    fn rows(&self) -> usize {
-        match self.column {
-            Column::Values(v) => v.len(),
-            Column::Integers(c) => c.data.len(),
-            Column::Reals(c) => c.data.len(),
-            Column::Texts(c) => c.offsets.len() - 1,
-            Column::Blobs(c) => c.offsets.len() - 1,
-        }
+            .get_or_init(|| (0..self.rows).map(|r| self.get(r)).collect())[row]
     }
 }
 
@@ -220,17 +236,18 @@ pub(crate) fn for_each_row(
 #[doc(hidden)]
 #[derive(Debug, Default)]
 pub struct ColumnBuilder {
-    data: Data,
+    data: Built,
     /// Rows so far.
     len: usize,
-    /// One bit per row, set when it is not NULL.
-    valid: Vec<u8>,
-    /// Whether any row is NULL.
-    nulls: bool,
+    /// Rows expected, reserved when the column's class is known.
+    capacity: usize,
+    /// One bit per row, set when it is not NULL; made at the first NULL,
+    /// as most result columns have none.
+    valid: Option<Vec<u8>>,
 }
 
 #[derive(Debug, Default)]
-enum Data {
+enum Built {
     /// No non-NULL row yet.
     #[default]
     Empty,
@@ -246,21 +263,19 @@ impl ColumnBuilder {
     /// A builder for about `rows` rows.
     pub(crate) fn with_capacity(rows: usize) -> Self {
         ColumnBuilder {
-            valid: Vec::with_capacity(rows.div_ceil(8)),
+            capacity: rows,
             ..ColumnBuilder::default()
         }
     }
 
-    /// Records a row's validity, growing the bitmap by a byte every 8 rows.
-    #[inline]
-    fn mark(&mut self, valid: bool) {
-        if self.len % 8 == 0 {
-            self.valid.push(0);
-        }
-        if valid {
-            self.valid[self.len / 8] |= 1 << (self.len % 8);
-        } else {
-            self.nulls = true;
+    /// Counts a non-NULL row.
+    #[inline(always)]
+    fn valid_row(&mut self) {
+        if let Some(bits) = &mut self.valid {
+            if self.len % 8 == 0 {
+                bits.push(0);
+            }
+            bits[self.len / 8] |= 1 << (self.len % 8);
         }
         self.len += 1;
     }
@@ -269,84 +284,105 @@ impl ColumnBuilder {
     #[inline]
     pub fn push_null(&mut self) {
         match &mut self.data {
-            Data::Empty => {}
-            Data::Integers(v) => v.push(0),
-            Data::Reals(v) => v.push(0.0),
-            Data::Texts(_, offsets) | Data::Blobs(_, offsets) => {
+            Built::Empty => {}
+            Built::Integers(v) => v.push(0),
+            Built::Reals(v) => v.push(0.0),
+            Built::Texts(_, offsets) | Built::Blobs(_, offsets) => {
                 let last = offsets.last().copied().unwrap_or(0);
                 offsets.push(last);
             }
-            Data::Values(v) => v.push(Value::Null),
+            Built::Values(v) => v.push(Value::Null),
         }
-        self.mark(false);
+        let len = self.len;
+        let bits = self.valid.get_or_insert_with(|| {
+            // Every row so far was valid.
+            let mut bits = vec![0xff; len.div_ceil(8)];
+            if len % 8 != 0
+                && let Some(last) = bits.last_mut()
+            {
+                *last = (1 << (len % 8)) - 1;
+            }
+            bits
+        });
+        if len % 8 == 0 {
+            bits.push(0);
+        }
+        self.len += 1;
+    }
+
+    /// The first rows of a typed column: the NULL rows so far, then room.
+    fn start<T: Clone>(&self, zero: T) -> Vec<T> {
+        let mut v = Vec::with_capacity(self.capacity.max(self.len + 1));
+        v.resize(self.len, zero);
+        v
     }
 
     /// Adds an INTEGER row.
-    #[inline]
+    #[inline(always)]
     pub fn push_integer(&mut self, i: i64) {
         match &mut self.data {
-            Data::Integers(v) => v.push(i),
-            Data::Empty => {
-                let mut data = self.leading_nulls(0);
+            Built::Integers(v) => v.push(i),
+            Built::Empty => {
+                let mut data = self.start(0);
                 data.push(i);
-                self.data = Data::Integers(data);
+                self.data = Built::Integers(data);
             }
             _ => return self.push_mixed(Value::Integer(i)),
         }
-        self.mark(true);
+        self.valid_row();
     }
 
     /// Adds a REAL row.
-    #[inline]
+    #[inline(always)]
     pub fn push_real(&mut self, r: f64) {
         match &mut self.data {
-            Data::Reals(v) => v.push(r),
-            Data::Empty => {
-                let mut data = self.leading_nulls(0.0);
+            Built::Reals(v) => v.push(r),
+            Built::Empty => {
+                let mut data = self.start(0.0);
                 data.push(r);
-                self.data = Data::Reals(data);
+                self.data = Built::Reals(data);
             }
             _ => return self.push_mixed(Value::Real(r)),
         }
-        self.mark(true);
+        self.valid_row();
     }
 
     /// Adds a TEXT row.
     #[inline]
     pub fn push_text(&mut self, s: &str) {
         match &mut self.data {
-            Data::Texts(data, offsets) => {
+            Built::Texts(data, offsets) => {
                 data.push_str(s);
                 offsets.push(offset(data.len()));
             }
-            Data::Empty => {
-                let mut offsets = self.leading_nulls(0);
+            Built::Empty => {
+                let mut offsets = self.start(0);
                 offsets.push(0);
                 offsets.push(offset(s.len()));
-                self.data = Data::Texts(s.to_owned(), offsets);
+                self.data = Built::Texts(s.to_owned(), offsets);
             }
             _ => return self.push_mixed(Value::Text(s.to_owned())),
         }
-        self.mark(true);
+        self.valid_row();
     }
 
     /// Adds a BLOB row.
     #[inline]
     pub fn push_blob(&mut self, b: &[u8]) {
         match &mut self.data {
-            Data::Blobs(data, offsets) => {
+            Built::Blobs(data, offsets) => {
                 data.extend_from_slice(b);
                 offsets.push(offset(data.len()));
             }
-            Data::Empty => {
-                let mut offsets = self.leading_nulls(0);
+            Built::Empty => {
+                let mut offsets = self.start(0);
                 offsets.push(0);
                 offsets.push(offset(b.len()));
-                self.data = Data::Blobs(b.to_vec(), offsets);
+                self.data = Built::Blobs(b.to_vec(), offsets);
             }
             _ => return self.push_mixed(Value::Blob(b.to_vec())),
         }
-        self.mark(true);
+        self.valid_row();
     }
 
     /// Adds a row of any class.
@@ -360,33 +396,25 @@ impl ColumnBuilder {
         }
     }
 
-    /// The placeholders of the NULL rows before the first value (for text
-    /// and blobs, the offsets before the first row's start).
-    fn leading_nulls<T: Clone>(&self, zero: T) -> Vec<T> {
-        vec![zero; self.len]
-    }
-
     /// Adds a row whose class differs from the column's: the column
     /// becomes `values` from here on.
     #[cold]
     fn push_mixed(&mut self, v: Value) {
-        if !matches!(self.data, Data::Values(_)) {
+        if !matches!(self.data, Built::Values(_)) {
             let len = self.len;
             let typed = std::mem::take(self).finish();
-            // What the builder made is well formed: no checks needed to
-            // read it back.
-            let typed = ColumnRef {
-                column: &typed,
-                values: OnceCell::new(),
+            // What the builder made is well formed, so it reads back.
+            let values = match ColumnRef::new(&typed, len, 0) {
+                Ok(typed) => (0..len).map(|r| typed.get(r)).collect(),
+                Err(_) => vec![Value::Null; len],
             };
-            let values = (0..len).map(|r| typed.get(r)).collect();
             *self = ColumnBuilder {
-                data: Data::Values(values),
+                data: Built::Values(values),
                 len,
                 ..ColumnBuilder::default()
             };
         }
-        if let Data::Values(values) = &mut self.data {
+        if let Built::Values(values) = &mut self.data {
             values.push(v);
         }
         self.len += 1;
@@ -394,18 +422,18 @@ impl ColumnBuilder {
 
     /// The column.
     pub(crate) fn finish(self) -> Column {
-        let valid = self.nulls.then_some(self.valid);
+        let valid = self.valid;
         match self.data {
-            Data::Empty => Column::Values(vec![Value::Null; self.len]),
-            Data::Values(values) => Column::Values(values),
-            Data::Integers(data) => Column::Integers(IntegerColumn { data, valid }),
-            Data::Reals(data) => Column::Reals(RealColumn { data, valid }),
-            Data::Texts(data, offsets) => Column::Texts(TextColumn {
+            Built::Empty => Column::Values(vec![Value::Null; self.len]),
+            Built::Values(values) => Column::Values(values),
+            Built::Integers(data) => Column::Integers(IntegerColumn { data, valid }),
+            Built::Reals(data) => Column::Reals(RealColumn { data, valid }),
+            Built::Texts(data, offsets) => Column::Texts(TextColumn {
                 data,
                 offsets,
                 valid,
             }),
-            Data::Blobs(data, offsets) => Column::Blobs(BlobColumn {
+            Built::Blobs(data, offsets) => Column::Blobs(BlobColumn {
                 data,
                 offsets,
                 valid,

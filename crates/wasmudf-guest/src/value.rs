@@ -63,7 +63,8 @@ pub trait FromValue<'a>: Sized {
     /// Converts one argument.
     fn from_value(v: &'a Value) -> Result<Self, Error>;
 
-    /// Converts row `row` of a batch's argument column. The default goes
+    /// Converts row `row` of a batch's argument column, a row that is not
+    /// NULL unless [`ACCEPTS_NULL`](Self::ACCEPTS_NULL). The default goes
     /// through [`from_value`](Self::from_value); the SDK's own types read
     /// the column in place. Not a stable API.
     #[doc(hidden)]
@@ -71,6 +72,14 @@ pub trait FromValue<'a>: Sized {
     fn from_column(column: &'a ColumnRef<'a>, row: usize) -> Result<Self, Error> {
         Self::from_value(column.value(row))
     }
+}
+
+/// A conversion [`FromValue::from_column`] does not do in place: through
+/// the row made into a value. Apart, so that the in-place case inlines.
+#[cold]
+#[inline(never)]
+fn by_value<'a, T: FromValue<'a>>(column: &'a ColumnRef<'a>, row: usize) -> Result<T, Error> {
+    T::from_value(column.value(row))
 }
 
 impl<'a> FromValue<'a> for i64 {
@@ -81,11 +90,11 @@ impl<'a> FromValue<'a> for i64 {
             other => Err(Error::mismatch("INTEGER", other)),
         }
     }
-    #[inline]
+    #[inline(always)]
     fn from_column(column: &'a ColumnRef<'a>, row: usize) -> Result<Self, Error> {
-        match column.cell(row) {
+        match column.raw(row) {
             Cell::Integer(i) => Ok(i),
-            _ => Self::from_value(column.value(row)),
+            _ => by_value(column, row),
         }
     }
 }
@@ -99,12 +108,12 @@ impl<'a> FromValue<'a> for f64 {
             other => Err(Error::mismatch("REAL", other)),
         }
     }
-    #[inline]
+    #[inline(always)]
     fn from_column(column: &'a ColumnRef<'a>, row: usize) -> Result<Self, Error> {
-        match column.cell(row) {
+        match column.raw(row) {
             Cell::Real(r) => Ok(r),
             Cell::Integer(i) => Ok(i as f64),
-            _ => Self::from_value(column.value(row)),
+            _ => by_value(column, row),
         }
     }
 }
@@ -117,11 +126,11 @@ impl<'a> FromValue<'a> for bool {
             other => Err(Error::mismatch("INTEGER", other)),
         }
     }
-    #[inline]
+    #[inline(always)]
     fn from_column(column: &'a ColumnRef<'a>, row: usize) -> Result<Self, Error> {
-        match column.cell(row) {
+        match column.raw(row) {
             Cell::Integer(i) => Ok(i != 0),
-            _ => Self::from_value(column.value(row)),
+            _ => by_value(column, row),
         }
     }
 }
@@ -134,11 +143,11 @@ impl<'a> FromValue<'a> for &'a str {
             other => Err(Error::mismatch("TEXT", other)),
         }
     }
-    #[inline]
+    #[inline(always)]
     fn from_column(column: &'a ColumnRef<'a>, row: usize) -> Result<Self, Error> {
-        match column.cell(row) {
+        match column.raw(row) {
             Cell::Text(s) => Ok(s),
-            _ => Self::from_value(column.value(row)),
+            _ => by_value(column, row),
         }
     }
 }
@@ -163,12 +172,12 @@ impl<'a> FromValue<'a> for &'a [u8] {
             other => Err(Error::mismatch("BLOB", other)),
         }
     }
-    #[inline]
+    #[inline(always)]
     fn from_column(column: &'a ColumnRef<'a>, row: usize) -> Result<Self, Error> {
-        match column.cell(row) {
+        match column.raw(row) {
             Cell::Blob(b) => Ok(b),
             Cell::Text(s) => Ok(s.as_bytes()),
-            _ => Self::from_value(column.value(row)),
+            _ => by_value(column, row),
         }
     }
 }
