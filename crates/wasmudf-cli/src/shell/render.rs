@@ -34,8 +34,8 @@ pub(crate) enum Mode {
     Markdown,
     /// An ASCII table.
     Table,
-    /// A table drawn with Unicode box characters (the look of `wasmudf
-    /// query`).
+    /// A table drawn with Unicode box characters, as `sqlite3`'s
+    /// `.mode box` draws it.
     Box,
 }
 
@@ -223,11 +223,7 @@ impl Renderer {
         match self.settings.mode {
             Mode::Json => "]\n".to_owned(),
             Mode::Table => grid(TABLE_PRESET, &self.columns, self.cells),
-            Mode::Box => grid(
-                comfy_table::presets::UTF8_FULL_CONDENSED,
-                &self.columns,
-                self.cells,
-            ),
+            Mode::Box => grid(BOX_PRESET, &self.columns, self.cells),
             Mode::Markdown => markdown(&self.columns, &self.cells),
             _ => String::new(),
         }
@@ -251,10 +247,17 @@ pub(crate) fn render(settings: &Settings, columns: &[&str], rows: &[Vec<Value>])
 /// intersections, vertical lines, no horizontal lines, corners).
 const TABLE_PRESET: &str = "||--+-++|    ++++++";
 
+/// `sqlite3`'s `.mode box`: the same lines drawn with Unicode box
+/// characters, `├─┼─┤` under the header.
+const BOX_PRESET: &str = "││──├─┼┤│    ┬┴┌┐└┘";
+
 fn grid(preset: &str, columns: &[String], rows: Vec<Vec<String>>) -> String {
     let mut table = comfy_table::Table::new();
     table.load_preset(preset);
-    table.set_header(columns.iter().map(|c| safe(c).into_owned()));
+    // Headers centred, cells left-aligned, as sqlite3 does.
+    table.set_header(columns.iter().map(|c| {
+        comfy_table::Cell::new(safe(c)).set_alignment(comfy_table::CellAlignment::Center)
+    }));
     for row in rows {
         table.add_row(row);
     }
@@ -271,19 +274,24 @@ fn markdown(columns: &[String], rows: &[Vec<String>]) -> String {
             *w = (*w).max(cell.chars().count());
         }
     }
-    let line = |cells: &[String]| {
+    // Headers centred, cells left-aligned, as sqlite3 does.
+    let line = |cells: &[String], centred: bool| {
         let padded: Vec<String> = cells
             .iter()
             .zip(&widths)
-            .map(|(c, &w)| format!("{c}{}", " ".repeat(w - c.chars().count())))
+            .map(|(c, &w)| {
+                let room = w - c.chars().count();
+                let left = if centred { room / 2 } else { 0 };
+                format!("{}{c}{}", " ".repeat(left), " ".repeat(room - left))
+            })
             .collect();
         format!("| {} |\n", padded.join(" | "))
     };
-    let mut out = line(&header);
+    let mut out = line(&header, true);
     let rule: Vec<String> = widths.iter().map(|&w| "-".repeat(w + 2)).collect();
     out.push_str(&format!("|{}|\n", rule.join("|")));
     for row in rows {
-        out.push_str(&line(row));
+        out.push_str(&line(row, false));
     }
     out
 }
@@ -395,17 +403,17 @@ mod tests {
         check(
             Mode::Markdown,
             false,
-            "| a   | b |\n|-----|---|\n| 1   | x |\n| 2.5 |   |\n",
+            "|  a  | b |\n|-----|---|\n| 1   | x |\n| 2.5 |   |\n",
         );
         check(
             Mode::Table,
             false,
-            "+-----+---+\n| a   | b |\n+-----+---+\n| 1   | x |\n| 2.5 |   |\n+-----+---+\n",
+            "+-----+---+\n|  a  | b |\n+-----+---+\n| 1   | x |\n| 2.5 |   |\n+-----+---+\n",
         );
         check(
             Mode::Box,
             false,
-            "┌─────┬───┐\n│ a   ┆ b │\n╞═════╪═══╡\n│ 1   ┆ x │\n│ 2.5 ┆   │\n└─────┴───┘\n",
+            "┌─────┬───┐\n│  a  │ b │\n├─────┼───┤\n│ 1   │ x │\n│ 2.5 │   │\n└─────┴───┘\n",
         );
     }
 
@@ -456,7 +464,7 @@ mod tests {
     fn markdown_cells_stay_one_cell() {
         let settings = Settings::new(Mode::Markdown);
         let out = render(&settings, &["a"], &[vec![Value::Text("x|y\nz".into())]]);
-        assert_eq!(out, "| a       |\n|---------|\n| x\\|y\\nz |\n");
+        assert_eq!(out, "|    a    |\n|---------|\n| x\\|y\\nz |\n");
     }
 
     #[test]
