@@ -361,13 +361,7 @@ fn each_column_row<A: Aggregate>(
     mut f: impl FnMut(&mut A, A::Args<'_>) -> Result<(), Error>,
 ) -> Result<(), Error> {
     if !<A::Args<'static> as FromArgs<'static>>::COLUMNAR {
-        let mut row = Vec::with_capacity(args.len());
-        for r in 0..rows {
-            row.clear();
-            row.extend(args.iter().map(|c| c.get(r)));
-            with_row(state, &row, &mut f)?;
-        }
-        return Ok(());
+        return columns::for_each_row(args, rows, |row| with_row(state, row, &mut f));
     }
     for r in 0..rows {
         if let Some(row) = A::Args::from_columns(args, r)? {
@@ -731,16 +725,17 @@ pub fn call<C: Component>(id: u32, args: &[Value]) -> Result<Value, String> {
 /// Runs scalar `id` of component `C` over a batch of columns, row by row.
 pub fn call_columns<C: Component>(id: u32, args: &[Column], rows: u32) -> Result<Column, String> {
     let def = scalar::<C>(id)?;
-    let Some(batched) = def.call_columns else {
-        let mut results = Vec::with_capacity(rows as usize);
-        columns::for_each_row(args, rows, |row| {
-            results.push((def.call)(row).map_err(|e| e.to_string())?);
-            Ok(())
-        })?;
-        return Ok(columns::build(results));
-    };
     let rows = rows as usize;
     let args = ColumnRef::all(args, rows)?;
+    let Some(batched) = def.call_columns else {
+        let mut results = Vec::with_capacity(rows);
+        columns::for_each_row(&args, rows, |row| {
+            results.push((def.call)(row)?);
+            Ok(())
+        })
+        .map_err(|e: Error| e.to_string())?;
+        return Ok(columns::build(results));
+    };
     let mut out = ColumnBuilder::with_capacity(rows);
     batched(&args, rows, &mut out).map_err(|e| e.to_string())?;
     Ok(out.finish())

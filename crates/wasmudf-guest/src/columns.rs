@@ -49,10 +49,7 @@ pub struct ColumnRef<'c> {
     valid: Option<&'c [u8]>,
     rows: usize,
     /// The column as `Value`s, made the first time a conversion needs one.
-    /// Boxed: a cell inside the struct itself would tell the compiler that
-    /// anything may change the struct through a shared reference, and
-    /// every row would load the column's parts again.
-    values: Box<OnceCell<Vec<Value>>>,
+    values: OnceCell<Vec<Value>>,
 }
 
 /// A column's rows, borrowed.
@@ -104,7 +101,7 @@ impl<'c> ColumnRef<'c> {
             data,
             valid: valid.as_deref(),
             rows,
-            values: Box::default(),
+            values: OnceCell::new(),
         })
     }
 
@@ -210,16 +207,14 @@ fn check_offsets(offsets: &[u32], len: usize, text: Option<&str>) -> Result<(), 
     Ok(())
 }
 
-/// Reads `columns` as `rows` rows and hands each row to `f` as values, in
-/// order, stopping at the first error: for functions whose parameters are
-/// a `&[Value]` row.
-pub(crate) fn for_each_row(
-    columns: &[Column],
-    rows: u32,
-    mut f: impl FnMut(&[Value]) -> Result<(), String>,
-) -> Result<(), String> {
-    let rows = rows as usize;
-    let columns = ColumnRef::all(columns, rows)?;
+/// Hands each of `rows` rows of the checked `columns` to `f` as values,
+/// in order, stopping at the first error: for functions whose parameters
+/// are a `&[Value]` row.
+pub(crate) fn for_each_row<E>(
+    columns: &[ColumnRef<'_>],
+    rows: usize,
+    mut f: impl FnMut(&[Value]) -> Result<(), E>,
+) -> Result<(), E> {
     let mut row: Vec<Value> = Vec::with_capacity(columns.len());
     for r in 0..rows {
         row.clear();
@@ -317,6 +312,15 @@ impl ColumnBuilder {
         v
     }
 
+    /// The offsets of a TEXT or BLOB column whose first non-NULL row, of
+    /// `len` bytes, comes after the NULL rows so far.
+    fn first_offsets(&self, len: usize) -> Vec<u32> {
+        let mut offsets = self.start(0);
+        offsets.push(0);
+        offsets.push(offset(len));
+        offsets
+    }
+
     /// Adds an INTEGER row.
     #[inline(always)]
     pub fn push_integer(&mut self, i: i64) {
@@ -355,12 +359,7 @@ impl ColumnBuilder {
                 data.push_str(s);
                 offsets.push(offset(data.len()));
             }
-            Built::Empty => {
-                let mut offsets = self.start(0);
-                offsets.push(0);
-                offsets.push(offset(s.len()));
-                self.data = Built::Texts(s.to_owned(), offsets);
-            }
+            Built::Empty => self.data = Built::Texts(s.to_owned(), self.first_offsets(s.len())),
             _ => return self.push_mixed(Value::Text(s.to_owned())),
         }
         self.valid_row();
@@ -374,12 +373,7 @@ impl ColumnBuilder {
                 data.extend_from_slice(b);
                 offsets.push(offset(data.len()));
             }
-            Built::Empty => {
-                let mut offsets = self.start(0);
-                offsets.push(0);
-                offsets.push(offset(b.len()));
-                self.data = Built::Blobs(b.to_vec(), offsets);
-            }
+            Built::Empty => self.data = Built::Blobs(b.to_vec(), self.first_offsets(b.len())),
             _ => return self.push_mixed(Value::Blob(b.to_vec())),
         }
         self.valid_row();

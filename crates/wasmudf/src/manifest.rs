@@ -279,8 +279,8 @@ pub(crate) fn validate(raw: Raw, max_functions: usize) -> Result<Vec<FunctionSpe
                 ));
             }
         };
-        let key = (name.to_ascii_lowercase(), arity);
-        if !seen.insert(key) {
+        let lower = name.to_ascii_lowercase();
+        if !seen.insert((lower.clone(), arity)) {
             return Err(format!("`{name}` (arity {arity}) is declared twice"));
         }
         let kind = match spec.kind {
@@ -292,7 +292,7 @@ pub(crate) fn validate(raw: Raw, max_functions: usize) -> Result<Vec<FunctionSpe
         // A table function is a virtual-table module, and SQLite keeps one
         // module per name whatever the arity: a second would replace the
         // first.
-        if kind == FunctionKind::Table && !seen_tables.insert(name.to_ascii_lowercase()) {
+        if kind == FunctionKind::Table && !seen_tables.insert(lower) {
             return Err(format!("table function `{name}` is declared twice"));
         }
         let flags = FunctionFlags {
