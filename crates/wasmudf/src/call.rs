@@ -409,6 +409,13 @@ pub(crate) struct InstanceSlot {
     /// The direct instance's accumulators: it is recycled like the
     /// component instance.
     direct_accs: AccCount,
+    /// Set once a guest destructor (a cursor's or an accumulator's) has
+    /// failed here: looped to the deadline, run out of fuel, trapped. Such
+    /// a destructor would fail again for every row of a join, one deadline
+    /// each, so it is never run again on this slot: a handle SQLite no
+    /// longer needs is forgotten instead, and its instance replaced as soon
+    /// as none of its handles is live (see [`AccCount::leaked`]).
+    destructors_broken: bool,
 }
 
 /// Accumulators an instance has made, and how many of those SQLite still
@@ -417,6 +424,9 @@ pub(crate) struct InstanceSlot {
 struct AccCount {
     made: u64,
     live: u64,
+    /// A handle was forgotten rather than dropped (its destructor is
+    /// broken): the guest state behind it is freed only with the instance.
+    leaked: bool,
 }
 
 impl AccCount {
@@ -430,9 +440,10 @@ impl AccCount {
     }
 
     /// Whether the instance should be replaced: it has made
-    /// [`RECYCLE_AFTER_ACCUMULATORS`] and none is live.
+    /// [`RECYCLE_AFTER_ACCUMULATORS`], or forgotten a handle, and none is
+    /// live.
     fn recycle_due(&self) -> bool {
-        self.live == 0 && self.made >= RECYCLE_AFTER_ACCUMULATORS
+        self.live == 0 && (self.made >= RECYCLE_AFTER_ACCUMULATORS || self.leaked)
     }
 }
 
@@ -471,7 +482,28 @@ impl InstanceSlot {
             direct_fates: Vec::new(),
             direct_orphans: Vec::new(),
             direct_accs: AccCount::default(),
+            destructors_broken: false,
         }
+    }
+
+    /// Notes that a guest destructor failed with `cause` (the instance it
+    /// ran in has been replaced already): reported once, and no destructor
+    /// runs on this slot again (see [`InstanceSlot::destructors_broken`]).
+    /// An interrupt is the caller's doing, not the destructor's.
+    fn destructor_failed(&mut self, cause: &CallErrorKind) {
+        if matches!(cause, CallErrorKind::Interrupted) || self.destructors_broken {
+            return;
+        }
+        self.destructors_broken = true;
+        let failure = CallError {
+            function: "a destructor".into(),
+            cause: cause.clone(),
+        };
+        tracing::warn!(
+            "wasmudf: {}: {failure}; its destructors no longer run on this connection, \
+             and an instance whose handles are all released is replaced instead",
+            crate::escape_controls(self.component.origin())
+        );
     }
 
     /// Counts an accumulator the direct instance made for SQLite.
@@ -756,9 +788,16 @@ impl InstanceSlot {
     /// connection no guest code may run: the handle waits for
     /// [`release_orphans`](InstanceSlot::release_orphans) at a later call.
     /// A handle of an instance since replaced went with that instance.
+    /// After a destructor has failed here, the handle is forgotten instead
+    /// (see [`InstanceSlot::destructors_broken`]).
     pub(crate) fn release(&mut self, handle: wasmtime::component::ResourceAny, generation: u64) {
         if generation == self.generation && self.live.is_some() {
             self.accumulator_done();
+            if self.destructors_broken {
+                self.accs.leaked = true;
+                self.recycle_if_due();
+                return;
+            }
             self.orphans.push(handle);
             self.release_orphans();
         }
@@ -772,14 +811,17 @@ impl InstanceSlot {
             return;
         }
         let orphans = std::mem::take(&mut self.orphans);
-        // A failure has been dealt with by `call`: a trap replaced the
-        // instance, and every handle went with it.
-        let _ = self.call(move |store, _| {
+        // `call` has dealt with a failure: a trap replaced the instance, and
+        // every handle went with it.
+        let dropped = self.call(move |store, _| {
             for handle in orphans {
                 handle.resource_drop(&mut *store)?;
             }
             Ok(Ok(()))
         });
+        if let Err(cause) = dropped {
+            self.destructor_failed(&cause);
+        }
     }
 
     /// Drops the direct instance; `failed` counts it as replaced, and
@@ -813,6 +855,11 @@ impl InstanceSlot {
             return Ok(());
         }
         self.direct_accumulator_done();
+        if self.destructors_broken {
+            self.direct_accs.leaked = true;
+            self.recycle_direct_if_due();
+            return Ok(());
+        }
         if self.interrupt.is_interrupted() {
             self.direct_orphans.push((rep, generation));
             return Ok(());
@@ -823,8 +870,17 @@ impl InstanceSlot {
     /// Runs the destructor of direct accumulator `rep`, already counted as
     /// done. `Err` when it reached for the host.
     fn drop_direct_accumulator(&mut self, rep: u32) -> Result<(), ()> {
+        if self.destructors_broken {
+            self.direct_accs.leaked = true;
+            return Ok(());
+        }
         match self.call_direct_acc(|s, d| d.acc_drop(s, rep).map(Ok)) {
-            Direct::Done(_) => Ok(()),
+            Direct::Done(Ok(())) => Ok(()),
+            Direct::Done(Err(cause)) => {
+                // The direct instance is gone (`call_direct_acc` dropped it).
+                self.destructor_failed(&cause);
+                Ok(())
+            }
             Direct::NeedsHost(_) | Direct::Retry(Some(_)) => Err(()),
             Direct::Retry(None) => Ok(()),
         }
