@@ -166,6 +166,7 @@ pub(crate) fn register(
     interrupt: Interrupt,
 ) -> Result<()> {
     let registry = registry(conn)?;
+    catalog::ensure(conn)?;
     if !component.overrides_allowed() {
         check_clashes(component.origin(), component.functions(), conn, registry)?;
         check_module_clashes(component.origin(), component.functions(), conn, registry)?;
