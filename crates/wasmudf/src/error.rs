@@ -153,6 +153,16 @@ pub enum Error {
         /// The component's origin.
         origin: String,
     },
+    /// `wasmudf_load` refused a load (the connection is behind the
+    /// database's components, another connection is loading the same
+    /// component), or the database's record of what it loaded
+    /// (`wasmudf_loaded`) cannot be used: it is a view or a virtual table
+    /// rather than the table `wasmudf_load` writes.
+    #[error("{}", Escaped(detail))]
+    SqlLoad {
+        /// What is wrong.
+        detail: String,
+    },
     /// A blocking task panicked. This is a bug in wasmudf or in a callback
     /// the application registered; the connection it used was discarded.
     #[error("a blocking database task panicked: {0}")]

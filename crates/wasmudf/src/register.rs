@@ -249,6 +249,15 @@ pub(crate) fn register(
     Ok(())
 }
 
+/// Gives `conn` the wasmudf catalog (`temp.wasmudf_functions`,
+/// `temp.wasmudf_components`) before any component is registered, so that
+/// its names are taken and no registration has to create it later (from
+/// inside a running statement, as `wasmudf_load` registers).
+pub(crate) fn prepare(conn: &Connection) -> Result<()> {
+    registry(conn)?;
+    Ok(catalog::ensure(conn)?)
+}
+
 /// Whether `component` is registered on `conn`.
 pub(crate) fn is_registered(component: &Component, conn: &Connection) -> Result<bool> {
     Ok(registry(conn)?
@@ -452,6 +461,43 @@ fn check_clashes(
                 owner,
             },
         ));
+    }
+    Ok(())
+}
+
+/// Refuses `new` when one of its functions would clash with one of
+/// `existing`'s, by the rule [`check_clashes`] applies on a connection (the
+/// same name, and the same arity or either variadic; table functions by
+/// name). For components not registered on the connection at hand: the
+/// pool's, and the ones `wasmudf_load` has reserved for a transaction that
+/// has not ended.
+pub(crate) fn check_against(new: &Component, existing: &Component) -> Result<()> {
+    for spec in new.functions() {
+        let is_table = spec.kind == FunctionKind::Table;
+        let arity = spec.arity.as_sqlite();
+        for other in existing.functions() {
+            if (other.kind == FunctionKind::Table) != is_table
+                || !spec.name.eq_ignore_ascii_case(&other.name)
+            {
+                continue;
+            }
+            let other_arity = other.arity.as_sqlite();
+            if is_table || arity == -1 || other_arity == -1 || arity == other_arity {
+                return Err(clash(
+                    new.origin(),
+                    spec,
+                    ExistingFunction {
+                        name: other.name.clone(),
+                        arity: if is_table {
+                            -1
+                        } else {
+                            i16::try_from(other_arity).unwrap_or(i16::MAX)
+                        },
+                        owner: FunctionOwner::Component(existing.origin().to_string()),
+                    },
+                ));
+            }
+        }
     }
     Ok(())
 }

@@ -75,6 +75,27 @@ impl DatabaseBuilder {
     /// [`open`](DatabaseBuilder::open) with SQL loading allowed loads the
     /// same names again.
     ///
+    /// A load is atomic with its record. It is checked, under the pool's
+    /// lock, against every component of the database and every load
+    /// pending on another connection (by content hash and by function
+    /// name), registered on the calling connection and then recorded, in
+    /// the caller's statement and transaction. When the statement ends it
+    /// is settled: if its row committed, every connection has the
+    /// component from its next statement on; if the row is gone (the write
+    /// failed, the statement failed, the transaction rolled back, or it
+    /// rolled back to a savepoint taken before the load), nothing is
+    /// loaded. Inside a transaction the functions are usable at once on
+    /// that transaction's connection and nowhere else until it commits;
+    /// after `ROLLBACK TO` they are gone from the end of that call on. A
+    /// load on a connection whose components are behind the database's
+    /// (another connection changed them since its transaction began) is
+    /// refused, with [`Error::SqlLoad`] in the SQL error.
+    ///
+    /// At open the names are read only from a real table of that name
+    /// (never a view or virtual table, which a database file could use to
+    /// run any query or choose the files), under the query timeout (10
+    /// seconds without one).
+    ///
     /// ```no_run
     /// # async fn f(engine: wasmudf::Engine) -> wasmudf::Result<()> {
     /// let db = wasmudf::Database::builder()
@@ -136,7 +157,10 @@ impl DatabaseBuilder {
     /// # Errors
     ///
     /// [`Error::Sqlite`] if the database cannot be opened, or any
-    /// registration error such as [`Error::NameClash`].
+    /// registration error such as [`Error::NameClash`]. With SQL loading
+    /// allowed, [`Error::SqlLoad`] when the database's `wasmudf_loaded` is
+    /// not a table, [`Error::Timeout`] when reading it takes too long, and
+    /// the error of any recorded component that cannot be loaded.
     pub async fn open(self) -> Result<Database> {
         static MEMORY_DBS: AtomicU64 = AtomicU64::new(0);
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
@@ -181,10 +205,31 @@ impl DatabaseBuilder {
         // fails here; it also keeps an in-memory database alive.
         let lease = pool.acquire().await?;
         if let Some(load) = sql_load {
+            // The list comes from the database file: read under a deadline
+            // (the query timeout, or `LOAD_LIST_TIMEOUT`), so that no file
+            // can hold `open` up.
+            let limit = self.query_timeout.unwrap_or(LOAD_LIST_TIMEOUT);
+            let ticket = lease.ticket();
+            let guard = CancelOnDrop(Some(ticket.clone()));
+            let reader = load.clone();
+            let read = blocking(move || {
+                let names = reader.recorded_names(lease.conn());
+                ticket.finish();
+                Ok((lease, names))
+            });
+            // On timeout `guard` interrupts the read as it drops.
+            let (lease, names) = tokio::time::timeout(limit, read)
+                .await
+                .map_err(|_| Error::Timeout(limit))??;
+            guard.disarm();
+            let names = names.map_err(interrupted)?;
             let pool = pool.clone();
             blocking(move || {
                 let mut lease = lease;
-                let loaded = load.reload(lease.conn())?;
+                let loaded = names
+                    .iter()
+                    .map(|name| load.read(name))
+                    .collect::<Result<Vec<_>>>()?;
                 pool.add_components(&mut lease, loaded)
             })
             .await?;
@@ -593,6 +638,9 @@ async fn on_lease<R: Send + 'static>(
     let ticket = lease.ticket();
     match guarded(shared, ticket, move || {
         let result = work(lease.conn());
+        // `wasmudf_load`s of this work that committed are every
+        // connection's before the caller hears back.
+        lease.settle();
         (lease, result)
     })
     .await
@@ -715,6 +763,10 @@ impl std::fmt::Debug for RowStream {
             .finish_non_exhaustive()
     }
 }
+
+/// How long [`DatabaseBuilder::open`] reads the names `wasmudf_load`
+/// recorded, at most, when no query timeout is set.
+const LOAD_LIST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The largest batch of rows one blocking task steps.
 const MAX_BATCH: usize = 256;
