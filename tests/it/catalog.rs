@@ -318,7 +318,8 @@ fn a_database_file_can_neither_hide_fake_nor_read_the_catalog() -> Result<()> {
 }
 
 /// Registered inside a transaction that rolls back, the catalog's tables go
-/// with it; the next registration makes them again.
+/// with it; the next registration makes them again. On a connection that
+/// may write nothing, registration goes on without them.
 #[test]
 fn the_catalog_comes_back_after_a_rolled_back_registration() -> Result<()> {
     let conn = Connection::open_in_memory()?;
@@ -334,6 +335,19 @@ fn the_catalog_comes_back_after_a_rolled_back_registration() -> Result<()> {
     assert_eq!(
         scalar(&conn, "SELECT count(*) FROM wasmudf_functions")?,
         Value::Integer(4)
+    );
+    // Where not even `temp` may be written, the functions work without it.
+    let read_only = Connection::open_in_memory()?;
+    read_only.pragma_update(None, "query_only", true)?;
+    component("text").register(&read_only)?;
+    assert_eq!(
+        scalar(&read_only, "SELECT unicode_upper('q')")?,
+        Value::Text("Q".into())
+    );
+    assert!(
+        read_only
+            .prepare("SELECT * FROM wasmudf_functions")
+            .is_err()
     );
     Ok(())
 }

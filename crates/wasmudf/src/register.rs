@@ -166,7 +166,11 @@ pub(crate) fn register(
     interrupt: Interrupt,
 ) -> Result<()> {
     let registry = registry(conn)?;
-    catalog::ensure(conn)?;
+    // Without its tables (a connection where nothing may be written, not
+    // even `temp`: `PRAGMA query_only`) the functions still work.
+    if let Err(err) = catalog::ensure(conn) {
+        tracing::warn!("wasmudf: no catalog tables on this connection: {err}");
+    }
     if !component.overrides_allowed() {
         check_clashes(component.origin(), component.functions(), conn, registry)?;
         check_module_clashes(component.origin(), component.functions(), conn, registry)?;
