@@ -191,6 +191,9 @@ fn an_accumulator_destructor_that_loops_costs_one_deadline_not_one_per_frame() -
         let engine = Engine::builder()
             .limits(Limits {
                 timeout: Duration::from_millis(250),
+                // A small pool: the test binary's engines share one address
+                // space, and each reserves room for all of its instances.
+                max_instances: 16,
                 ..Limits::default()
             })
             .direct_calls(direct)

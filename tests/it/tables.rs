@@ -366,6 +366,9 @@ fn a_cursor_destructor_that_loops_costs_one_deadline_not_one_per_row() -> Result
     let engine = Engine::builder()
         .limits(Limits {
             timeout: Duration::from_millis(250),
+            // A small pool: the test binary's engines share one address
+            // space, and each reserves room for all of its instances.
+            max_instances: 16,
             ..Limits::default()
         })
         .build()?;
