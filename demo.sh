@@ -6,8 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 guests/setup-toolchains.sh
-cargo build --release -p wasmudf-cli
-# The Node.js package: its build tool (@napi-rs/cli, pinned), then the addon.
+# The `wasmudf` CLI and the Node.js package's addon, in one release build
+# (one feature resolution, so wasmtime compiles once for both), then the
+# addon's loader and types with @napi-rs/cli (pinned).
 (cd bindings/node && npm ci --no-audit --no-fund && npm run build)
 wasmudf=target/release/wasmudf
 set -x

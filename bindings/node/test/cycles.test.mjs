@@ -17,7 +17,7 @@ async function settle() {
   }
 }
 
-test('1,000 open/close cycles grow neither threads nor RSS', async () => {
+test('1,000 open/close cycles grow neither threads nor RSS', async (t) => {
   const udf = [guest('identity')];
   const cycle = async (i) => {
     const db = new Database(null, { udf, threads: 2 });
@@ -30,6 +30,7 @@ test('1,000 open/close cycles grow neither threads nor RSS', async () => {
   for (let i = 0; i < 1000; i++) await cycle(i);
   await settle();
   const after = await processStatus();
+  t.diagnostic(`threads ${before.threads} -> ${after.threads}, RSS ${before.rssKib} -> ${after.rssKib} KiB`);
   // Threads: the runtime's pools are shared and bounded; a leak would add
   // at least one per cycle (1,000).
   assert.ok(after.threads <= before.threads + 16, `threads ${before.threads} -> ${after.threads}`);
@@ -38,7 +39,7 @@ test('1,000 open/close cycles grow neither threads nor RSS', async () => {
   assert.ok(after.rssKib <= before.rssKib + 128 * 1024, `RSS ${before.rssKib} -> ${after.rssKib} KiB`);
 });
 
-test('databases dropped without close are collected', async () => {
+test('databases dropped without close are collected', async (t) => {
   const udf = [guest('identity')];
   const round = async () => {
     for (let i = 0; i < 200; i++) {
@@ -53,6 +54,7 @@ test('databases dropped without close are collected', async () => {
   await round();
   await round();
   const after = await processStatus();
+  t.diagnostic(`threads ${before.threads} -> ${after.threads}, RSS ${before.rssKib} -> ${after.rssKib} KiB`);
   assert.ok(after.threads <= before.threads + 16, `threads ${before.threads} -> ${after.threads}`);
   assert.ok(after.rssKib <= before.rssKib + 128 * 1024, `RSS ${before.rssKib} -> ${after.rssKib} KiB`);
 });
