@@ -96,7 +96,7 @@ export declare class Database {
    * JavaScript guest SDK (`guests/js`, its pinned componentize-js), in a
    * child process, and loads it. The component is cached by the content
    * of the module and everything it imports: a second start loads it
-   * from the cache. The first build of a module takes about 10-20 s.
+   * from the cache. The first build of a module takes tens of seconds.
    */
   loadJavaScript(path: string, options?: OperationOptions): Promise<ComponentInfo>
   /**
