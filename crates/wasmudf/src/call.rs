@@ -6,7 +6,7 @@
 //! trap: wasmtime refuses to re-enter a component instance that trapped, so
 //! the next call gets a fresh one.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -191,6 +191,29 @@ impl Drop for BlockingScope {
     fn drop(&mut self) {
         BLOCKING_OK.set(self.was);
     }
+}
+
+thread_local! {
+    /// The last [`CallError`] a function handed to SQLite on this thread
+    /// (see [`reported`]).
+    static REPORTED: RefCell<Option<CallError>> = const { RefCell::new(None) };
+}
+
+/// Notes `error` as the one a function is about to hand to SQLite, and
+/// returns it. SQLite keeps only the message; a [`Database`](crate::Database)
+/// job takes the typed error back with [`take_reported`] once its statement
+/// fails with that very message, so a caller can tell a deadline from a
+/// trap without reading the text (which a guest's own error could imitate).
+/// A callback runs on the thread that steps the statement, so a
+/// thread-local is where the job finds it.
+pub(crate) fn reported(error: CallError) -> CallError {
+    REPORTED.with(|slot| *slot.borrow_mut() = Some(error.clone()));
+    error
+}
+
+/// Takes the error [`reported`] last on this thread, if any.
+pub(crate) fn take_reported() -> Option<CallError> {
+    REPORTED.with(|slot| slot.borrow_mut().take())
 }
 
 /// Whether a [`BlockingScope`] is active on this thread.

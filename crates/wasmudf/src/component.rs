@@ -629,12 +629,14 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 }
 
 /// The language a component's `producers` sections name (the component's
-/// own, or its modules'), or the one a producing tool implies.
-/// componentize-js and componentize-py record themselves under
-/// `processed-by` only.
+/// own, or its modules'), unless a producing tool implies the author's:
+/// componentize-js names itself under `processed-by`, while the engine it
+/// embeds (SpiderMonkey) names the languages it was written in (`C11`),
+/// which are not the UDFs'. (componentize-py 0.x names itself nowhere, so
+/// its components report the language of their first module: `Rust`.)
 fn language(bytes: &[u8]) -> Option<String> {
     use wasmparser::{KnownCustom, Parser, Payload};
-    let mut implied = None;
+    let (mut named, mut implied) = (None, None);
     for payload in Parser::new(0).parse_all(bytes) {
         let Ok(Payload::CustomSection(section)) = payload else {
             continue;
@@ -645,7 +647,9 @@ fn language(bytes: &[u8]) -> Option<String> {
         for field in reader.into_iter().flatten() {
             for value in field.values.into_iter().flatten() {
                 match field.name {
-                    "language" if !value.name.is_empty() => return Some(value.name.to_string()),
+                    "language" if !value.name.is_empty() && named.is_none() => {
+                        named = Some(value.name.to_string());
+                    }
                     "processed-by" | "sdk" if implied.is_none() => {
                         implied = match value.name {
                             "componentize-js" | "ComponentizeJS" => Some("JavaScript"),
@@ -658,7 +662,7 @@ fn language(bytes: &[u8]) -> Option<String> {
             }
         }
     }
-    implied.map(str::to_string)
+    implied.map(str::to_string).or(named)
 }
 
 fn read_manifest(inner: &ComponentInner) -> Result<Vec<FunctionSpec>> {

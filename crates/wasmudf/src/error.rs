@@ -135,6 +135,14 @@ pub enum Error {
     /// inside a statement (see [`CallError`](crate::CallError)).
     #[error(transparent)]
     Sqlite(#[from] rusqlite::Error),
+    /// A component's function failed inside a statement run by a
+    /// [`Database`](crate::Database): the guest's own error, a trap, or a
+    /// limit (deadline, fuel, memory, result size), typed. Its message is
+    /// the SQL error's, which names the function and the cause. (On a
+    /// plain `rusqlite::Connection` the same failure is the
+    /// [`Error::Sqlite`] SQLite reports, with that message.)
+    #[error("{0}")]
+    Call(crate::CallError),
     /// The query was cancelled: its future or stream was dropped, or it was
     /// interrupted, before it finished.
     #[error("query interrupted")]

@@ -625,10 +625,10 @@ struct Target {
 
 impl Target {
     fn error(&self, cause: CallErrorKind) -> rusqlite::Error {
-        rusqlite::Error::UserFunctionError(Box::new(CallError {
+        rusqlite::Error::UserFunctionError(Box::new(crate::call::reported(CallError {
             function: self.name.to_string(),
             cause,
-        }))
+        })))
     }
 
     fn result(
@@ -651,10 +651,10 @@ impl Target {
 
     /// The SQL error for `cause`, with the function's name.
     fn fail(&self, out: &Out, cause: CallErrorKind) {
-        let error = CallError {
+        let error = crate::call::reported(CallError {
             function: self.name.to_string(),
             cause,
-        };
+        });
         out.error(&error.to_string());
     }
 

@@ -59,6 +59,7 @@ pub struct DatabaseBuilder {
     query_timeout: Option<Duration>,
     busy_timeout: Option<Duration>,
     sql_load: Option<(Engine, PathBuf)>,
+    read_only: bool,
 }
 
 impl DatabaseBuilder {
@@ -121,6 +122,21 @@ impl DatabaseBuilder {
         self
     }
 
+    /// Opens every connection read-only: statements that write fail with
+    /// `SQLITE_READONLY`, and a file that does not exist is an error rather
+    /// than created. Off by default.
+    ///
+    /// ```no_run
+    /// # async fn f() -> wasmudf::Result<()> {
+    /// let db = wasmudf::Database::builder().path("app.db").read_only(true).open().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn read_only(mut self, read_only: bool) -> Self {
+        self.read_only = read_only;
+        self
+    }
+
     /// Components whose functions every connection has.
     pub fn components(mut self, components: impl IntoIterator<Item = Component>) -> Self {
         self.components.extend(components);
@@ -163,10 +179,12 @@ impl DatabaseBuilder {
     /// the error of any recorded component that cannot be loaded.
     pub async fn open(self) -> Result<Database> {
         static MEMORY_DBS: AtomicU64 = AtomicU64::new(0);
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_URI
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let access = if self.read_only {
+            OpenFlags::SQLITE_OPEN_READ_ONLY
+        } else {
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE
+        };
+        let flags = access | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let target = match &self.path {
             Some(path) => Target {
                 uri: path.to_string_lossy().into_owned(),
@@ -309,7 +327,8 @@ impl Database {
     ///
     /// # Errors
     ///
-    /// [`Error::Sqlite`] for SQL errors (a UDF's error or trap included),
+    /// [`Error::Call`] when a UDF failed (its own error, a trap, a limit),
+    /// [`Error::Sqlite`] for other SQL errors, [`Error::Interrupted`],
     /// [`Error::Timeout`], [`Error::Closed`].
     pub fn execute(
         &self,
@@ -637,7 +656,7 @@ async fn on_lease<R: Send + 'static>(
     };
     let ticket = lease.ticket();
     match guarded(shared, ticket, move || {
-        let result = work(lease.conn());
+        let result = typed_errors(|| work(lease.conn()));
         // `wasmudf_load`s of this work that committed are every
         // connection's before the caller hears back.
         lease.settle();
@@ -650,6 +669,30 @@ async fn on_lease<R: Send + 'static>(
     }
 }
 
+/// Runs blocking `work` and gives a statement that failed in a UDF its typed
+/// error: SQLite keeps only the message of the [`CallError`](crate::CallError)
+/// a function reported (`call::reported`), so a SQLite error with exactly
+/// that message becomes [`Error::Call`] with it. Must run on the thread that
+/// steps the statements.
+fn typed_errors<R>(work: impl FnOnce() -> Result<R>) -> Result<R> {
+    crate::call::take_reported();
+    let result = work();
+    let reported = crate::call::take_reported();
+    match (result, reported) {
+        (Err(Error::Sqlite(rusqlite::Error::SqliteFailure(code, Some(message)))), Some(call)) => {
+            if call.to_string() == message {
+                Err(Error::Call(call))
+            } else {
+                Err(Error::Sqlite(rusqlite::Error::SqliteFailure(
+                    code,
+                    Some(message),
+                )))
+            }
+        }
+        (result, _) => result,
+    }
+}
+
 /// SQLite's "interrupted" and a guest's interrupted call both mean the query
 /// was cancelled.
 fn interrupted(err: Error) -> Error {
@@ -659,6 +702,7 @@ fn interrupted(err: Error) -> Error {
         {
             Error::Interrupted
         }
+        Error::Call(call) if call.cause == crate::CallErrorKind::Interrupted => Error::Interrupted,
         _ => err,
     }
 }
@@ -779,11 +823,11 @@ impl RowStream {
             let lease = starter.pool.acquire().await?;
             let ticket = lease.ticket();
             guarded(&starter, ticket, move || {
-                Cursor::start(lease, &sql, &params)
+                typed_errors(|| Ok(Cursor::start(lease, &sql, &params)?))
             })
             .await?
             .map(Box::new)
-            .map_err(|e| interrupted(Error::from(e)))
+            .map_err(interrupted)
         });
         RowStream {
             shared,
@@ -801,15 +845,12 @@ impl RowStream {
             let ticket = cursor.lease().ticket();
             let fetched = guarded(&shared, ticket, move || {
                 let mut cursor = cursor;
-                let fetched = cursor.fetch(max);
+                let fetched = typed_errors(|| Ok(cursor.fetch(max)?));
                 (cursor, fetched)
             })
             .await;
             match fetched {
-                Ok((cursor, fetched)) => (
-                    Some(cursor),
-                    fetched.map_err(|e| interrupted(Error::from(e))),
-                ),
+                Ok((cursor, fetched)) => (Some(cursor), fetched.map_err(interrupted)),
                 Err(err) => (None, Err(err)),
             }
         })

@@ -165,7 +165,8 @@ impl Pool {
         // A schema (view, trigger) must not call functions that were not
         // meant for it, whatever the database file says.
         conn.pragma_update(None, "trusted_schema", "OFF")?;
-        if self.target.is_file && self.opened.load(Ordering::Relaxed) == 0 {
+        let writable = !self.target.flags.contains(OpenFlags::SQLITE_OPEN_READ_ONLY);
+        if self.target.is_file && writable && self.opened.load(Ordering::Relaxed) == 0 {
             // Readers and one writer proceed in parallel under WAL.
             let _mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |row| row.get(0))?;
         }
