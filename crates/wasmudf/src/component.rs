@@ -179,7 +179,7 @@ impl Component {
         // Scalars, aggregates and windows all take the direct path when
         // the plan allows; the module is compiled on the first call.
         if !inner.functions.is_empty() && inner.engine.direct_calls() {
-            inner.direct = crate::direct::plan::plan(bytes)
+            inner.direct = crate::direct::plan::plan(bytes, version)
                 .inspect_err(|why| tracing::debug!("{origin}: no direct path: {why}"))
                 .ok()
                 .map(|plan| LazyDirect {
@@ -701,6 +701,10 @@ fn check_imports(
 }
 
 /// Which version of the guest interface the component exports.
+///
+/// Exactly one: a component exporting two versions (or two spellings of
+/// one) could answer differently depending on which export a call path
+/// follows, so it is refused rather than resolved by a preference.
 fn check_world(
     origin: &str,
     engine: &Engine,
@@ -711,6 +715,20 @@ fn check_world(
         .exports(engine.wasmtime())
         .map(|(name, _)| name.to_string())
         .collect();
+    let mut guest_exports: Vec<&String> = exports
+        .iter()
+        .filter(|name| crate::bindings::is_guest_interface(name))
+        .collect();
+    if guest_exports.len() > 1 {
+        guest_exports.sort();
+        return Err(Error::SeveralVersions {
+            origin: origin.to_string(),
+            exports: guest_exports
+                .into_iter()
+                .map(|name| crate::guest_text::cap_message(name.clone()))
+                .collect(),
+        });
+    }
     if let Some(version) = WitVersion::ALL
         .into_iter()
         .find(|v| exports.contains(&v.export_name()))

@@ -408,8 +408,9 @@ impl Engine {
     ///
     /// A typed load error naming what is wrong: [`Error::NotWasm`],
     /// [`Error::CoreModule`], [`Error::TooLarge`], [`Error::Invalid`],
-    /// [`Error::WrongWorld`], [`Error::ForbiddenImport`],
-    /// [`Error::Manifest`] or [`Error::Instantiate`].
+    /// [`Error::WrongWorld`], [`Error::SeveralVersions`],
+    /// [`Error::ForbiddenImport`], [`Error::Manifest`] or
+    /// [`Error::Instantiate`].
     pub fn load(&self, origin: &str, bytes: &[u8]) -> Result<Component> {
         Component::compile(self.clone(), origin, None, bytes)
     }
