@@ -144,6 +144,21 @@ fn classify_in(err: &wasmtime::Error, state: &HostState) -> CallErrorKind {
     }
 }
 
+/// `err`, a failure in a store whose limiter refused a growth since the
+/// store was last armed, with that refusal attached (as the error's
+/// context, which [`classify`] and `downcast_ref::<LimitHit>` find), when
+/// the failure is a plain trap or error rather than a deadline, fuel,
+/// stack overflow or interrupt: the refusal is then its likely cause (a
+/// Rust guest aborts with `unreachable` when an allocation fails, and
+/// wasmtime fails an instantiation whose initial memory does not fit).
+/// Otherwise `err` unchanged.
+pub(crate) fn blame_limit(err: wasmtime::Error, state: &HostState) -> wasmtime::Error {
+    match (classify(&err, None), state.limiter.hit()) {
+        (CallErrorKind::Trap(_), Some(hit)) => err.context(hit),
+        _ => err,
+    }
+}
+
 /// A one-line description of a trap, with the guest's last stderr line
 /// (a Rust panic message, say) when there is one.
 pub(crate) fn describe_trap(err: &wasmtime::Error, stderr: Option<String>) -> String {
@@ -593,7 +608,10 @@ impl InstanceSlot {
             let (store, udf) = on_guest_thread(max_stack, || {
                 component.instantiate(interrupt, deterministic)
             })
-            .map_err(|e| CallErrorKind::Instantiate(describe_trap(&e, None)))?;
+            .map_err(|e| match e.downcast_ref::<LimitHit>() {
+                Some(hit) => CallErrorKind::Resource(hit.to_string()),
+                None => CallErrorKind::Instantiate(describe_trap(&e, None)),
+            })?;
             self.live = Some(Live::new(store, udf, &self.component));
             // Instantiating is not the call's time (it has its own budget,
             // as on a first call that never tried the direct path): a

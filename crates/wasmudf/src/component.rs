@@ -429,9 +429,12 @@ impl Component {
     pub fn probe_instance(&self) -> Result<()> {
         self.instantiate(&Interrupt::new(), false)
             .map(drop)
-            .map_err(|e| Error::Instantiate {
-                origin: self.inner.origin.clone(),
-                detail: format!("{e:#}"),
+            .map_err(|e| match instantiate_error(&self.inner.origin, &e) {
+                limit @ Error::ResourceLimit { .. } => limit,
+                _ => Error::Instantiate {
+                    origin: self.inner.origin.clone(),
+                    detail: format!("{e:#}"),
+                },
             })
     }
 
@@ -593,9 +596,28 @@ fn instantiate(
     caps: &Capabilities,
 ) -> wasmtime::Result<(Store<HostState>, Udf)> {
     let mut store = new_store(&inner.engine, interrupt, caps)?;
-    let instance = inner.pre.instantiate(&mut store)?;
+    let instance = inner
+        .pre
+        .instantiate(&mut store)
+        .map_err(|e| crate::call::blame_limit(e, store.data()))?;
     let udf = inner.exports.load(&mut store, &instance)?;
     Ok((store, udf))
+}
+
+/// The load error for a failure to instantiate the component or run its
+/// manifest: [`Error::ResourceLimit`] when a limit caused it (see
+/// [`crate::call::blame_limit`]), else [`Error::Instantiate`].
+fn instantiate_error(origin: &str, e: &wasmtime::Error) -> Error {
+    match e.downcast_ref::<crate::limits::LimitHit>() {
+        Some(hit) => Error::ResourceLimit {
+            origin: origin.to_string(),
+            detail: hit.to_string(),
+        },
+        None => Error::Instantiate {
+            origin: origin.to_string(),
+            detail: crate::call::describe_trap(e, None),
+        },
+    }
 }
 
 /// Compiles (or loads from the cache) the main core module that `plan`
@@ -662,10 +684,7 @@ fn language(bytes: &[u8]) -> Option<String> {
 }
 
 fn read_manifest(inner: &ComponentInner) -> Result<Vec<FunctionSpec>> {
-    let failed = |e: wasmtime::Error| Error::Instantiate {
-        origin: inner.origin.clone(),
-        detail: crate::call::describe_trap(&e, None),
-    };
+    let failed = |e: wasmtime::Error| instantiate_error(&inner.origin, &e);
     // The manifest is read with no capabilities at all.
     let stack = inner.engine.limits().max_wasm_stack;
     let raw = crate::call::on_guest_thread(stack, || {
@@ -674,6 +693,9 @@ fn read_manifest(inner: &ComponentInner) -> Result<Vec<FunctionSpec>> {
             WitVersion::V0_1 => udf.manifest_v0_1(&mut store).map(manifest::Raw::V0_1),
             WitVersion::V0_2 => udf.manifest_v0_2(&mut store).map(manifest::Raw::V0_2),
         }
+        // A guest that runs out of memory building its manifest usually
+        // traps (a Rust guest aborts); the cause is the limit.
+        .map_err(|e| crate::call::blame_limit(e, store.data()))
     })
     .map_err(failed)?;
     let max_functions = inner.engine.limits().max_functions;

@@ -409,8 +409,8 @@ impl Engine {
     /// A typed load error naming what is wrong: [`Error::NotWasm`],
     /// [`Error::CoreModule`], [`Error::TooLarge`], [`Error::Invalid`],
     /// [`Error::WrongWorld`], [`Error::SeveralVersions`],
-    /// [`Error::ForbiddenImport`], [`Error::Manifest`] or
-    /// [`Error::Instantiate`].
+    /// [`Error::ForbiddenImport`], [`Error::Manifest`],
+    /// [`Error::Instantiate`] or [`Error::ResourceLimit`].
     pub fn load(&self, origin: &str, bytes: &[u8]) -> Result<Component> {
         Component::compile(self.clone(), origin, None, bytes)
     }

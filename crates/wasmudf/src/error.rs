@@ -135,6 +135,19 @@ pub enum Error {
         /// The cause.
         detail: String,
     },
+    /// Instantiating the component, or running its manifest, hit one of
+    /// the instance's resource limits
+    /// ([`Limits::max_memory_bytes`](crate::Limits::max_memory_bytes),
+    /// [`max_table_elements`](crate::Limits::max_table_elements)): a
+    /// refused growth the guest then trapped on, or an initial memory or
+    /// table that does not fit.
+    #[error("{origin}: failed to load: {detail}")]
+    ResourceLimit {
+        /// Where the bytes came from.
+        origin: String,
+        /// Which limit, what was asked and what is allowed.
+        detail: String,
+    },
     /// Reading a file failed.
     #[error("{path}: {source}")]
     Io {
