@@ -14,6 +14,16 @@ pub fn engine() -> &'static Engine {
     ENGINE.get_or_init(|| Engine::new().expect("default engine builds"))
 }
 
+/// The compiled-code cache's secret key file for this test binary: one per
+/// process, as one per user in real use, in a private temporary folder
+/// (not the real user's state folder).
+pub fn cache_secret() -> std::path::PathBuf {
+    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+    DIR.get_or_init(|| tempfile::tempdir().expect("a temporary folder"))
+        .path()
+        .join("cache-secret")
+}
+
 /// The compiled component for a guest crate, compiled once per test binary.
 pub fn component(name: &str) -> Component {
     static CACHE: OnceLock<Mutex<HashMap<String, Component>>> = OnceLock::new();

@@ -30,7 +30,10 @@ fn limits() -> Limits {
 /// The compiled-code cache every engine of this module shares.
 fn with_cache(builder: EngineBuilder) -> EngineBuilder {
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("lang-guest-cache");
-    builder.limits(limits()).cache_dir(dir)
+    builder
+        .limits(limits())
+        .cache_dir(dir)
+        .cache_secret_file(wasmudf_tests::cache_secret())
 }
 
 /// One engine for the plain (synchronous) tests.

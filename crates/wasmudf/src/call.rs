@@ -144,6 +144,21 @@ fn classify_in(err: &wasmtime::Error, state: &HostState) -> CallErrorKind {
     }
 }
 
+/// `err`, a failure in a store whose limiter refused a growth since the
+/// store was last armed, with that refusal attached (as the error's
+/// context, which [`classify`] and `downcast_ref::<LimitHit>` find), when
+/// the failure is a plain trap or error rather than a deadline, fuel,
+/// stack overflow or interrupt: the refusal is then its likely cause (a
+/// Rust guest aborts with `unreachable` when an allocation fails, and
+/// wasmtime fails an instantiation whose initial memory does not fit).
+/// Otherwise `err` unchanged.
+pub(crate) fn blame_limit(err: wasmtime::Error, state: &HostState) -> wasmtime::Error {
+    match (classify(&err, None), state.limiter.hit()) {
+        (CallErrorKind::Trap(_), Some(hit)) => err.context(hit),
+        _ => err,
+    }
+}
+
 /// A one-line description of a trap, with the guest's last stderr line
 /// (a Rust panic message, say) when there is one.
 pub(crate) fn describe_trap(err: &wasmtime::Error, stderr: Option<String>) -> String {
@@ -383,6 +398,16 @@ impl Budget {
         }
     }
 
+    /// This budget with its deadline moved `ms` later: time spent on work
+    /// that is not the call's own (instantiating the component instance,
+    /// rebuilding a group's state by replay) is not charged to it.
+    pub(crate) fn paused_for(self, ms: u64) -> Budget {
+        Budget {
+            start_ms: self.start_ms.saturating_add(ms),
+            fuel: self.fuel,
+        }
+    }
+
     /// What is left of this budget after `store` ran with it.
     fn left(self, store: &Store<HostState>) -> Budget {
         Budget {
@@ -589,6 +614,12 @@ impl InstanceSlot {
         self.generation
     }
 
+    /// The engine's coarse clock, in milliseconds: what deadlines are
+    /// measured with.
+    pub(crate) fn now_ms(&self) -> u64 {
+        self.component.engine().clock().now_ms()
+    }
+
     /// Refuses a new instance when the engine already has its maximum.
     fn check_capacity(&self) -> Result<(), CallErrorKind> {
         let engine = self.component.engine();
@@ -632,20 +663,21 @@ impl InstanceSlot {
             let (store, udf) = on_guest_thread(max_stack, || {
                 component.instantiate(interrupt, deterministic)
             })
-            .map_err(|e| CallErrorKind::Instantiate(describe_trap(&e, None)))?;
+            .map_err(|e| match e.downcast_ref::<LimitHit>() {
+                Some(hit) => CallErrorKind::Resource(hit.to_string()),
+                None => CallErrorKind::Instantiate(describe_trap(&e, None)),
+            })?;
             self.live = Some(Live::new(store, udf, &self.component));
             // Instantiating is not the call's time (it has its own budget,
             // as on a first call that never tried the direct path): a
             // carried deadline moves by what it took.
-            if let Some(b) = budget.as_mut() {
-                let took = self
-                    .component
-                    .engine()
-                    .clock()
-                    .now_ms()
-                    .saturating_sub(started);
-                b.start_ms = b.start_ms.saturating_add(took);
-            }
+            let took = self
+                .component
+                .engine()
+                .clock()
+                .now_ms()
+                .saturating_sub(started);
+            budget = budget.map(|b| b.paused_for(took));
         }
         let Some(live) = self.live.as_mut() else {
             return Err(CallErrorKind::Instantiate("instance missing".into()));
@@ -814,6 +846,17 @@ impl InstanceSlot {
     /// After a destructor has failed here, the handle is forgotten instead
     /// (see [`InstanceSlot::destructors_broken`]).
     pub(crate) fn release(&mut self, handle: wasmtime::component::ResourceAny, generation: u64) {
+        self.release_within(handle, generation, None);
+    }
+
+    /// [`release`](InstanceSlot::release) within `budget`: what a direct
+    /// attempt at the same destructor left of its deadline and fuel.
+    pub(crate) fn release_within(
+        &mut self,
+        handle: wasmtime::component::ResourceAny,
+        generation: u64,
+        budget: Option<Budget>,
+    ) {
         if generation == self.generation && self.live.is_some() {
             self.accumulator_done();
             if self.destructors_broken {
@@ -822,7 +865,7 @@ impl InstanceSlot {
                 return;
             }
             self.orphans.push(handle);
-            self.release_orphans();
+            self.release_orphans_within(budget);
         }
     }
 
@@ -830,13 +873,17 @@ impl InstanceSlot {
     /// it only while no other handle is in use: a destructor that traps
     /// replaces the instance (and bumps the generation).
     pub(crate) fn release_orphans(&mut self) {
+        self.release_orphans_within(None);
+    }
+
+    fn release_orphans_within(&mut self, budget: Option<Budget>) {
         if self.orphans.is_empty() || self.interrupt.is_interrupted() {
             return;
         }
         let orphans = std::mem::take(&mut self.orphans);
         // `call` has dealt with a failure: a trap replaced the instance, and
         // every handle went with it.
-        let dropped = self.call(move |store, _| {
+        let dropped = self.call_within(budget, move |store, _| {
             for handle in orphans {
                 handle.resource_drop(&mut *store)?;
             }
@@ -872,8 +919,9 @@ impl InstanceSlot {
     /// SQLite no longer needs, running the guest's destructor; on an
     /// interrupted connection it waits for a later call. `Err` when the
     /// destructor reached for the host: the caller rebuilds the
-    /// accumulator on the component path and drops it there.
-    pub(crate) fn release_direct(&mut self, rep: u32, generation: u64) -> Result<(), ()> {
+    /// accumulator on the component path and drops it there, within the
+    /// budget the direct attempt left.
+    pub(crate) fn release_direct(&mut self, rep: u32, generation: u64) -> Result<(), Budget> {
         if self.direct_fate(generation) != DirectFate::Live {
             return Ok(());
         }
@@ -891,8 +939,9 @@ impl InstanceSlot {
     }
 
     /// Runs the destructor of direct accumulator `rep`, already counted as
-    /// done. `Err` when it reached for the host.
-    fn drop_direct_accumulator(&mut self, rep: u32) -> Result<(), ()> {
+    /// done. `Err` when it reached for the host, with what it left of its
+    /// budget.
+    fn drop_direct_accumulator(&mut self, rep: u32) -> Result<(), Budget> {
         if self.destructors_broken {
             self.direct_accs.leaked = true;
             return Ok(());
@@ -904,7 +953,7 @@ impl InstanceSlot {
                 self.destructor_failed(&cause);
                 Ok(())
             }
-            Direct::NeedsHost(_) | Direct::Retry(Some(_)) => Err(()),
+            Direct::NeedsHost(left) | Direct::Retry(Some(left)) => Err(left),
             Direct::Retry(None) => Ok(()),
         }
     }

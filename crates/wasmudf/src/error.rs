@@ -72,6 +72,22 @@ pub enum Error {
         /// Which exports were expected and which were found.
         detail: String,
     },
+    /// The component exports more than one version of the
+    /// `wasmudf:udf/guest` interface (0.1.0 and 0.2.0, say). Each version
+    /// could run different code, and which one a call reached would depend
+    /// on the call path, so such a component is refused: a component
+    /// exports exactly one.
+    #[error(
+        "{origin}: exports more than one version of `wasmudf:udf/guest` ({}); a component \
+         must export exactly one, so that every call runs the same code",
+        Escaped(&exports.join(", "))
+    )]
+    SeveralVersions {
+        /// Where the bytes came from.
+        origin: String,
+        /// The interface exports found, e.g. `wasmudf:udf/guest@0.1.0`.
+        exports: Vec<String>,
+    },
     /// The component imports something the sandbox does not provide.
     #[error(
         "{origin}: imports `{}`, which the wasmudf sandbox does not provide",
@@ -117,6 +133,19 @@ pub enum Error {
         /// Where the bytes came from.
         origin: String,
         /// The cause.
+        detail: String,
+    },
+    /// Instantiating the component, or running its manifest, hit one of
+    /// the instance's resource limits
+    /// ([`Limits::max_memory_bytes`](crate::Limits::max_memory_bytes),
+    /// [`max_table_elements`](crate::Limits::max_table_elements)): a
+    /// refused growth the guest then trapped on, or an initial memory or
+    /// table that does not fit.
+    #[error("{origin}: failed to load: {detail}")]
+    ResourceLimit {
+        /// Where the bytes came from.
+        origin: String,
+        /// Which limit, what was asked and what is allowed.
         detail: String,
     },
     /// Reading a file failed.

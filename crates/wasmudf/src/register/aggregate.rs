@@ -289,6 +289,7 @@ impl Target {
     /// Creates the group's accumulator: on the direct path when it can.
     fn create(&self, slot: &mut InstanceSlot, acc: &mut AccState) -> Result<(), CallErrorKind> {
         let id = self.id;
+        let mut budget = None;
         if self.direct_groups() {
             slot.release_direct_orphans();
             slot.recycle_direct_if_due();
@@ -303,11 +304,16 @@ impl Target {
                     });
                     return Ok(());
                 }
-                Direct::NeedsHost(_) => self.stay_on_component(),
-                Direct::Retry(_) => {}
+                // The same `create`, on the component instance, within
+                // what the direct attempt left of its budget.
+                Direct::NeedsHost(left) => {
+                    self.stay_on_component();
+                    budget = Some(left);
+                }
+                Direct::Retry(left) => budget = left,
             }
         }
-        let handle = self.create_component(slot)?;
+        let handle = self.create_component(slot, budget)?;
         acc.home = Some(Home::Component {
             handle,
             generation: slot.generation(),
@@ -315,11 +321,17 @@ impl Target {
         Ok(())
     }
 
-    fn create_component(&self, slot: &mut InstanceSlot) -> Result<ResourceAny, CallErrorKind> {
+    /// `create` on the component instance, within `budget` (`None`: a
+    /// whole one).
+    fn create_component(
+        &self,
+        slot: &mut InstanceSlot,
+        budget: Option<Budget>,
+    ) -> Result<ResourceAny, CallErrorKind> {
         let id = self.id;
         slot.release_orphans();
         slot.recycle_if_due();
-        let handle = slot.call(|s, u| u.acc_create(s, id))?;
+        let handle = slot.call_within(budget, |s, u| u.acc_create(s, id))?;
         slot.accumulator_created();
         Ok(handle)
     }
@@ -339,7 +351,9 @@ impl Target {
         // instance: release it there. A destructor that needs the host
         // only drops that instance.
         let _ = slot.release_direct(rep, generation);
-        let handle = self.create_component(slot)?;
+        // Each call replayed gets a whole budget, as it had when it first
+        // ran: none of them is the call being handed over.
+        let handle = self.create_component(slot, None)?;
         acc.home = Some(Home::Component {
             handle,
             generation: slot.generation(),
@@ -458,8 +472,12 @@ impl Target {
                     // The direct instance is gone, and this call did not
                     // happen: rebuild the group on the component path and
                     // run the call there, within what is left of its
-                    // budget.
+                    // budget (its deadline not counting the replay, which
+                    // redoes earlier calls).
+                    let started = slot.now_ms();
                     self.rebuild(slot, acc)?;
+                    let replayed = slot.now_ms().saturating_sub(started);
+                    let budget = budget.map(|b| b.paused_for(replayed));
                     let Some(Home::Component { handle, .. }) = &acc.home else {
                         return Err(CallErrorKind::StateLost);
                     };
@@ -606,20 +624,25 @@ impl Target {
                 rep,
                 generation,
                 log,
-            }) if slot.release_direct(rep, generation).is_err() => {
-                // The destructor needs the host: run it where it can.
+            }) => {
+                let Err(left) = slot.release_direct(rep, generation) else {
+                    return;
+                };
+                // The destructor needs the host: run it where it can,
+                // within what the direct attempt left of its budget.
                 acc.home = Some(Home::Direct {
                     rep,
                     generation,
                     log,
                 });
+                let started = slot.now_ms();
                 if self.rebuild(slot, acc).is_ok()
                     && let Some(Home::Component { handle, generation }) = acc.home.take()
                 {
-                    slot.release(handle, generation);
+                    let replayed = slot.now_ms().saturating_sub(started);
+                    slot.release_within(handle, generation, Some(left.paused_for(replayed)));
                 }
             }
-            Some(Home::Direct { .. }) => {}
         }
     }
 
