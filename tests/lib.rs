@@ -4,14 +4,33 @@ use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 
 use rusqlite::Connection;
-use wasmudf::{Component, Engine};
+use wasmudf::{Component, Engine, Limits};
 
 pub mod wat_guest;
 
 /// One engine for the whole test binary, as an embedder would have.
 pub fn engine() -> &'static Engine {
     static ENGINE: OnceLock<Engine> = OnceLock::new();
-    ENGINE.get_or_init(|| Engine::new().expect("default engine builds"))
+    ENGINE.get_or_init(|| {
+        Engine::builder()
+            .limits(long_lived())
+            .build()
+            .expect("engine builds")
+    })
+}
+
+/// Default limits with a smaller instance pool, for an engine that lives as
+/// long as the test binary. Each engine reserves address space for every
+/// memory its pool may hold (about 12 TiB at the default 1,000 instances),
+/// and the binary's long-lived engines together with those of concurrently
+/// running tests must fit in the process's 128 TiB; with default pools a
+/// handful of static engines and two tests at once came close enough to
+/// fail with "mmap failed to reserve".
+pub fn long_lived() -> Limits {
+    Limits {
+        max_instances: 256,
+        ..Limits::default()
+    }
 }
 
 /// The compiled-code cache's secret key file for this test binary: one per

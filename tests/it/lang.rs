@@ -23,6 +23,9 @@ fn limits() -> Limits {
     Limits {
         max_memory_bytes: 256 << 20,
         timeout: Duration::from_secs(20),
+        // A small pool: one of this module's engines lives as long as the
+        // test binary (see `wasmudf_tests::long_lived`).
+        max_instances: 256,
         ..Limits::default()
     }
 }
