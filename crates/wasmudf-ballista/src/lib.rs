@@ -21,7 +21,7 @@
 //! let store = Arc::new(ComponentStore::new(wasmudf::Engine::new()?, 4));
 //! store.load_file("stats.wasm")?;
 //! let ctx = connect("df://localhost:50050", store).await?;
-//! ctx.sql("SELECT median(x) FROM (VALUES (1.0), (5.0), (3.0)) AS t(x)")
+//! ctx.sql("SELECT median_of(x) FROM (VALUES (1.0), (5.0), (3.0)) AS t(x)")
 //!     .await?
 //!     .show()
 //!     .await?;

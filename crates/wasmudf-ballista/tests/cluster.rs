@@ -232,14 +232,14 @@ fn cluster_query(
 
 /// Every example function of every example component.
 const QUERIES: &[&str] = &[
-    "SELECT id, unicode_upper(s), levenshtein(s, 'sitting'), regexp('^[a-z]+[0-9]$', s) FROM t ORDER BY id",
-    "SELECT id, sha256(b), sha256(s), identity(i), identity(r), identity(s), identity(b) FROM t ORDER BY id",
-    "SELECT id, greatest(i, 3), greatest(r, 0.5, -2.0), sleep(0) FROM t ORDER BY id",
-    "SELECT g, median(r), median(i), sumsq(i), sumsq(r) FROM t GROUP BY g ORDER BY g",
-    "SELECT g, median(DISTINCT i), sumsq(DISTINCT i) FROM t GROUP BY g ORDER BY g",
-    "SELECT median(r), sumsq(i) FROM t",
+    "SELECT id, unicode_upper(s), edit_distance(s, 'sitting'), regexp('^[a-z]+[0-9]$', s) FROM t ORDER BY id",
+    "SELECT id, sha256_of(b), sha256_of(s), identity(i), identity(r), identity(s), identity(b) FROM t ORDER BY id",
+    "SELECT id, greatest_of(i, 3), greatest_of(r, 0.5, -2.0), sleep(0) FROM t ORDER BY id",
+    "SELECT g, median_of(r), median_of(i), sumsq(i), sumsq(r) FROM t GROUP BY g ORDER BY g",
+    "SELECT g, median_of(DISTINCT i), sumsq(DISTINCT i) FROM t GROUP BY g ORDER BY g",
+    "SELECT median_of(r), sumsq(i) FROM t",
     "SELECT id, sumsq(i) OVER (ORDER BY id ROWS BETWEEN 2 PRECEDING AND CURRENT ROW) FROM t ORDER BY id",
-    "SELECT g, sumsq(i), median(i), greatest(g, 2) FROM c GROUP BY g ORDER BY g",
+    "SELECT g, sumsq(i), median_of(i), greatest_of(g, 2) FROM c GROUP BY g ORDER BY g",
 ];
 
 fn tables(parquet: &Path, csv: &Path) -> Vec<String> {
@@ -340,7 +340,7 @@ fn wasmudf_query_with_ballista_prints_what_the_local_engine_prints() -> Result<(
     let tmp = tempfile::tempdir()?;
     let (parquet, csv) = write_files(tmp.path())?;
     let c = cluster(&[], &[], tmp.path())?;
-    let sql = "SELECT g, median(r), sumsq(i), unicode_upper(min(s)) FROM t GROUP BY g ORDER BY g; \
+    let sql = "SELECT g, median_of(r), sumsq(i), unicode_upper(min(s)) FROM t GROUP BY g ORDER BY g; \
                SELECT count(*), sumsq(g) FROM c";
     let run = |extra: &[&str]| -> Result<String> {
         let out = Command::new(&wasmudf)

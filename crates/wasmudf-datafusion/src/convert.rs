@@ -94,7 +94,7 @@ pub(crate) fn coerce(spec: &FunctionSpec, args: &[DataType]) -> Result<Vec<DataT
 /// taken from its arguments: REAL when they are numbers and one is REAL (as
 /// SQLite's arithmetic would give), otherwise the first one's class (an
 /// undeclared function of one class in, the same class out: `identity`,
-/// `greatest`, `sumsq`).
+/// `greatest_of`, `sumsq`).
 pub(crate) fn return_type(spec: &FunctionSpec, args: &[DataType]) -> Result<DataType> {
     if let Some(t) = spec.returns.and_then(arrow_type) {
         return Ok(t);

@@ -11,7 +11,7 @@
 //! let stats = engine.load_file("stats.wasm")?;
 //! let ctx = SessionContext::new();
 //! wasmudf_datafusion::register(&ctx, &stats)?;
-//! let df = ctx.sql("SELECT median(x) FROM (VALUES (1.0), (5.0), (3.0)) AS t(x)").await?;
+//! let df = ctx.sql("SELECT median_of(x) FROM (VALUES (1.0), (5.0), (3.0)) AS t(x)").await?;
 //! df.show().await?;
 //! # Ok(())
 //! # }

@@ -6,10 +6,10 @@
 
 use wasmudf_guest::{Aggregate, Error, Flags, Value};
 
-/// `greatest(a, b)`: a fixed-arity function under the name of the
-/// `greatest` example guest's variadic function; SQLite prefers an exact
-/// arity, so it would take every two-argument call of `greatest`.
-#[wasmudf_guest::scalar(name = "greatest", deterministic)]
+/// `greatest_of(a, b)`: a fixed-arity function under the name of the
+/// `greatest` example guest's variadic `greatest_of`; SQLite prefers an exact
+/// arity, so it would take every two-argument call of `greatest_of`.
+#[wasmudf_guest::scalar(name = "greatest_of", deterministic)]
 pub fn greatest_of_two(_a: &Value, _b: &Value) -> &'static str {
     "shadowed"
 }
