@@ -1253,3 +1253,23 @@ fn datafusion_over_parquet_and_csv_answers_as_sqlite_does() {
     let out = wasmudf(&["query", "--table", "t=x.csv", "SELECT 1"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("--table is for --engine datafusion"));
 }
+
+/// A component named like DataFusion's builtins is refused by
+/// `--engine datafusion` as `--engine sqlite` refuses it, naming both.
+#[test]
+fn datafusion_refuses_a_component_that_shadows_a_builtin() {
+    let out = wasmudf(&[
+        "query",
+        "--engine",
+        "datafusion",
+        "--udf",
+        wasmudf_test_guests::SHADOW_BUILTINS,
+        "SELECT abs(-1)",
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("function `abs` (variadic) clashes with DataFusion's builtin `abs`"),
+        "{err}"
+    );
+}
