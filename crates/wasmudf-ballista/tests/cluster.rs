@@ -371,3 +371,34 @@ fn wasmudf_query_with_ballista_prints_what_the_local_engine_prints() -> Result<(
     assert!(out.status.success() && help.contains("executor"), "{help}");
     Ok(())
 }
+
+/// Every role refuses, before it starts, a component named like one of
+/// DataFusion's builtins, as the local engines do.
+#[test]
+fn a_component_named_like_a_builtin_is_refused_by_every_role() -> Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let shadow = wasmudf_test_guests::SHADOW_BUILTINS;
+    for args in [
+        vec!["query", "--ballista", "df://127.0.0.1:9", "--udf", shadow, "SELECT 1"],
+        vec!["scheduler", "--bind", "127.0.0.1:0", "--udf", shadow],
+        vec![
+            "executor",
+            "--scheduler",
+            "127.0.0.1:9",
+            "--udf",
+            shadow,
+        ],
+    ] {
+        let out = Command::new(BIN)
+            .args(&args)
+            .env("XDG_CACHE_HOME", tmp.path())
+            .output()?;
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(
+            err.contains("function `abs` (variadic) clashes with DataFusion's builtin `abs`"),
+            "{args:?}: {err}"
+        );
+    }
+    Ok(())
+}
