@@ -117,7 +117,10 @@ fn cached_files(dir: &std::path::Path) -> Result<usize> {
 #[test]
 fn the_direct_module_is_compiled_on_the_first_call_only() -> Result<()> {
     let dir = tempfile::tempdir()?;
-    let engine = Engine::builder().cache_dir(dir.path()).build()?;
+    let engine = Engine::builder()
+        .cache_dir(dir.path())
+        .cache_secret_file(wasmudf_tests::cache_secret())
+        .build()?;
     let path = wasmudf_test_guests::BENCH;
     let component = engine.load_file(path)?;
     assert!(component.has_direct_path(), "eligible before any call");
@@ -146,7 +149,10 @@ fn the_direct_module_is_compiled_on_the_first_call_only() -> Result<()> {
     assert_eq!(engine.instance_stats().direct, 2);
 
     // `probe_direct_instance` compiles it too, here from the cache.
-    let again = Engine::builder().cache_dir(dir.path()).build()?;
+    let again = Engine::builder()
+        .cache_dir(dir.path())
+        .cache_secret_file(wasmudf_tests::cache_secret())
+        .build()?;
     let component = again.load_file(path)?;
     assert!(component.probe_direct_instance()?);
     assert_eq!(cached_files(dir.path())?, after_load + 1);
