@@ -289,7 +289,7 @@ fn a_database_file_can_neither_hide_fake_nor_read_the_catalog() -> Result<()> {
     let dir = tempfile::tempdir()?;
     let file = dir.path().join("hostile.db");
     hostile_file(&file)?;
-    let expected: Vec<String> = ["levenshtein", "regexp", "unicode_upper"]
+    let expected: Vec<String> = ["edit_distance", "regexp", "unicode_upper"]
         .map(String::from)
         .to_vec();
     // Through the pool (`trusted_schema=OFF`).

@@ -464,7 +464,7 @@ fn shell_functions_come_from_the_library_not_from_the_database_file() {
     );
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
-    assert!(text.contains("levenshtein"), "{text}");
+    assert!(text.contains("edit_distance"), "{text}");
     assert!(!text.contains("evil_fn"), "{text}");
     let lines: Vec<&str> = text.lines().collect();
     // `.tables` and `.schema` show the file's table, and only it.
