@@ -313,7 +313,9 @@ fn every_example_answers_as_in_sqlite_over_random_batches() -> Result<()> {
         }
         for sql in QUERIES {
             let expected = sqlite_rows(&conn, sql).map_err(fail)?;
-            let got = rt.block_on(df_rows(&ctx, sql)).map_err(fail)?;
+            let got = rt
+                .block_on(df_rows(&ctx, sql))
+                .map_err(|e| fail(e.context(format!("DataFusion: {sql}"))))?;
             prop_assert_eq!(got.len(), expected.len(), "{}: row counts", sql);
             for (k, (g, e)) in got.iter().zip(&expected).enumerate() {
                 prop_assert!(
