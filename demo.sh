@@ -20,11 +20,11 @@ $wasmudf query \
   "CREATE TABLE words(w TEXT)" \
   "INSERT INTO words VALUES ('straße'), ('kitten'), ('sitting'), ('Ärger')" \
   "SELECT w, unicode_upper(w) AS upper, upper(w) AS sqlite_upper,
-          levenshtein(w, 'sitting') AS dist, w REGEXP '^[a-z]+$' AS ascii,
-          hex(sha256(w)) AS sha256
+          edit_distance(w, 'sitting') AS dist, w REGEXP '^[a-z]+$' AS ascii,
+          hex(sha256_of(w)) AS sha256
    FROM words" \
-  "SELECT median(length(w)) AS median_len, sumsq(length(w)) AS sumsq_len,
-          greatest(1, 2.5, NULL, 2) AS greatest, sleep(200) AS slept_ms FROM words"
+  "SELECT median_of(length(w)) AS median_len, sumsq(length(w)) AS sumsq_len,
+          greatest_of(1, 2.5, NULL, 2) AS greatest, sleep(200) AS slept_ms FROM words"
 $wasmudf query --json \
   "SELECT sumsq(x) OVER (ORDER BY x ROWS BETWEEN 2 PRECEDING AND CURRENT ROW) AS s
    FROM (SELECT value AS x FROM json_each('[1,2,3,4,5]'))"
@@ -53,5 +53,5 @@ $wasmudf query --engine datafusion \
   "COPY (SELECT column1 AS w, column2 AS n FROM (VALUES ('straße', 1.5), ('kitten', 2.0),
          ('sitting', 10.0), ('Ärger', -3.25))) TO '$demo_dir/words.parquet' STORED AS PARQUET"
 $wasmudf query --engine datafusion --threads 4 --table "words=$demo_dir/words.parquet" \
-  "SELECT w, unicode_upper(w) AS upper, levenshtein(w, 'sitting') AS dist FROM words ORDER BY w" \
-  "SELECT median(n) AS median, sumsq(n) AS sumsq FROM words"
+  "SELECT w, unicode_upper(w) AS upper, edit_distance(w, 'sitting') AS dist FROM words ORDER BY w" \
+  "SELECT median_of(n) AS median, sumsq(n) AS sumsq FROM words"

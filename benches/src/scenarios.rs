@@ -130,7 +130,7 @@ pub const PER_ROW_CASES: &[PerRowCase] = &[
         scan: "SELECT count(r) FROM t",
         builtin: None,
         native: "SELECT median_native(r) FROM t",
-        wasm: "SELECT median(r) FROM t",
+        wasm: "SELECT median_of(r) FROM t",
     },
     PerRowCase {
         name: "window sumsq",

@@ -66,7 +66,7 @@ fn assert_close(a: &[(i64, Option<f64>)], b: &[(i64, Option<f64>)]) {
 #[test]
 fn median_matches_builtin_per_group() -> Result<()> {
     let conn = data()?;
-    let ours = rows(&conn, "SELECT g, median(x) FROM t GROUP BY g ORDER BY g")?;
+    let ours = rows(&conn, "SELECT g, median_of(x) FROM t GROUP BY g ORDER BY g")?;
     let theirs = rows(&conn, BUILTIN_MEDIAN)?;
     assert_eq!(ours.len(), 37);
     assert_close(&ours, &theirs);
@@ -78,17 +78,17 @@ fn median_edge_cases() -> Result<()> {
     let conn = conn_with(&["stats"])?;
     let one = |sql| scalar(&conn, sql);
     assert_eq!(
-        one("SELECT median(x) FROM (SELECT 1 AS x WHERE 0)")?,
+        one("SELECT median_of(x) FROM (SELECT 1 AS x WHERE 0)")?,
         Value::Null
     );
-    assert_eq!(one("SELECT median(NULL)")?, Value::Null);
+    assert_eq!(one("SELECT median_of(NULL)")?, Value::Null);
     assert_eq!(
-        one("SELECT median(x) FROM (SELECT 3 AS x UNION ALL SELECT 1 UNION ALL SELECT 2)")?,
+        one("SELECT median_of(x) FROM (SELECT 3 AS x UNION ALL SELECT 1 UNION ALL SELECT 2)")?,
         Value::Real(2.0)
     );
     assert_eq!(
         one(
-            "SELECT median(x) FROM (SELECT 4 AS x UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3)"
+            "SELECT median_of(x) FROM (SELECT 4 AS x UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3)"
         )?,
         Value::Real(2.5)
     );
@@ -101,7 +101,7 @@ fn median_over_many_rows_crosses_step_batches() -> Result<()> {
     let got = scalar(
         &conn,
         "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10001) \
-         SELECT median(i) FROM n",
+         SELECT median_of(i) FROM n",
     )?;
     assert_eq!(got, Value::Real(5001.0));
     Ok(())

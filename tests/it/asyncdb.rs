@@ -54,7 +54,7 @@ fn params_are_bound_with_to_sql() -> Result<()> {
         let db = open(1).await?;
         let row = db
             .query_row(
-                "SELECT levenshtein(?1, ?2), identity(?3)",
+                "SELECT edit_distance(?1, ?2), identity(?3)",
                 ("kitten", "sitting", 7i64),
             )
             .await?;
@@ -79,7 +79,7 @@ fn one_statement_hops_threads_and_stays_correct() -> Result<()> {
             .await?;
         let mut stream = db.stream(
             "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 40) \
-             SELECT i, identity(i), levenshtein('abc', substr('abcdef', 1, i % 6)) FROM n",
+             SELECT i, identity(i), edit_distance('abc', substr('abcdef', 1, i % 6)) FROM n",
             (),
         );
         let mut seen = 0;
@@ -126,7 +126,7 @@ fn aggregates_and_windows_consumed_slowly_across_threads_match_builtins() -> Res
             .open()
             .await?;
         grouped_data(&db).await?;
-        let median = slow_collect(&db, "SELECT g, median(x) FROM t GROUP BY g ORDER BY g").await?;
+        let median = slow_collect(&db, "SELECT g, median_of(x) FROM t GROUP BY g ORDER BY g").await?;
         let builtin_median = db
             .query(
                 "WITH r AS (SELECT g, x, row_number() OVER (PARTITION BY g ORDER BY x) rn,
@@ -359,13 +359,13 @@ fn functions_reached_indirectly_behave_like_direct_calls() -> Result<()> {
         db.execute_batch(
             "CREATE TABLE words(w TEXT,
                  up TEXT DEFAULT (unicode_upper('straße')),
-                 len INTEGER GENERATED ALWAYS AS (levenshtein(w, '')) VIRTUAL,
-                 CHECK (levenshtein(w, '') < 20));
+                 len INTEGER GENERATED ALWAYS AS (edit_distance(w, '')) VIRTUAL,
+                 CHECK (edit_distance(w, '') < 20));
              CREATE INDEX words_upper ON words(unicode_upper(w));
              CREATE VIEW shout AS SELECT unicode_upper(w) AS s FROM words;
              CREATE TABLE audit(h BLOB);
              CREATE TRIGGER words_audit AFTER INSERT ON words
-                 BEGIN INSERT INTO audit VALUES (sha256(new.w)); END;
+                 BEGIN INSERT INTO audit VALUES (sha256_of(new.w)); END;
              INSERT INTO words(w) VALUES ('grüße'), ('kitten');",
         )
         .await?;
@@ -381,7 +381,7 @@ fn functions_reached_indirectly_behave_like_direct_calls() -> Result<()> {
         assert_eq!(row.get::<String>(0)?, "STRASSE");
         assert_eq!(row.get::<i64>(1)?, 6);
         let audit = db
-            .query_row("SELECT count(*) FROM audit WHERE h = sha256('kitten')", ())
+            .query_row("SELECT count(*) FROM audit WHERE h = sha256_of('kitten')", ())
             .await?;
         assert_eq!(audit.get::<i64>(0)?, 1);
         // The expression index is used and agrees with the direct call.
@@ -468,13 +468,13 @@ fn stress_thousands_of_concurrent_queries_mixing_every_example() -> Result<()> {
                 let (sql, expected): (&str, Value) = match i % 6 {
                     0 => ("SELECT identity(?1)", Value::Integer(i)),
                     1 => (
-                        "SELECT levenshtein('kitten', 'sitting') + ?1",
+                        "SELECT edit_distance('kitten', 'sitting') + ?1",
                         Value::Integer(3 + i),
                     ),
-                    2 => ("SELECT greatest(?1, 5, -1)", Value::Integer(i.max(5))),
-                    3 => ("SELECT length(sha256(?1 || 'x'))", Value::Integer(32)),
+                    2 => ("SELECT greatest_of(?1, 5, -1)", Value::Integer(i.max(5))),
+                    3 => ("SELECT length(sha256_of(?1 || 'x'))", Value::Integer(32)),
                     4 => (
-                        "SELECT median(value) + ?1 FROM json_each('[1,2,3]')",
+                        "SELECT median_of(value) + ?1 FROM json_each('[1,2,3]')",
                         Value::Real(2.0 + i as f64),
                     ),
                     _ => ("SELECT sleep(0) + ?1", Value::Integer(i)),

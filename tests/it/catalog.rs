@@ -51,7 +51,7 @@ fn functions_and_components_are_listed() -> Result<()> {
         got,
         [
             vec![
-                t("levenshtein"),
+                t("edit_distance"),
                 t("scalar"),
                 Value::Integer(2),
                 t("deterministic,innocuous"),
@@ -191,7 +191,7 @@ fn every_pool_connection_lists_its_components() -> Result<()> {
         assert_eq!(
             got,
             [
-                ("levenshtein".into(), 0),
+                ("edit_distance".into(), 0),
                 ("regexp".into(), 0),
                 ("split".into(), 1),
                 ("unicode_upper".into(), 0),
@@ -289,7 +289,7 @@ fn a_database_file_can_neither_hide_fake_nor_read_the_catalog() -> Result<()> {
     let dir = tempfile::tempdir()?;
     let file = dir.path().join("hostile.db");
     hostile_file(&file)?;
-    let expected: Vec<String> = ["levenshtein", "regexp", "unicode_upper"]
+    let expected: Vec<String> = ["edit_distance", "regexp", "unicode_upper"]
         .map(String::from)
         .to_vec();
     // Through the pool (`trusted_schema=OFF`).

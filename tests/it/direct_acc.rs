@@ -46,7 +46,7 @@ fn aggregates_and_windows_run_on_the_direct_instance() -> Result<()> {
     let conn = Connection::open_in_memory()?;
     component.register(&conn)?;
     numbers(&conn, 10)?;
-    assert_eq!(rows(&conn, "SELECT median(x) FROM t"), "Ok([[Real(5.5)]])");
+    assert_eq!(rows(&conn, "SELECT median_of(x) FROM t"), "Ok([[Real(5.5)]])");
     assert_eq!(
         rows(
             &conn,
@@ -57,7 +57,7 @@ fn aggregates_and_windows_run_on_the_direct_instance() -> Result<()> {
     // An empty group and an empty frame use a throwaway accumulator there
     // too.
     assert_eq!(
-        rows(&conn, "SELECT median(x) FROM t WHERE 0"),
+        rows(&conn, "SELECT median_of(x) FROM t WHERE 0"),
         "Ok([[Null]])"
     );
     let stats = engine.instance_stats();

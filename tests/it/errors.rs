@@ -16,7 +16,7 @@ fn check_err(conn: &rusqlite::Connection, sql: &str, needles: &[&str]) {
 #[test]
 fn wrong_arity_is_sqlites_own_error() -> Result<()> {
     let conn = conn_with(&["text"])?;
-    check_err(&conn, "SELECT levenshtein('a')", &["levenshtein"]);
+    check_err(&conn, "SELECT edit_distance('a')", &["edit_distance"]);
     check_err(&conn, "SELECT unicode_upper('a', 'b')", &["unicode_upper"]);
     Ok(())
 }
@@ -26,27 +26,27 @@ fn wrong_argument_type_names_function_and_argument() -> Result<()> {
     let conn = conn_with(&["text", "greatest", "stats"])?;
     check_err(
         &conn,
-        "SELECT levenshtein(1, 'a')",
-        &["levenshtein", "argument 1", "TEXT", "INTEGER"],
+        "SELECT edit_distance(1, 'a')",
+        &["edit_distance", "argument 1", "TEXT", "INTEGER"],
     );
     check_err(
         &conn,
-        "SELECT levenshtein('a', x'00')",
-        &["levenshtein", "argument 2", "BLOB"],
+        "SELECT edit_distance('a', x'00')",
+        &["edit_distance", "argument 2", "BLOB"],
     );
     check_err(
         &conn,
-        "SELECT greatest(1, 'two')",
-        &["greatest", "argument 2"],
+        "SELECT greatest_of(1, 'two')",
+        &["greatest_of", "argument 2"],
     );
     check_err(
         &conn,
-        "SELECT median(x) FROM (SELECT 'a' AS x)",
-        &["median", "argument 1"],
+        "SELECT median_of(x) FROM (SELECT 'a' AS x)",
+        &["median_of", "argument 1"],
     );
     // The connection still works.
     assert_eq!(
-        scalar(&conn, "SELECT levenshtein('a', 'b')")?,
+        scalar(&conn, "SELECT edit_distance('a', 'b')")?,
         Value::Integer(1)
     );
     Ok(())

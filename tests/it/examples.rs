@@ -40,16 +40,16 @@ fn unicode_upper() -> Result<()> {
 }
 
 #[test]
-fn levenshtein_counts_unicode_scalar_values() -> Result<()> {
+fn edit_distance_counts_unicode_scalar_values() -> Result<()> {
     check(&[
-        ("SELECT levenshtein('kitten', 'sitting')", int(3)),
-        ("SELECT levenshtein('', 'abc')", int(3)),
-        ("SELECT levenshtein('abc', 'abc')", int(0)),
-        ("SELECT levenshtein('flaw', 'lawn')", int(2)),
+        ("SELECT edit_distance('kitten', 'sitting')", int(3)),
+        ("SELECT edit_distance('', 'abc')", int(3)),
+        ("SELECT edit_distance('abc', 'abc')", int(0)),
+        ("SELECT edit_distance('flaw', 'lawn')", int(2)),
         // One scalar value each, though several bytes in UTF-8.
-        ("SELECT levenshtein('日本', '日木')", int(1)),
-        ("SELECT levenshtein('🦀', '')", int(1)),
-        ("SELECT levenshtein(NULL, 'a')", Value::Null),
+        ("SELECT edit_distance('日本', '日木')", int(1)),
+        ("SELECT edit_distance('🦀', '')", int(1)),
+        ("SELECT edit_distance(NULL, 'a')", Value::Null),
     ])
 }
 
@@ -73,29 +73,29 @@ fn regexp_backs_the_regexp_operator() -> Result<()> {
 fn sha256_of_text_and_blob() -> Result<()> {
     check(&[
         (
-            "SELECT hex(sha256('abc'))",
+            "SELECT hex(sha256_of('abc'))",
             text("BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD"),
         ),
         (
-            "SELECT hex(sha256(''))",
+            "SELECT hex(sha256_of(''))",
             text("E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855"),
         ),
-        ("SELECT sha256(x'616263') = sha256('abc')", int(1)),
-        ("SELECT length(sha256('x'))", int(32)),
-        ("SELECT typeof(sha256('x'))", text("blob")),
+        ("SELECT sha256_of(x'616263') = sha256_of('abc')", int(1)),
+        ("SELECT length(sha256_of('x'))", int(32)),
+        ("SELECT typeof(sha256_of('x'))", text("blob")),
     ])
 }
 
 #[test]
 fn greatest_is_variadic_and_skips_nulls() -> Result<()> {
     check(&[
-        ("SELECT greatest(1, 5, 3)", int(5)),
-        ("SELECT greatest(1, 2.5, 2)", Value::Real(2.5)),
-        ("SELECT greatest(NULL, 7, NULL)", int(7)),
-        ("SELECT greatest(NULL, NULL)", Value::Null),
-        ("SELECT greatest()", Value::Null),
-        ("SELECT greatest(-3)", int(-3)),
-        ("SELECT greatest(1, 2, 3, 4, 5, 6, 7, 8, 9, 10)", int(10)),
-        ("SELECT typeof(greatest(1, 2.0))", text("real")),
+        ("SELECT greatest_of(1, 5, 3)", int(5)),
+        ("SELECT greatest_of(1, 2.5, 2)", Value::Real(2.5)),
+        ("SELECT greatest_of(NULL, 7, NULL)", int(7)),
+        ("SELECT greatest_of(NULL, NULL)", Value::Null),
+        ("SELECT greatest_of()", Value::Null),
+        ("SELECT greatest_of(-3)", int(-3)),
+        ("SELECT greatest_of(1, 2, 3, 4, 5, 6, 7, 8, 9, 10)", int(10)),
+        ("SELECT typeof(greatest_of(1, 2.0))", text("real")),
     ])
 }

@@ -362,7 +362,7 @@ fn an_attack_does_not_disturb_other_connections() -> Result<()> {
         victim_engine.load_file(guests::TEXT)?.register(&conn)?;
         for i in 0..200 {
             let d: i64 =
-                conn.query_row("SELECT levenshtein('kitten', 'sitting') + ?1", [i], |r| {
+                conn.query_row("SELECT edit_distance('kitten', 'sitting') + ?1", [i], |r| {
                     r.get(0)
                 })?;
             assert_eq!(d, 3 + i);

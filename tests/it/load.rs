@@ -135,8 +135,8 @@ fn manifest_is_read_with_kinds_arities_and_flags() {
     let median = stats
         .functions()
         .iter()
-        .find(|f| f.name == "median")
-        .expect("median");
+        .find(|f| f.name == "median_of")
+        .expect("median_of");
     assert_eq!(median.kind, FunctionKind::Aggregate);
     assert_eq!(median.arity, Arity::Exactly(1));
     assert!(median.flags.deterministic);

@@ -95,7 +95,7 @@ fn a_fixed_arity_function_over_an_earlier_components_variadic_is_refused() -> Re
     let conn = conn_with(&["greatest"])?;
     let err = component("shadow-builtins")
         .register(&conn)
-        .expect_err("shadows greatest(a, b)");
+        .expect_err("shadows greatest_of(a, b)");
     let Error::NameClash {
         ref name,
         arity,
@@ -105,28 +105,28 @@ fn a_fixed_arity_function_over_an_earlier_components_variadic_is_refused() -> Re
     else {
         panic!("{err}")
     };
-    assert_eq!((name.as_str(), arity), ("greatest", 2));
+    assert_eq!((name.as_str(), arity), ("greatest_of", 2));
     assert_eq!(
         existing,
         &ExistingFunction {
-            name: "greatest".into(),
+            name: "greatest_of".into(),
             arity: -1,
             owner: FunctionOwner::Component(guests::GREATEST.into()),
         }
     );
     let msg = err.to_string();
     assert!(
-        msg.contains("`greatest` (arity 2)")
+        msg.contains("`greatest_of` (arity 2)")
             && msg.contains(&format!(
-                "`greatest` (variadic) of component {}",
+                "`greatest_of` (variadic) of component {}",
                 guests::GREATEST
             )),
         "{msg}"
     );
     // The earlier component still answers every arity.
-    assert_eq!(scalar(&conn, "SELECT greatest(1, 9)")?, Value::Integer(9));
+    assert_eq!(scalar(&conn, "SELECT greatest_of(1, 9)")?, Value::Integer(9));
     assert_eq!(
-        scalar(&conn, "SELECT greatest(1, 9, 4)")?,
+        scalar(&conn, "SELECT greatest_of(1, 9, 4)")?,
         Value::Integer(9)
     );
     Ok(())

@@ -120,7 +120,7 @@ mod fuzz {
             }
             // Variadic calls lower a list<value>: the other conversion path.
             let placeholders = vec!["identity(?)"; values.len()].join(", ");
-            let sql = format!("SELECT greatest({placeholders})");
+            let sql = format!("SELECT greatest_of({placeholders})");
             let result = conn.query_row(&sql, rusqlite::params_from_iter(values.iter()), |r| r.get::<_, Value>(0));
             let numeric_only = values.iter().all(|v| matches!(v, Value::Null | Value::Integer(_) | Value::Real(_)));
             prop_assert_eq!(result.is_ok(), numeric_only);

@@ -100,7 +100,7 @@ fn components_load_from_sql_only_when_allowed_and_only_from_the_directory() -> R
             .open()
             .await?;
         let row = reopened
-            .query_row("SELECT levenshtein('kitten', 'sitting')", ())
+            .query_row("SELECT edit_distance('kitten', 'sitting')", ())
             .await?;
         assert_eq!(row.get::<i64>(0)?, 3);
         reopened.close();
@@ -108,7 +108,7 @@ fn components_load_from_sql_only_when_allowed_and_only_from_the_directory() -> R
         let without = Database::builder().path(&file).open().await?;
         assert!(
             without
-                .query_row("SELECT levenshtein('a', 'b')", ())
+                .query_row("SELECT edit_distance('a', 'b')", ())
                 .await
                 .is_err()
         );

@@ -21,7 +21,7 @@
 //! let store = Arc::new(ComponentStore::new(wasmudf::Engine::new()?, 4));
 //! store.load_file("stats.wasm")?;
 //! let ctx = connect("df://localhost:50050", store).await?;
-//! ctx.sql("SELECT median(x) FROM (VALUES (1.0), (5.0), (3.0)) AS t(x)")
+//! ctx.sql("SELECT median_of(x) FROM (VALUES (1.0), (5.0), (3.0)) AS t(x)")
 //!     .await?
 //!     .show()
 //!     .await?;
@@ -47,14 +47,16 @@ use datafusion::execution::SessionStateBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 pub use codec::WasmCodec;
-pub use store::{ComponentStore, DEFAULT_SHIP_LIMIT};
+pub use store::{ComponentStore, DEFAULT_SHIP_LIMIT, DEFAULT_SHIPPED_QUOTA};
 
 /// What can go wrong loading components into a store or shipping them.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// A file or folder could not be read, or its bytes are not a
-    /// component this host loads.
+    /// A file or folder could not be read, its bytes are not a component
+    /// this host loads, or its functions are named like DataFusion's
+    /// builtins or another stored component's
+    /// ([`wasmudf::Error::NameClash`]).
     #[error(transparent)]
     Load(#[from] wasmudf::Error),
     /// DataFusion refused the component's functions.
@@ -72,6 +74,20 @@ pub enum Error {
         function: String,
         /// The component's SHA-256, in hex.
         hash: String,
+    },
+    /// A component came with a plan that is larger than the store's quota
+    /// of shipped components ([`ComponentStore::shipped_quota`]).
+    #[error(
+        "shipped component {hash} is {size} bytes, over this process's quota of {quota} bytes \
+         for shipped components; put it in the folder given with --udf instead"
+    )]
+    OverQuota {
+        /// The component's SHA-256, in hex.
+        hash: String,
+        /// Its size in bytes.
+        size: usize,
+        /// The store's quota.
+        quota: usize,
     },
     /// Shipped bytes that do not hash to the hash they came with.
     #[error("{function}: shipped component bytes hash to {actual}, not to the declared {declared}")]
@@ -99,7 +115,8 @@ pub fn client_config(config: SessionConfig, store: &Arc<ComponentStore>) -> Sess
 ///
 /// # Errors
 ///
-/// The URL does not parse, or DataFusion refuses a function.
+/// The URL does not parse, or DataFusion refuses a function (one named
+/// like a builtin: [`wasmudf::Error::NameClash`]).
 pub async fn connect(url: &str, store: Arc<ComponentStore>) -> Result<SessionContext, Error> {
     let config = client_config(SessionConfig::new_with_ballista(), &store);
     let state = SessionStateBuilder::new()
@@ -109,7 +126,7 @@ pub async fn connect(url: &str, store: Arc<ComponentStore>) -> Result<SessionCon
     let ctx = SessionContext::remote_with_state(url, state).await?;
     // Ballista rebuilds the state it is given and drops custom functions
     // on the way; they go back on the context it returns.
-    store.register(&ctx);
+    store.register(&ctx)?;
     Ok(ctx)
 }
 

@@ -232,14 +232,14 @@ fn cluster_query(
 
 /// Every example function of every example component.
 const QUERIES: &[&str] = &[
-    "SELECT id, unicode_upper(s), levenshtein(s, 'sitting'), regexp('^[a-z]+[0-9]$', s) FROM t ORDER BY id",
-    "SELECT id, sha256(b), sha256(s), identity(i), identity(r), identity(s), identity(b) FROM t ORDER BY id",
-    "SELECT id, greatest(i, 3), greatest(r, 0.5, -2.0), sleep(0) FROM t ORDER BY id",
-    "SELECT g, median(r), median(i), sumsq(i), sumsq(r) FROM t GROUP BY g ORDER BY g",
-    "SELECT g, median(DISTINCT i), sumsq(DISTINCT i) FROM t GROUP BY g ORDER BY g",
-    "SELECT median(r), sumsq(i) FROM t",
+    "SELECT id, unicode_upper(s), edit_distance(s, 'sitting'), regexp('^[a-z]+[0-9]$', s) FROM t ORDER BY id",
+    "SELECT id, sha256_of(b), sha256_of(s), identity(i), identity(r), identity(s), identity(b) FROM t ORDER BY id",
+    "SELECT id, greatest_of(i, 3), greatest_of(r, 0.5, -2.0), sleep(0) FROM t ORDER BY id",
+    "SELECT g, median_of(r), median_of(i), sumsq(i), sumsq(r) FROM t GROUP BY g ORDER BY g",
+    "SELECT g, median_of(DISTINCT i), sumsq(DISTINCT i) FROM t GROUP BY g ORDER BY g",
+    "SELECT median_of(r), sumsq(i) FROM t",
     "SELECT id, sumsq(i) OVER (ORDER BY id ROWS BETWEEN 2 PRECEDING AND CURRENT ROW) FROM t ORDER BY id",
-    "SELECT g, sumsq(i), median(i), greatest(g, 2) FROM c GROUP BY g ORDER BY g",
+    "SELECT g, sumsq(i), median_of(i), greatest_of(g, 2) FROM c GROUP BY g ORDER BY g",
 ];
 
 fn tables(parquet: &Path, csv: &Path) -> Vec<String> {
@@ -340,7 +340,7 @@ fn wasmudf_query_with_ballista_prints_what_the_local_engine_prints() -> Result<(
     let tmp = tempfile::tempdir()?;
     let (parquet, csv) = write_files(tmp.path())?;
     let c = cluster(&[], &[], tmp.path())?;
-    let sql = "SELECT g, median(r), sumsq(i), unicode_upper(min(s)) FROM t GROUP BY g ORDER BY g; \
+    let sql = "SELECT g, median_of(r), sumsq(i), unicode_upper(min(s)) FROM t GROUP BY g ORDER BY g; \
                SELECT count(*), sumsq(g) FROM c";
     let run = |extra: &[&str]| -> Result<String> {
         let out = Command::new(&wasmudf)
@@ -369,5 +369,36 @@ fn wasmudf_query_with_ballista_prints_what_the_local_engine_prints() -> Result<(
         .output()?;
     let help = String::from_utf8(out.stdout)?;
     assert!(out.status.success() && help.contains("executor"), "{help}");
+    Ok(())
+}
+
+/// Every role refuses, before it starts, a component named like one of
+/// DataFusion's builtins, as the local engines do.
+#[test]
+fn a_component_named_like_a_builtin_is_refused_by_every_role() -> Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let shadow = wasmudf_test_guests::SHADOW_BUILTINS;
+    for args in [
+        vec!["query", "--ballista", "df://127.0.0.1:9", "--udf", shadow, "SELECT 1"],
+        vec!["scheduler", "--bind", "127.0.0.1:0", "--udf", shadow],
+        vec![
+            "executor",
+            "--scheduler",
+            "127.0.0.1:9",
+            "--udf",
+            shadow,
+        ],
+    ] {
+        let out = Command::new(BIN)
+            .args(&args)
+            .env("XDG_CACHE_HOME", tmp.path())
+            .output()?;
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(
+            err.contains("function `abs` (variadic) clashes with DataFusion's builtin `abs`"),
+            "{args:?}: {err}"
+        );
+    }
     Ok(())
 }

@@ -55,9 +55,9 @@ fn query_json_answers_with_the_example_functions() {
             "--threads",
             threads,
             "--json",
-            "SELECT unicode_upper('straße') AS u, levenshtein('kitten', 'sitting') AS d",
-            "SELECT median(value) AS m, sumsq(value) AS s FROM json_each('[1,2,3,4]')",
-            "SELECT 'abc' REGEXP '^a' AS r, greatest(1, 2.5) AS g, hex(sha256('abc')) AS h",
+            "SELECT unicode_upper('straße') AS u, edit_distance('kitten', 'sitting') AS d",
+            "SELECT median_of(value) AS m, sumsq(value) AS s FROM json_each('[1,2,3,4]')",
+            "SELECT 'abc' REGEXP '^a' AS r, greatest_of(1, 2.5) AS g, hex(sha256_of('abc')) AS h",
         ]);
         assert!(out.status.success(), "{}", stderr(&out));
         let text = stdout(&out);
@@ -79,7 +79,7 @@ fn statements_in_one_argument_and_across_arguments_share_the_database() {
         "query",
         "--json",
         "CREATE TABLE t(x); INSERT INTO t VALUES (3), (1), (2);",
-        "SELECT median(x) AS m FROM t",
+        "SELECT median_of(x) AS m FROM t",
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out).lines().last(), Some(r#"[{"m":2.0}]"#));
@@ -102,7 +102,7 @@ fn a_database_file_persists_between_runs() {
         "query",
         "--db",
         db,
-        "CREATE TABLE t(x); INSERT INTO t VALUES (sha256('a'))",
+        "CREATE TABLE t(x); INSERT INTO t VALUES (sha256_of('a'))",
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let out = wasmudf(&[
@@ -194,7 +194,7 @@ fn errors_go_to_stderr_with_a_nonzero_exit_and_no_panic() {
     let cases: Vec<Vec<&str>> = vec![
         vec!["query", "--udf", junk.to_str().expect("utf-8"), "SELECT 1"],
         vec!["query", "SELECT no_such_function(1)"],
-        vec!["query", "SELECT levenshtein(1, 2)"],
+        vec!["query", "SELECT edit_distance(1, 2)"],
         vec!["query", "--timeout-ms", "100", "SELECT sleep(5000)"],
         vec!["inspect", "/nonexistent.wasm"],
     ];
@@ -218,7 +218,7 @@ fn shell_runs_statements_and_dot_commands_from_stdin() {
     let out = shell(&["shell"], &script);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
-    for needle in ["levenshtein", "SHELL", "loaded 1 component", "42"] {
+    for needle in ["edit_distance", "SHELL", "loaded 1 component", "42"] {
         assert!(text.contains(needle), "{needle} missing from {text}");
     }
 }
@@ -229,15 +229,15 @@ fn shell_runs_statements_and_dot_commands_from_stdin() {
 #[test]
 fn shell_refuses_a_component_that_shadows_builtins_and_answers_on() {
     let script = format!(
-        ".bail off\n.load {}\nSELECT abs(-5) || lower('OK') AS r;\nSELECT greatest(1, 7) AS g;\n.quit\n",
+        ".bail off\n.load {}\nSELECT abs(-5) || lower('OK') AS r;\nSELECT greatest_of(1, 7) AS g;\n.quit\n",
         wasmudf_test_guests::SHADOW_BUILTINS
     );
     let out = shell(&["shell"], &script);
     let (text, err) = (stdout(&out), stderr(&out));
     assert_eq!(out.status.code(), Some(1), "{err}");
-    // The shell has the examples loaded, `greatest` among them.
+    // The shell has the examples loaded, `greatest_of` among them.
     assert!(
-        err.contains("`greatest` (arity 2) clashes with `greatest` (variadic) of component"),
+        err.contains("`greatest_of` (arity 2) clashes with `greatest_of` (variadic) of component"),
         "{err}"
     );
     assert!(!text.contains("loaded 1 component"), "{text}");
@@ -419,8 +419,8 @@ fn shell_open_switches_to_a_new_database_with_the_same_components() {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = dir.path().join("new.db");
     let script = format!(
-        "CREATE TABLE before(x);\n.open {}\nCREATE TABLE t(x);\nINSERT INTO t VALUES (sha256('a'));\n\
-         SELECT length(x) FROM t;\n.tables\n.open\n.tables\nSELECT levenshtein('a', 'b');\n",
+        "CREATE TABLE before(x);\n.open {}\nCREATE TABLE t(x);\nINSERT INTO t VALUES (sha256_of('a'));\n\
+         SELECT length(x) FROM t;\n.tables\n.open\n.tables\nSELECT edit_distance('a', 'b');\n",
         db.display()
     );
     assert_eq!(shell_ok(&script), "32\nt\n1\n");
@@ -433,11 +433,11 @@ fn shell_open_switches_to_a_new_database_with_the_same_components() {
 
 #[test]
 fn shell_functions_takes_like_and_glob_patterns() {
-    let text = shell_ok(".functions lev%\n.functions *median*\n");
+    let text = shell_ok(".functions edit%\n.functions *median*\n");
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 2, "{text}");
-    assert!(lines[0].starts_with("levenshtein ") && lines[0].contains("scalar"));
-    assert!(lines[1].starts_with("median ") && lines[1].contains("aggregate"));
+    assert!(lines[0].starts_with("edit_distance ") && lines[0].contains("scalar"));
+    assert!(lines[1].starts_with("median_of ") && lines[1].contains("aggregate"));
     assert_eq!(shell_ok(".functions nothing_like_this\n"), "");
 }
 
@@ -464,7 +464,7 @@ fn shell_functions_come_from_the_library_not_from_the_database_file() {
     );
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
-    assert!(text.contains("levenshtein"), "{text}");
+    assert!(text.contains("edit_distance"), "{text}");
     assert!(!text.contains("evil_fn"), "{text}");
     let lines: Vec<&str> = text.lines().collect();
     // `.tables` and `.schema` show the file's table, and only it.
@@ -540,7 +540,7 @@ fn shell_bail_stops_piped_input_at_the_first_error_and_bail_off_goes_on() {
     let out = shell(
         &["shell"],
         ".bail off\nSELECT 1;\nCREATE TABLE t(x UNIQUE);\nINSERT INTO t VALUES (1);\n\
-         INSERT INTO t VALUES (1);\nSELECT levenshtein(1, 2);\nSELECT 2;\n",
+         INSERT INTO t VALUES (1);\nSELECT edit_distance(1, 2);\nSELECT 2;\n",
     );
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(stdout(&out), "1\n2\n");
@@ -551,7 +551,7 @@ fn shell_bail_stops_piped_input_at_the_first_error_and_bail_off_goes_on() {
         "Runtime error near line 5: UNIQUE constraint failed: t.x"
     );
     assert!(
-        lines[1].starts_with("Runtime error near line 6: ") && lines[1].contains("levenshtein"),
+        lines[1].starts_with("Runtime error near line 6: ") && lines[1].contains("edit_distance"),
         "{err}"
     );
     assert!(!err.contains("Error code"), "{err}");
@@ -1238,9 +1238,9 @@ fn datafusion_over_parquet_and_csv_answers_as_sqlite_does() {
     .expect("csv");
 
     let queries = [
-        "SELECT id, unicode_upper(s) AS u, levenshtein(s, 'sitting') AS l, regexp('^[a-z]+$', s) AS r, \
-         sha256(s) AS h, greatest(x, 0.0) AS g, greatest(id, 3) AS gi, identity(x) AS i FROM t ORDER BY id",
-        "SELECT median(x) AS m, sumsq(x) AS q, sumsq(id) AS qi FROM t",
+        "SELECT id, unicode_upper(s) AS u, edit_distance(s, 'sitting') AS l, regexp('^[a-z]+$', s) AS r, \
+         sha256_of(s) AS h, greatest_of(x, 0.0) AS g, greatest_of(id, 3) AS gi, identity(x) AS i FROM t ORDER BY id",
+        "SELECT median_of(x) AS m, sumsq(x) AS q, sumsq(id) AS qi FROM t",
         "SELECT id, sumsq(x) OVER (ORDER BY id ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) AS w FROM t ORDER BY id",
     ];
     for query in queries {
@@ -1284,4 +1284,24 @@ fn datafusion_over_parquet_and_csv_answers_as_sqlite_does() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("opening nope.parquet"));
     let out = wasmudf(&["query", "--table", "t=x.csv", "SELECT 1"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("--table is for --engine datafusion"));
+}
+
+/// A component named like DataFusion's builtins is refused by
+/// `--engine datafusion` as `--engine sqlite` refuses it, naming both.
+#[test]
+fn datafusion_refuses_a_component_that_shadows_a_builtin() {
+    let out = wasmudf(&[
+        "query",
+        "--engine",
+        "datafusion",
+        "--udf",
+        wasmudf_test_guests::SHADOW_BUILTINS,
+        "SELECT abs(-1)",
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("function `abs` (variadic) clashes with DataFusion's builtin `abs`"),
+        "{err}"
+    );
 }

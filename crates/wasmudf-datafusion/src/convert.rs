@@ -11,7 +11,7 @@ use datafusion::arrow::array::{
 use datafusion::arrow::buffer::{BooleanBuffer, Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{DataFusionError, Result, exec_err, plan_err};
-use wasmudf::{Arity, Column, ColumnRef, FunctionSpec, Value, ValueType};
+use wasmudf::{Arity, Column, ColumnRef, FunctionKind, FunctionSpec, Value, ValueType};
 
 /// The Arrow type of SQLite's class `t`.
 fn arrow_type(t: ValueType) -> Option<DataType> {
@@ -31,6 +31,15 @@ fn arrow_type(t: ValueType) -> Option<DataType> {
 /// the widening the guest SDKs do themselves. Anything else is a planning
 /// error.
 pub(crate) fn coerce(spec: &FunctionSpec, args: &[DataType]) -> Result<Vec<DataType>> {
+    // An aggregate called with no argument is planned with one placeholder
+    // NULL (`planning.rs`), which must stay NULL-typed: a cast would drop
+    // the metadata that marks it.
+    if spec.kind != FunctionKind::Scalar
+        && matches!(spec.arity, Arity::Exactly(0) | Arity::Variadic)
+        && args == [DataType::Null]
+    {
+        return Ok(vec![DataType::Null]);
+    }
     if let Arity::Exactly(n) = spec.arity
         && usize::from(n) != args.len()
     {
@@ -47,6 +56,11 @@ pub(crate) fn coerce(spec: &FunctionSpec, args: &[DataType]) -> Result<Vec<DataT
                 Arity::Variadic => p.first().copied(),
                 Arity::Exactly(_) => p.get(i).copied(),
             });
+            // A dictionary's values are what the guest sees.
+            let t = match t {
+                DataType::Dictionary(_, values) => values.as_ref(),
+                t => t,
+            };
             let class = match t {
                 DataType::Null => {
                     return Ok(declared.and_then(arrow_type).unwrap_or(DataType::Int64));
@@ -94,7 +108,7 @@ pub(crate) fn coerce(spec: &FunctionSpec, args: &[DataType]) -> Result<Vec<DataT
 /// taken from its arguments: REAL when they are numbers and one is REAL (as
 /// SQLite's arithmetic would give), otherwise the first one's class (an
 /// undeclared function of one class in, the same class out: `identity`,
-/// `greatest`, `sumsq`).
+/// `greatest_of`, `sumsq`).
 pub(crate) fn return_type(spec: &FunctionSpec, args: &[DataType]) -> Result<DataType> {
     if let Some(t) = spec.returns.and_then(arrow_type) {
         return Ok(t);
@@ -119,11 +133,21 @@ pub(crate) fn return_type(spec: &FunctionSpec, args: &[DataType]) -> Result<Data
 /// Arrays lent to the guest as [`ColumnRef`]s. TEXT and BLOB offsets are
 /// rebased (Arrow's are `i32` and a sliced array's start past zero);
 /// values are borrowed, and so are validity bitmaps that start on a byte.
+/// What has to be copied is kept per argument, so each argument's column
+/// borrows its own copies whatever the others need.
 #[derive(Default)]
 pub(crate) struct Lent {
-    offsets: Vec<Vec<u32>>,
-    bitmaps: Vec<Buffer>,
-    nulls: Vec<Vec<Value>>,
+    owned: Vec<Owned>,
+}
+
+/// The parts of one argument's column that could not be borrowed.
+#[derive(Default)]
+struct Owned {
+    offsets: Option<Vec<u32>>,
+    /// The validity bits moved to start at bit 0 (the array's nulls start
+    /// mid-byte: a slice at an offset that is not a multiple of 8).
+    bitmap: Option<Buffer>,
+    nulls: Option<Vec<Value>>,
 }
 
 impl Lent {
@@ -131,37 +155,42 @@ impl Lent {
     /// coercion should not have let through.
     pub(crate) fn lend<'a>(&'a mut self, arrays: &'a [ArrayRef]) -> Result<Vec<ColumnRef<'a>>> {
         // First every owned part, then the borrows of them.
-        for a in arrays {
-            if let Some(n) = a.nulls()
-                && n.offset() % 8 != 0
-            {
-                self.bitmaps.push(n.inner().sliced());
-            }
-            match a.data_type() {
-                DataType::Utf8 => {
-                    let s = downcast::<StringArray>(a)?;
-                    self.offsets.push(rebase(s.value_offsets())?);
-                }
-                DataType::Binary => {
-                    let b = downcast::<BinaryArray>(a)?;
-                    self.offsets.push(rebase(b.value_offsets())?);
-                }
-                DataType::Null => self.nulls.push(vec![Value::Null; a.len()]),
-                _ => {}
-            }
-        }
-        let this: &'a Lent = self;
-        let (mut offsets, mut bitmaps, mut nulls) =
-            (this.offsets.iter(), this.bitmaps.iter(), this.nulls.iter());
-        arrays
+        self.owned = arrays
             .iter()
             .map(|a| {
+                let mut owned = Owned::default();
+                if let Some(n) = a.nulls()
+                    && n.null_count() > 0
+                    && n.offset() % 8 != 0
+                {
+                    owned.bitmap = Some(n.inner().sliced());
+                }
+                match a.data_type() {
+                    DataType::Utf8 => {
+                        owned.offsets = Some(rebase(downcast::<StringArray>(a)?.value_offsets())?);
+                    }
+                    DataType::Binary => {
+                        owned.offsets = Some(rebase(downcast::<BinaryArray>(a)?.value_offsets())?);
+                    }
+                    DataType::Null => owned.nulls = Some(vec![Value::Null; a.len()]),
+                    _ => {}
+                }
+                Ok(owned)
+            })
+            .collect::<Result<_>>()?;
+        arrays
+            .iter()
+            .zip(&self.owned)
+            .map(|(a, owned)| {
                 let valid: Option<&[u8]> = match a.nulls() {
                     None => None,
                     Some(n) if n.null_count() == 0 => None,
-                    Some(n) if n.offset() % 8 == 0 => Some(&n.inner().values()[n.offset() / 8..]),
-                    Some(_) => bitmaps.next().map(|b| b.as_slice()),
+                    Some(n) => match &owned.bitmap {
+                        Some(b) => Some(b.as_slice()),
+                        None => Some(&n.inner().values()[n.offset() / 8..]),
+                    },
                 };
+                let offsets = owned.offsets.as_deref().unwrap_or_default();
                 Ok(match a.data_type() {
                     DataType::Int64 => ColumnRef::Integers {
                         data: downcast::<Int64Array>(a)?.values(),
@@ -177,7 +206,7 @@ impl Lent {
                         let data = std::str::from_utf8(&s.value_data()[start..end])
                             .map_err(|e| DataFusionError::Internal(e.to_string()))?;
                         ColumnRef::Texts {
-                            offsets: offsets.next().map(Vec::as_slice).unwrap_or_default(),
+                            offsets,
                             data,
                             valid,
                         }
@@ -186,14 +215,12 @@ impl Lent {
                         let b = downcast::<BinaryArray>(a)?;
                         let (start, end) = span(b.value_offsets());
                         ColumnRef::Blobs {
-                            offsets: offsets.next().map(Vec::as_slice).unwrap_or_default(),
+                            offsets,
                             data: &b.value_data()[start..end],
                             valid,
                         }
                     }
-                    DataType::Null => {
-                        ColumnRef::Values(nulls.next().map(Vec::as_slice).unwrap_or_default())
-                    }
+                    DataType::Null => ColumnRef::Values(owned.nulls.as_deref().unwrap_or_default()),
                     other => {
                         return exec_err!("internal: an argument of type {other} reached a guest");
                     }
@@ -201,6 +228,95 @@ impl Lent {
             })
             .collect()
     }
+}
+
+/// What row `row` of `arrays` weighs in a crossing, as SQLite's aggregate
+/// batches count it: 16 bytes a value, plus each TEXT's or BLOB's bytes.
+fn row_cost(arrays: &[ArrayRef], row: usize) -> usize {
+    const VALUE_SIZE: usize = 16;
+    arrays
+        .iter()
+        .map(|a| {
+            let payload = if a.is_null(row) {
+                0
+            } else if let Some(s) = a.as_any().downcast_ref::<StringArray>() {
+                s.value_length(row).max(0) as usize
+            } else if let Some(b) = a.as_any().downcast_ref::<BinaryArray>() {
+                b.value_length(row).max(0) as usize
+            } else {
+                0
+            };
+            VALUE_SIZE + payload
+        })
+        .sum()
+}
+
+/// `0..rows` cut into the runs of rows the guest is handed one crossing at
+/// a time: at most `max_rows` rows and `max_bytes` bytes by [`row_cost`],
+/// as SQLite batches aggregate rows; a row over `max_bytes` goes alone.
+pub(crate) fn chunks(
+    arrays: &[ArrayRef],
+    rows: usize,
+    max_rows: usize,
+    max_bytes: usize,
+) -> Vec<std::ops::Range<usize>> {
+    let max_rows = max_rows.max(1);
+    let sized = arrays
+        .iter()
+        .any(|a| matches!(a.data_type(), DataType::Utf8 | DataType::Binary));
+    if !sized {
+        // Every row costs the same.
+        let cost = 16 * arrays.len();
+        let per = max_rows.min(max_bytes.checked_div(cost).unwrap_or(usize::MAX).max(1));
+        return (0..rows)
+            .step_by(per)
+            .map(|start| start..rows.min(start + per))
+            .collect();
+    }
+    let mut out = Vec::new();
+    let (mut start, mut bytes) = (0, 0usize);
+    for row in 0..rows {
+        let cost = row_cost(arrays, row);
+        if row > start && (row - start >= max_rows || bytes.saturating_add(cost) > max_bytes) {
+            out.push(start..row);
+            (start, bytes) = (row, 0);
+        }
+        bytes = bytes.saturating_add(cost);
+    }
+    if start < rows {
+        out.push(start..rows);
+    }
+    out
+}
+
+/// `arrays` rows `range`, zero-copy.
+pub(crate) fn slice(arrays: &[ArrayRef], range: &std::ops::Range<usize>) -> Vec<ArrayRef> {
+    arrays
+        .iter()
+        .map(|a| a.slice(range.start, range.len()))
+        .collect()
+}
+
+/// The bytes `array`'s rows take, counting only its own rows of shared
+/// buffers (a slice of a large batch would otherwise count all of it).
+pub(crate) fn logical_size(array: &dyn Array) -> usize {
+    let rows = array.len();
+    let nulls = array.nulls().map_or(0, |_| rows.div_ceil(8));
+    let any = array.as_any();
+    let data = if let Some(s) = any.downcast_ref::<StringArray>() {
+        let (start, end) = span(s.value_offsets());
+        4 * (rows + 1) + (end - start)
+    } else if let Some(b) = any.downcast_ref::<BinaryArray>() {
+        let (start, end) = span(b.value_offsets());
+        4 * (rows + 1) + (end - start)
+    } else if let Some(width) = array.data_type().primitive_width() {
+        width * rows
+    } else if *array.data_type() == DataType::Null {
+        0
+    } else {
+        array.get_array_memory_size()
+    };
+    data + nulls
 }
 
 fn downcast<T: 'static>(a: &ArrayRef) -> Result<&T> {

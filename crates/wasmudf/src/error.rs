@@ -231,6 +231,11 @@ pub enum FunctionOwner {
     /// application, or an extension SQLite registers on every connection
     /// (FTS5's `highlight`, R*Tree's `rtreecheck`, ...).
     Application,
+    /// A builtin of another engine that runs components, named: the
+    /// `median` of DataFusion (`wasmudf-datafusion`, and Ballista through
+    /// it), say. Such an engine knows a function by its name alone, so
+    /// the arity does not matter there.
+    EngineBuiltin(String),
 }
 
 impl std::fmt::Display for ExistingFunction {
@@ -242,6 +247,7 @@ impl std::fmt::Display for ExistingFunction {
                 write!(f, "`{name}` ({arity}) of component {origin}")
             }
             FunctionOwner::Application => write!(f, "the application's `{name}` ({arity})"),
+            FunctionOwner::EngineBuiltin(engine) => write!(f, "{engine}'s builtin `{name}`"),
         }
     }
 }

@@ -30,7 +30,7 @@ use crate::manifest::{Arity, FunctionKind, FunctionSpec};
 /// use wasmudf::{ColumnRef, Value};
 /// let engine = wasmudf::Engine::new()?;
 /// let stats = engine.load_file("stats.wasm")?;
-/// let median = stats.function_index("median", 1).expect("median");
+/// let median = stats.function_index("median_of", 1).expect("median");
 /// let mut instance = stats.instance();
 /// let acc = instance.accumulator(median)?;
 /// let batch = ColumnRef::Reals { data: &[3.0, 1.0, 2.0], valid: None };

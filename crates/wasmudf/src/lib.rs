@@ -17,7 +17,7 @@
 //! let conn = Connection::open_in_memory()?;
 //! stats.register(&conn)?;
 //! let median: f64 = conn.query_row(
-//!     "SELECT median(x) FROM (SELECT 1 AS x UNION ALL SELECT 5 UNION ALL SELECT 2)",
+//!     "SELECT median_of(x) FROM (SELECT 1 AS x UNION ALL SELECT 5 UNION ALL SELECT 2)",
 //!     [],
 //!     |row| row.get(0),
 //! )?;

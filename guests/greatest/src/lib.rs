@@ -1,13 +1,13 @@
-//! Variadic `greatest(...)`: the largest numeric argument.
+//! Variadic `greatest_of(...)`: the largest numeric argument.
 
 use std::cmp::Ordering;
 
 use wasmudf_guest::{Error, Value};
 
-/// `greatest(...)`: the largest non-NULL INTEGER or REAL argument, with its
+/// `greatest_of(...)`: the largest non-NULL INTEGER or REAL argument, with its
 /// own type; NULL when there is none. TEXT or BLOB is an error.
 #[wasmudf_guest::scalar(deterministic)]
-pub fn greatest(args: &[Value]) -> Result<Value, Error> {
+pub fn greatest_of(args: &[Value]) -> Result<Value, Error> {
     let mut best: Option<&Value> = None;
     for (i, v) in args.iter().enumerate() {
         match v {
@@ -76,7 +76,7 @@ fn cmp_int_real(i: i64, r: f64) -> Ordering {
 }
 
 wasmudf_guest::export! {
-    scalars: [greatest],
+    scalars: [greatest_of],
 }
 
 #[cfg(test)]
@@ -91,11 +91,11 @@ mod tests {
             Value::Real(2.5),
             Value::Integer(7),
         ];
-        assert_eq!(greatest(&args).unwrap(), Value::Integer(7));
+        assert_eq!(greatest_of(&args).unwrap(), Value::Integer(7));
         let args = [Value::Integer(3), Value::Real(3.5)];
-        assert_eq!(greatest(&args).unwrap(), Value::Real(3.5));
-        assert_eq!(greatest(&[]).unwrap(), Value::Null);
-        assert_eq!(greatest(&[Value::Null]).unwrap(), Value::Null);
+        assert_eq!(greatest_of(&args).unwrap(), Value::Real(3.5));
+        assert_eq!(greatest_of(&[]).unwrap(), Value::Null);
+        assert_eq!(greatest_of(&[Value::Null]).unwrap(), Value::Null);
     }
 
     #[test]
@@ -103,7 +103,7 @@ mod tests {
         // 2^53 + 1 is not representable as f64; it is greater than 2^53.
         let big = (1i64 << 53) + 1;
         let args = [Value::Real((1u64 << 53) as f64), Value::Integer(big)];
-        assert_eq!(greatest(&args).unwrap(), Value::Integer(big));
+        assert_eq!(greatest_of(&args).unwrap(), Value::Integer(big));
         assert_eq!(cmp_int_real(i64::MAX, 9.3e18), Ordering::Less);
         assert_eq!(cmp_int_real(-1, -0.5), Ordering::Less);
         assert_eq!(cmp_int_real(0, -0.5), Ordering::Greater);
@@ -113,7 +113,7 @@ mod tests {
     fn text_is_an_error() {
         let args = [Value::Integer(1), Value::Text("x".into())];
         assert_eq!(
-            greatest(&args).unwrap_err().to_string(),
+            greatest_of(&args).unwrap_err().to_string(),
             "argument 2 must be numeric, got TEXT"
         );
     }

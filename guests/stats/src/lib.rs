@@ -1,4 +1,4 @@
-//! Statistics: the aggregate `median(x)` and the window function `sumsq(x)`.
+//! Statistics: the aggregate `median_of(x)` and the window function `sumsq(x)`.
 
 use wasmudf_guest::{Aggregate, Error, Flags, FromValue, Mergeable, Value, Window};
 
@@ -31,15 +31,16 @@ impl Num {
     }
 }
 
-/// `median(x)`: the REAL median of the non-NULL numeric values (the mean of
-/// the two middle values for an even count); NULL for none.
+/// `median_of(x)`: the REAL median of the non-NULL numeric values (the mean of
+/// the two middle values for an even count); NULL for none. (Not named
+/// `median`: DataFusion has a builtin aggregate of that name.)
 #[derive(Debug, Default)]
 pub struct Median {
     values: Vec<f64>,
 }
 
 impl Aggregate for Median {
-    const NAME: &'static str = "median";
+    const NAME: &'static str = "median_of";
     const FLAGS: Flags = Flags::DETERMINISTIC;
     type Args<'a> = (Num,);
     type Output = Option<f64>;
@@ -64,7 +65,7 @@ impl Mergeable for Median {
     fn deserialize(bytes: &[u8]) -> Result<Self, Error> {
         let chunks = bytes.chunks_exact(8);
         if !chunks.remainder().is_empty() {
-            return Err(bad_state("median"));
+            return Err(bad_state("median_of"));
         }
         Ok(Median {
             values: chunks

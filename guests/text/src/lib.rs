@@ -1,4 +1,4 @@
-//! Text functions: `unicode_upper(text)`, `levenshtein(a, b)` and
+//! Text functions: `unicode_upper(text)`, `edit_distance(a, b)` and
 //! `regexp(pattern, text)`.
 
 use std::cell::RefCell;
@@ -13,9 +13,10 @@ pub fn unicode_upper(text: &str) -> String {
     text.to_uppercase()
 }
 
-/// `levenshtein(a TEXT, b TEXT) -> INTEGER`: the edit distance between `a`
-/// and `b`, counted in Unicode scalar values.
-#[wasmudf_guest::scalar(name = "levenshtein", deterministic, innocuous)]
+/// `edit_distance(a TEXT, b TEXT) -> INTEGER`: the Levenshtein distance
+/// between `a` and `b`, counted in Unicode scalar values. (Not named
+/// `levenshtein`: DataFusion has a builtin of that name.)
+#[wasmudf_guest::scalar(name = "edit_distance", deterministic, innocuous)]
 pub fn levenshtein_sql(a: &str, b: &str) -> i64 {
     levenshtein(a, b) as i64
 }
