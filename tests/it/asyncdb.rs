@@ -524,7 +524,9 @@ fn udf_failures_are_typed_call_errors() -> Result<()> {
             .pool_size(2)
             .open()
             .await?;
-        let cases: [(&str, fn(&CallErrorKind) -> bool, &str); 4] = [
+        // (SQL, what its failure's kind must be, the function named).
+        type Case = (&'static str, fn(&CallErrorKind) -> bool, &'static str);
+        let cases: [Case; 4] = [
             (
                 "SELECT trap_if(2)",
                 |k| matches!(k, CallErrorKind::Guest(m) if m == "asked to fail"),

@@ -1,6 +1,6 @@
-// One start of a program that loads a JavaScript UDF module and runs it:
-// timed whole by farm-bench, with an empty cache (the cold build) and with
-// the cache the first run filled (BENCHMARKS.md).
+// One start of a program that loads a JavaScript UDF module and runs it,
+// timed as a whole process (BENCHMARKS.md): with an empty cache (the cold
+// build) and with the cache the first run filled.
 //   node bindings/node/bench/start.mjs
 import { fileURLToPath } from 'node:url';
 import wasmudf from '../index.js';

@@ -136,7 +136,7 @@ fn parameter_index(stmt: &rusqlite::Statement<'_>, name: &str) -> rusqlite::Resu
 
 /// Reads up to `max` rows of a bound statement.
 fn read_rows(stmt: &mut rusqlite::Statement<'_>, max: usize) -> rusqlite::Result<Rows> {
-    let columns: Vec<String> = stmt.column_names().into_iter().map(String::from).collect();
+    let columns: Vec<String> = stmt.column_names().map(String::from).collect();
     let width = columns.len();
     let mut rows = Vec::new();
     let mut query = stmt.raw_query();
@@ -194,7 +194,7 @@ fn columns_work(
     stmt: &mut rusqlite::Statement<'_>,
     conn: &rusqlite::Connection,
 ) -> rusqlite::Result<Vec<ColumnInfo>> {
-    let names: Vec<String> = stmt.column_names().into_iter().map(String::from).collect();
+    let names: Vec<String> = stmt.column_names().map(String::from).collect();
     let mut types = decl_types(conn, stmt.expanded_sql().as_deref());
     types.resize(names.len(), None);
     Ok(names
