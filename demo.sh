@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
 # Quick start, step one: install the guest toolchains (the wasm32-wasip2
-# target, componentize-js, componentize-py), build the guests and the
-# `wasmudf` CLI, then run demo queries over example UDFs in Rust,
-# JavaScript and Python.
+# target, componentize-js, componentize-py), build the guests, the
+# `wasmudf` CLI and the Node.js package, run the seed's program in Node.js,
+# then demo queries over example UDFs in Rust, JavaScript and Python.
 set -euo pipefail
 cd "$(dirname "$0")"
 guests/setup-toolchains.sh
-cargo build --release -p wasmudf-cli
+# The `wasmudf` CLI and the Node.js package's addon, in one release build
+# (one feature resolution, so wasmtime compiles once for both), then the
+# addon's loader and types with @napi-rs/cli (pinned).
+(cd bindings/node && npm ci --no-audit --no-fund && npm run build)
 wasmudf=target/release/wasmudf
 set -x
+# The seed's own program in Node.js: a JavaScript UDF, sleep(200), awaited
+# through an async SQLite API, then 100 of them on 4 threads.
+node bindings/node/examples/seed.mjs
 $wasmudf inspect guests/target/wasm32-wasip2/release/text.wasm
 $wasmudf query \
   "CREATE TABLE words(w TEXT)" \

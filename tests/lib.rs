@@ -4,14 +4,43 @@ use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 
 use rusqlite::Connection;
-use wasmudf::{Component, Engine};
+use wasmudf::{Component, Engine, Limits};
 
 pub mod wat_guest;
 
 /// One engine for the whole test binary, as an embedder would have.
 pub fn engine() -> &'static Engine {
     static ENGINE: OnceLock<Engine> = OnceLock::new();
-    ENGINE.get_or_init(|| Engine::new().expect("default engine builds"))
+    ENGINE.get_or_init(|| {
+        Engine::builder()
+            .limits(long_lived())
+            .build()
+            .expect("engine builds")
+    })
+}
+
+/// Default limits with a smaller instance pool, for an engine that lives as
+/// long as the test binary. Each engine reserves address space for every
+/// memory its pool may hold (about 12 TiB at the default 1,000 instances),
+/// and the binary's long-lived engines together with those of concurrently
+/// running tests must fit in the process's 128 TiB; with default pools a
+/// handful of static engines and two tests at once came close enough to
+/// fail with "mmap failed to reserve".
+pub fn long_lived() -> Limits {
+    Limits {
+        max_instances: 256,
+        ..Limits::default()
+    }
+}
+
+/// The compiled-code cache's secret key file for this test binary: one per
+/// process, as one per user in real use, in a private temporary folder
+/// (not the real user's state folder).
+pub fn cache_secret() -> std::path::PathBuf {
+    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+    DIR.get_or_init(|| tempfile::tempdir().expect("a temporary folder"))
+        .path()
+        .join("cache-secret")
 }
 
 /// The compiled component for a guest crate, compiled once per test binary.
@@ -160,4 +189,52 @@ pub async fn slow_collect(
         }
     }
     Ok(out)
+}
+
+/// The `tracing` warnings emitted on this thread while [`warnings_during`]
+/// ran its closure: each event's message and fields, as text.
+#[derive(Debug, Default)]
+struct Warnings(Mutex<Vec<String>>);
+
+/// Writes an event's fields into one line of text.
+struct Fields<'a>(&'a mut String);
+
+impl tracing::field::Visit for Fields<'_> {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        use std::fmt::Write;
+        if field.name() == "message" {
+            let _ = write!(self.0, "{value:?}");
+        } else {
+            let _ = write!(self.0, " {}={value:?}", field.name());
+        }
+    }
+}
+
+impl tracing::Subscriber for Warnings {
+    fn enabled(&self, metadata: &tracing::Metadata<'_>) -> bool {
+        *metadata.level() <= tracing::Level::WARN
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        if *event.metadata().level() == tracing::Level::WARN {
+            let mut line = String::new();
+            event.record(&mut Fields(&mut line));
+            self.0.lock().expect("warnings lock").push(line);
+        }
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+/// Runs `f` and returns its result with the `tracing` warnings it emitted
+/// on this thread (where a plain `rusqlite::Connection` runs its guests).
+pub fn warnings_during<R>(f: impl FnOnce() -> R) -> (R, Vec<String>) {
+    let warnings = std::sync::Arc::new(Warnings::default());
+    let out = tracing::subscriber::with_default(warnings.clone(), f);
+    let seen = std::mem::take(&mut *warnings.0.lock().expect("warnings lock"));
+    (out, seen)
 }

@@ -1,10 +1,13 @@
 //! `median` and `sumsq` against answers SQLite's builtins compute on the
 //! same data, including GROUP BY and window frames.
 
+use std::time::Duration;
+
 use anyhow::Result;
 use rusqlite::Connection;
 use rusqlite::types::Value;
-use wasmudf_tests::{conn_with, scalar};
+use wasmudf::{Engine, Limits};
+use wasmudf_tests::{conn_with, load_on, scalar, warnings_during};
 
 /// A table `t(g, x)` of 2,000 rows in 37 groups, with NULLs, integers and
 /// reals mixed in, from a fixed linear congruential sequence.
@@ -166,5 +169,65 @@ fn an_aggregate_of_no_arguments_counts_rows_across_batches() -> Result<()> {
         scalar(&conn, "SELECT count_rows() FROM (SELECT 1 WHERE 0)")?,
         Value::Integer(0)
     );
+    Ok(())
+}
+
+/// `drop-loop`'s `drop_loop_sum(x)`: an accumulator the host drops without
+/// finishing it loops in its destructor. The value of an empty window frame
+/// is such an accumulator, made and released in one callback: with 40
+/// partitions that each start with an empty frame, the first release runs
+/// into the deadline (reported once, the instance replaced) and no later
+/// one runs the destructor, so the query answers, for one deadline, on the
+/// direct path and on the component path alike.
+#[test]
+fn an_accumulator_destructor_that_loops_costs_one_deadline_not_one_per_frame() -> Result<()> {
+    let sql = |f: &str| {
+        format!(
+            "SELECT id, {f} FROM w WINDOW win AS (PARTITION BY g ORDER BY id \
+             ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) ORDER BY id"
+        )
+    };
+    for direct in [true, false] {
+        let engine = Engine::builder()
+            .limits(Limits {
+                timeout: Duration::from_millis(250),
+                // A small pool: the test binary's engines share one address
+                // space, and each reserves room for all of its instances.
+                max_instances: 16,
+                ..Limits::default()
+            })
+            .direct_calls(direct)
+            .build()?;
+        let conn = Connection::open_in_memory()?;
+        load_on(&engine, "drop-loop").register(&conn)?;
+        conn.execute_batch(
+            "CREATE TABLE w(id INTEGER PRIMARY KEY, g INTEGER, x INTEGER);
+             WITH RECURSIVE c(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM c WHERE k < 200)
+             INSERT INTO w(g, x) SELECT k % 40, k * 7 % 13 FROM c;",
+        )?;
+        let window = |f: &str| -> Result<Vec<(i64, i64)>> {
+            let mut stmt = conn.prepare(&sql(f))?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        };
+        let expected = window("coalesce(sum(x) OVER win, 0)")?;
+        let before = engine.instance_stats();
+        let (got, warnings) = warnings_during(|| window("drop_loop_sum(x) OVER win"));
+        assert_eq!(got?, expected, "direct: {direct}");
+        let after = engine.instance_stats();
+        assert_eq!(after.replaced - before.replaced, 1, "direct: {direct}");
+        assert_eq!(warnings.len(), 1, "direct: {direct}: {warnings:?}");
+        assert!(
+            warnings[0].contains("drop_loop") && warnings[0].contains("deadline exceeded"),
+            "{warnings:?}"
+        );
+        // Finished groups are the guest's; an aggregate over no rows is
+        // finished too, and runs no destructor.
+        let (empty, warnings) =
+            warnings_during(|| scalar(&conn, "SELECT drop_loop_sum(x) FROM w WHERE 0"));
+        assert_eq!(empty?, Value::Integer(0));
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(engine.instance_stats().replaced, after.replaced);
+    }
     Ok(())
 }

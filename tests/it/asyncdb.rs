@@ -504,3 +504,124 @@ fn stress_thousands_of_concurrent_queries_mixing_every_example() -> Result<()> {
         Ok(())
     })
 }
+
+/// A UDF's failure reaches a `Database` caller typed (`Error::Call` with
+/// the `CallErrorKind`), through every entry point, with the message SQL
+/// sees; other SQL errors stay `Error::Sqlite`.
+#[test]
+fn udf_failures_are_typed_call_errors() -> Result<()> {
+    use wasmudf::CallErrorKind;
+    block_on(async {
+        let engine = wasmudf::Engine::builder()
+            .limits(wasmudf::Limits {
+                timeout: Duration::from_millis(200),
+                max_memory_bytes: 16 << 20,
+                ..wasmudf::Limits::default()
+            })
+            .build()?;
+        let db = Database::builder()
+            .components(["faulty", "infinite-loop", "memory-bomb"].map(|n| load_on(&engine, n)))
+            .pool_size(2)
+            .open()
+            .await?;
+        let cases: [(&str, fn(&CallErrorKind) -> bool, &str); 4] = [
+            (
+                "SELECT trap_if(2)",
+                |k| matches!(k, CallErrorKind::Guest(m) if m == "asked to fail"),
+                "trap_if",
+            ),
+            (
+                "SELECT trap_if(1)",
+                |k| matches!(k, CallErrorKind::Trap(_)),
+                "trap_if",
+            ),
+            (
+                "SELECT spin()",
+                |k| matches!(k, CallErrorKind::Deadline),
+                "spin",
+            ),
+            (
+                "SELECT bomb(64)",
+                |k| matches!(k, CallErrorKind::Resource(_)),
+                "bomb",
+            ),
+        ];
+        for (sql, kind, function) in cases {
+            let err = db.query_row(sql, ()).await.expect_err(sql);
+            let Error::Call(call) = &err else {
+                panic!("{sql}: not a call error: {err:?}")
+            };
+            assert!(kind(&call.cause), "{sql}: {call:?}");
+            assert_eq!(call.function, function);
+            assert_eq!(err.to_string(), call.to_string());
+            let err = db.execute(sql, ()).await.expect_err(sql);
+            assert!(
+                matches!(&err, Error::Call(c) if kind(&c.cause)),
+                "{sql}: {err:?}"
+            );
+            let mut stream = db.stream(sql, ());
+            let err = stream.next().await.expect("an item").expect_err(sql);
+            assert!(
+                matches!(&err, Error::Call(c) if kind(&c.cause)),
+                "{sql}: {err:?}"
+            );
+            let err = db
+                .interact(move |conn| Ok(conn.query_row(sql, [], |r| r.get::<_, i64>(0))?))
+                .await
+                .expect_err(sql);
+            assert!(
+                matches!(&err, Error::Call(c) if kind(&c.cause)),
+                "{sql}: {err:?}"
+            );
+        }
+        // Not a UDF's failure, even right after one on the same connection.
+        let err = db
+            .query_row("SELECT * FROM nowhere", ())
+            .await
+            .expect_err("no table");
+        assert!(matches!(err, Error::Sqlite(_)), "{err:?}");
+        let err = db
+            .query_row("SELECT trap_if(3) + (SELECT x FROM nowhere)", ())
+            .await
+            .expect_err("no table");
+        assert!(matches!(err, Error::Sqlite(_)), "{err:?}");
+        Ok(())
+    })
+}
+
+/// `read_only` opens every connection read-only: reads work, writes fail,
+/// and a missing file is not created.
+#[test]
+fn read_only_databases_refuse_writes() -> Result<()> {
+    block_on(async {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("ro.db");
+        let db = Database::builder().path(&path).open().await?;
+        db.execute_batch("CREATE TABLE t(x); INSERT INTO t VALUES (1)")
+            .await?;
+        db.close();
+        let ro = Database::builder()
+            .path(&path)
+            .components(examples())
+            .read_only(true)
+            .pool_size(2)
+            .open()
+            .await?;
+        let row = ro.query_row("SELECT identity(x) FROM t", ()).await?;
+        assert_eq!(row.get::<i64>(0)?, 1);
+        let err = ro
+            .execute("INSERT INTO t VALUES (2)", ())
+            .await
+            .expect_err("read-only");
+        assert!(err.to_string().contains("readonly"), "{err}");
+        let missing = dir.path().join("missing.db");
+        let opened = Database::builder()
+            .path(&missing)
+            .read_only(true)
+            .open()
+            .await;
+        assert!(opened.is_err());
+        assert!(!missing.exists());
+        Ok(())
+    })
+}

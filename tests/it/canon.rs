@@ -14,7 +14,12 @@
 //!   units long (so `hi` read as UTF-16);
 //! - `wat_count(x)`: counts its calls in guest state;
 //! - `wat_burn(n)`: loops `n` times, then reads the monotonic clock (a WASI
-//!   import, so the direct path must hand the call over) and returns `n`.
+//!   import, so the direct path must hand the call over) and returns `n`;
+//! - `wat_agg(x)`: an aggregate answering 7, whose accumulator's `create`
+//!   loops [`Knobs::create_burn`] times and then, if that is not zero,
+//!   reads the monotonic clock, and whose destructor (reached through
+//!   wit-component's shim, as a Rust guest's is) does the same with
+//!   [`Knobs::dtor_burn`]; a step with 13 as its first row fails.
 //!
 //! Every export refuses to run (traps) while the previous call's
 //! post-return function has not run, and every post-return function checks
@@ -40,28 +45,48 @@ pub(crate) struct Knobs {
     /// Leave the post-return off the `fast1` lift. The guest then traps on
     /// the next call on either path; it proves the checks are real.
     pub(crate) no_fast1_post_return: bool,
+    /// How many times `wat_agg`'s `create` loops before it reads the clock
+    /// (0: it neither loops nor reads the clock).
+    pub(crate) create_burn: u64,
+    /// The same for the accumulator's destructor.
+    pub(crate) dtor_burn: u64,
 }
 
 use wasmudf_tests::wat_guest::PREFIX;
 
-/// The guest's main core module.
-fn main_module() -> String {
+/// The guest's main core module, with `burn` for [`Knobs::create_burn`]
+/// and [`Knobs::dtor_burn`].
+fn main_module(knobs: &Knobs) -> String {
     let p = PREFIX;
+    let burn = |n: u64| {
+        let read_clock = if n > 0 { "(drop (call $now))" } else { "" };
+        format!(
+            "(block $done
+               (loop $burn
+                 (br_if $done (i64.ge_u (local.get $i) (i64.const {n})))
+                 (local.set $i (i64.add (local.get $i) (i64.const 1)))
+                 (br $burn)))
+             {read_clock}"
+        )
+    };
+    let (create_burn, dtor_burn) = (burn(knobs.create_burn), burn(knobs.dtor_burn));
     format!(
         r#"
   (core module $main
     (import "clock" "now" (func $now (result i64)))
+    (import "acc" "new" (func $acc-new (param i32) (result i32)))
     (memory (export "memory") 1)
     (global $heap (mut i32) (i32.const 4096))
     (global $busy (mut i32) (i32.const 0))
     (global $count (mut i64) (i64.const 0))
-    ;; Manifest: 4 records of 12 bytes at 128; names at 256.
+    ;; Manifest: 5 records of 12 bytes at 128; names at 256.
     (data (i32.const 128)
       "\00\01\00\00\07\00\00\00\01\00\00\01"
       "\08\01\00\00\08\00\00\00\00\00\00\01"
       "\10\01\00\00\09\00\00\00\01\00\00\00"
-      "\20\01\00\00\08\00\00\00\01\00\00\00")
-    (data (i32.const 256) "wat_len\00wat_textwat_count\00\00\00\00\00\00\00wat_burn")
+      "\20\01\00\00\08\00\00\00\01\00\00\00"
+      "\28\01\00\00\07\00\00\00\01\00\01\00")
+    (data (i32.const 256) "wat_len\00wat_textwat_count\00\00\00\00\00\00\00wat_burnwat_agg")
     (data (i32.const 64) "h\00i\00")
     (data (i32.const 80) "bad call")
     (func $realloc (export "cabi_realloc") (param i32 i32 i32 i32) (result i32)
@@ -135,15 +160,42 @@ fn main_module() -> String {
     (func (export "{p}call") (param i32 i32 i32) (result i32) unreachable)
     (func (export "{p}manifest") (result i32)
       (i32.store (i32.const 8) (i32.const 128))
-      (i32.store (i32.const 12) (i32.const 4))
+      (i32.store (i32.const 12) (i32.const 5))
       (i32.const 8))
-    (func (export "{p}[static]accumulator.create") (param i32) (result i32) unreachable)
-    (func (export "{p}[method]accumulator.step") (param i32 i32 i32 i32) (result i32) unreachable)
-    (func (export "{p}[method]accumulator.step-integers") (param i32 i32 i32 i32) (result i32) unreachable)
-    (func (export "{p}[method]accumulator.step-reals") (param i32 i32 i32 i32) (result i32) unreachable)
-    (func (export "{p}[method]accumulator.inverse") (param i32 i32 i32 i32) (result i32) unreachable)
-    (func (export "{p}[method]accumulator.value") (param i32) (result i32) unreachable)
-    (func (export "{p}[static]accumulator.finish") (param i32) (result i32) unreachable)
+    ;; `wat_agg`: `create` and the destructor burn, then read the clock;
+    ;; every step is accepted but one whose first row is 13, and `value`
+    ;; and `finish` answer 7.
+    (func (export "{p}[static]accumulator.create") (param i32) (result i32)
+      (local $i i64)
+      {create_burn}
+      (i32.store (i32.const 100) (call $acc-new (i32.const 1)))
+      (i32.store8 (i32.const 96) (i32.const 0))
+      (i32.const 96))
+    (func $accepted (result i32)
+      (i32.store8 (i32.const 96) (i32.const 0))
+      (i32.const 96))
+    (func $seven (result i32)
+      (i32.store8 (i32.const 96) (i32.const 0))
+      (i32.store8 (i32.const 104) (i32.const 1))
+      (i64.store (i32.const 112) (i64.const 7))
+      (i32.const 96))
+    (func (export "{p}[method]accumulator.step") (param i32 i32 i32 i32) (result i32) (call $accepted))
+    (func (export "{p}[method]accumulator.step-integers") (param i32 i32 i32 i32) (result i32)
+      (if (i32.and (i32.ne (local.get 2) (i32.const 0))
+                   (i64.eq (i64.load (local.get 1)) (i64.const 13)))
+        (then
+          (i32.store8 (i32.const 96) (i32.const 1))
+          (i32.store (i32.const 100) (i32.const 80))
+          (i32.store (i32.const 104) (i32.const 8))
+          (return (i32.const 96))))
+      (call $accepted))
+    (func (export "acc-dtor") (param i32)
+      (local $i i64)
+      {dtor_burn})
+    (func (export "{p}[method]accumulator.step-reals") (param i32 i32 i32 i32) (result i32) (call $accepted))
+    (func (export "{p}[method]accumulator.inverse") (param i32 i32 i32 i32) (result i32) (call $accepted))
+    (func (export "{p}[method]accumulator.value") (param i32) (result i32) (call $seven))
+    (func (export "{p}[static]accumulator.finish") (param i32) (result i32) (call $seven))
   )
 "#
     )
@@ -355,7 +407,7 @@ pub(crate) fn wat_guest(knobs: &Knobs) -> String {
     } else {
         String::new()
     };
-    let main = main_module();
+    let main = main_module(knobs);
     let mut lifts = String::new();
     let mut args = String::new();
     for (name, label, ty) in FUNCTIONS {
@@ -401,12 +453,35 @@ pub(crate) fn wat_guest(knobs: &Knobs) -> String {
   (alias core export $other "memory" (core memory $other-mem))
   (core func $now-core (canon lower (func $now)))
   (core instance $clock-core (export "now" (func $now-core)))
-  (core instance $m (instantiate $main (with "clock" (instance $clock-core))))
+  ;; wit-component's shape for a destructor: the resource type names a
+  ;; shim function that calls through a slot of the shim's own table,
+  ;; which a fixup instance fills with the main instance's export once
+  ;; that exists.
+  (core module $dtor-shim
+    (type $t (func (param i32)))
+    (table (export "$imports") 1 1 funcref)
+    (func (export "dtor") (type $t) local.get 0 i32.const 0 call_indirect (type $t)))
+  (core instance $shim (instantiate $dtor-shim))
+  (alias core export $shim "dtor" (core func $dtor-via-shim))
+  (alias core export $shim "$imports" (core table $shim-table))
+  (type $acc (resource (rep i32) (dtor (func $dtor-via-shim))))
+  (core func $acc-new (canon resource.new $acc))
+  (core instance $acc-core (export "new" (func $acc-new)))
+  (core instance $m (instantiate $main (with "clock" (instance $clock-core))
+    (with "acc" (instance $acc-core))))
+  (alias core export $m "acc-dtor" (core func $main-dtor))
+  (core module $fixup
+    (type $t (func (param i32)))
+    (import "" "dtor" (func (type $t)))
+    (import "" "$imports" (table 1 1 funcref))
+    (elem (i32.const 0) func 0))
+  (core instance $fixup-args (export "dtor" (func $main-dtor))
+    (export "$imports" (table $shim-table)))
+  (core instance (instantiate $fixup (with "" (instance $fixup-args))))
   (alias core export $m "memory" (core memory $mem))
   (alias core export $m "cabi_realloc" (core func $realloc))
   (alias core export $m "cabi_post" (core func $post))
   {types}
-  (type $acc (resource (rep i32)))
   {func_types}
 {lifts}
   {shape}
@@ -680,5 +755,141 @@ fn a_call_handed_to_the_component_path_keeps_its_deadline() -> Result<()> {
         let n: i64 = conn.query_row("SELECT wat_len(4)", [], |r| r.get(0))?;
         assert_eq!(n, 4, "the connection still answers");
     }
+    Ok(())
+}
+
+/// `wat_agg` over two rows on a fresh connection.
+fn aggregate(component: &Component) -> Result<std::result::Result<i64, String>> {
+    let conn = Connection::open_in_memory()?;
+    component.register(&conn)?;
+    Ok(conn
+        .query_row("SELECT wat_agg(column1) FROM (VALUES (1), (2))", [], |r| {
+            r.get::<_, i64>(0)
+        })
+        .map_err(|e| e.to_string()))
+}
+
+/// An accumulator's `create` that burns most of its fuel on the direct
+/// path and then needs the host is handed over with what it left, not
+/// with a second budget: the same `create` on the component path must fit
+/// in the rest.
+#[test]
+fn an_accumulator_created_after_a_hand_over_keeps_its_fuel_budget() -> Result<()> {
+    let limits = Limits {
+        fuel: Some(2_000_000),
+        ..Limits::default()
+    };
+    let off = Engine::builder()
+        .limits(limits.clone())
+        .direct_calls(false)
+        .build()?;
+    let on = Engine::builder().limits(limits).build()?;
+    let knobs = |create_burn| Knobs {
+        create_burn,
+        ..Knobs::default()
+    };
+    // The longest burn that fits in one budget, on the component path.
+    let fits_once = |n| -> Result<bool> { Ok(aggregate(&load(&off, &knobs(n))?)?.is_ok()) };
+    let (mut fits, mut fails) = (0u64, 1u64);
+    while fits_once(fails)? {
+        fits = fails;
+        fails *= 2;
+        assert!(fails < 1 << 40, "fuel is not being metered");
+    }
+    while fails - fits > 1 {
+        let mid = fits + (fails - fits) / 2;
+        if fits_once(mid)? {
+            fits = mid;
+        } else {
+            fails = mid;
+        }
+    }
+    let err = aggregate(&load(&off, &knobs(fails))?)?.expect_err("too long");
+    assert!(err.contains("wat_agg: fuel exhausted"), "{err}");
+    // Two thirds of a budget fits once, on the component path ...
+    let n = fits * 2 / 3;
+    assert_eq!(aggregate(&load(&off, &knobs(n))?)?, Ok(7));
+    // ... but not twice: the direct attempt burns it, the clock hands the
+    // call over, and the component path must do it again with the third
+    // that is left.
+    let component = load(&on, &knobs(n))?;
+    assert!(component.has_direct_aggregates());
+    let conn = Connection::open_in_memory()?;
+    component.register(&conn)?;
+    let query = "SELECT wat_agg(column1) FROM (VALUES (1), (2))";
+    let first = conn.query_row(query, [], |r| r.get::<_, i64>(0));
+    let err = first
+        .expect_err("two attempts share one budget")
+        .to_string();
+    assert!(err.contains("wat_agg: fuel exhausted"), "{err}");
+    // The function now starts its groups on the component path, with a
+    // whole budget for each call.
+    let second: i64 = conn.query_row(query, [], |r| r.get(0))?;
+    assert_eq!(second, 7);
+    Ok(())
+}
+
+/// A destructor that burns most of its fuel on the direct path and then
+/// needs the host is run again on the component path within what it left:
+/// there it runs out, which traps and replaces the component instance (a
+/// destructor's failure is not an SQL error). With a whole budget it
+/// would have finished.
+#[test]
+fn a_destructor_handed_over_keeps_its_fuel_budget() -> Result<()> {
+    let limits = Limits {
+        fuel: Some(2_000_000),
+        ..Limits::default()
+    };
+    let engine = |direct: bool| {
+        Engine::builder()
+            .limits(limits.clone())
+            .direct_calls(direct)
+            .build()
+    };
+    let knobs = |dtor_burn| Knobs {
+        dtor_burn,
+        ..Knobs::default()
+    };
+    // A step that fails makes SQLite discard the group: its accumulator
+    // is dropped, never finished. Whether the destructor trapped shows in
+    // the engine's count of replaced instances.
+    let dropped_after_failure = |engine: &Engine, n: u64| -> Result<u64> {
+        let before = engine.instance_stats().replaced;
+        let component = load(engine, &knobs(n))?;
+        let conn = Connection::open_in_memory()?;
+        component.register(&conn)?;
+        let err = conn
+            .query_row("SELECT wat_agg(column1) FROM (VALUES (13))", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .expect_err("the step fails")
+            .to_string();
+        assert!(err.contains("wat_agg: bad call"), "{err}");
+        Ok(engine.instance_stats().replaced - before)
+    };
+    // The longest destructor that fits in one budget, on the component
+    // path: one more iteration and it traps.
+    let off = engine(false)?;
+    let (mut fits, mut fails) = (0u64, 1u64);
+    while dropped_after_failure(&off, fails)? == 0 {
+        fits = fails;
+        fails *= 2;
+        assert!(fails < 1 << 40, "fuel is not being metered");
+    }
+    while fails - fits > 1 {
+        let mid = fits + (fails - fits) / 2;
+        if dropped_after_failure(&off, mid)? == 0 {
+            fits = mid;
+        } else {
+            fails = mid;
+        }
+    }
+    let n = fits * 2 / 3;
+    assert_eq!(dropped_after_failure(&off, n)?, 0);
+    // On the direct path it runs, hands over, and cannot run again in the
+    // third that is left.
+    let on = engine(true)?;
+    assert!(load(&on, &knobs(n))?.has_direct_aggregates());
+    assert_eq!(dropped_after_failure(&on, n)?, 1);
     Ok(())
 }

@@ -204,3 +204,150 @@ fn every_pool_connection_lists_its_components() -> Result<()> {
         Ok(())
     })
 }
+
+/// Every row of `sql`'s first column, as text.
+fn names(conn: &Connection, sql: &str) -> rusqlite::Result<Vec<String>> {
+    let mut stmt = conn.prepare(sql)?;
+    stmt.query_map([], |row| row.get(0))?.collect()
+}
+
+/// A database file that tries to hide, fake and steal the catalog: a real
+/// `wasmudf_functions` table with a fake row, a trigger and a view that
+/// would copy host paths and hashes out of `wasmudf_components`, and a
+/// virtual table declared over the catalog's module.
+fn hostile_file(path: &std::path::Path) -> Result<()> {
+    let conn = Connection::open(path)?;
+    conn.execute_batch(
+        "CREATE TABLE wasmudf_functions(name, kind, arity, flags, component);
+         INSERT INTO wasmudf_functions VALUES ('evil_fn', 'scalar', 1, '', 'fake.wasm');
+         CREATE TABLE loot(what);
+         CREATE TABLE t(a);
+         CREATE TRIGGER steal AFTER INSERT ON t
+             BEGIN INSERT INTO loot SELECT path || sha256 FROM wasmudf_components; END;
+         CREATE VIEW peek AS SELECT path, sha256 FROM wasmudf_components;
+         PRAGMA writable_schema = ON;
+         INSERT INTO sqlite_schema VALUES ('table', 'spy', 'spy', 0,
+             'CREATE VIRTUAL TABLE spy USING wasmudf_functions');
+         PRAGMA writable_schema = OFF;",
+    )?;
+    Ok(())
+}
+
+/// What the connection's own catalog and the file's objects answer.
+fn check_hostile_file(conn: &Connection, expected: &[String]) -> Result<()> {
+    // Unqualified names find the host's tables in `temp`, before `main`.
+    assert_eq!(
+        names(conn, "SELECT name FROM wasmudf_functions ORDER BY name")?,
+        expected
+    );
+    assert_eq!(
+        names(
+            conn,
+            "SELECT name FROM temp.wasmudf_functions ORDER BY name"
+        )?,
+        expected
+    );
+    assert_eq!(
+        scalar(
+            conn,
+            "SELECT count(*) FROM wasmudf_components WHERE path IS NOT NULL"
+        )?,
+        Value::Integer(1)
+    );
+    // The file's own table is still there, for whoever names it.
+    assert_eq!(
+        names(conn, "SELECT name FROM main.wasmudf_functions")?,
+        ["evil_fn"]
+    );
+    // Its triggers and views see only the file's schema: reading the
+    // catalog from them is an error, and nothing reaches the file.
+    let err = conn
+        .execute("INSERT INTO t VALUES (1)", [])
+        .expect_err("the trigger cannot read the catalog");
+    assert!(
+        err.to_string()
+            .contains("no such table: main.wasmudf_components"),
+        "{err}"
+    );
+    assert_eq!(names(conn, "SELECT what FROM loot")?, Vec::<String>::new());
+    let err = names(conn, "SELECT path FROM peek").expect_err("nor the view");
+    assert!(err.to_string().contains("no such table"), "{err}");
+    // A virtual table the file declares over the catalog's module is
+    // refused when it is first used.
+    let err = names(conn, "SELECT name FROM spy").expect_err("refused");
+    assert!(err.to_string().contains("wasmudf's catalog"), "{err}");
+    // And none can be made anywhere but in `temp`.
+    let err = conn
+        .execute_batch("CREATE VIRTUAL TABLE main.spy2 USING wasmudf_components")
+        .expect_err("refused");
+    assert!(err.to_string().contains("wasmudf's catalog"), "{err}");
+    Ok(())
+}
+
+#[test]
+fn a_database_file_can_neither_hide_fake_nor_read_the_catalog() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let file = dir.path().join("hostile.db");
+    hostile_file(&file)?;
+    let expected: Vec<String> = ["levenshtein", "regexp", "unicode_upper"]
+        .map(String::from)
+        .to_vec();
+    // Through the pool (`trusted_schema=OFF`).
+    runtime().block_on(async {
+        let db = Database::builder()
+            .path(&file)
+            .components([component("text")])
+            .pool_size(1)
+            .open()
+            .await?;
+        let expected = expected.clone();
+        db.interact(move |conn| {
+            check_hostile_file(conn, &expected)
+                .map_err(|e| wasmudf::Error::Sqlite(rusqlite::Error::ModuleError(format!("{e:#}"))))
+        })
+        .await?;
+        db.close();
+        anyhow::Ok(())
+    })?;
+    // On a plain connection, where SQLite trusts the schema by default.
+    let conn = Connection::open(&file)?;
+    conn.pragma_update(None, "trusted_schema", "ON")?;
+    component("text").register(&conn)?;
+    check_hostile_file(&conn, &expected)?;
+    Ok(())
+}
+
+/// Registered inside a transaction that rolls back, the catalog's tables go
+/// with it; the next registration makes them again. On a connection that
+/// may write nothing, registration goes on without them.
+#[test]
+fn the_catalog_comes_back_after_a_rolled_back_registration() -> Result<()> {
+    let conn = Connection::open_in_memory()?;
+    conn.execute_batch("BEGIN")?;
+    component("text").register(&conn)?;
+    assert_eq!(
+        scalar(&conn, "SELECT count(*) FROM wasmudf_functions")?,
+        Value::Integer(3)
+    );
+    conn.execute_batch("ROLLBACK")?;
+    assert!(conn.prepare("SELECT * FROM wasmudf_functions").is_err());
+    component("sleep").register(&conn)?;
+    assert_eq!(
+        scalar(&conn, "SELECT count(*) FROM wasmudf_functions")?,
+        Value::Integer(4)
+    );
+    // Where not even `temp` may be written, the functions work without it.
+    let read_only = Connection::open_in_memory()?;
+    read_only.pragma_update(None, "query_only", true)?;
+    component("text").register(&read_only)?;
+    assert_eq!(
+        scalar(&read_only, "SELECT unicode_upper('q')")?,
+        Value::Text("Q".into())
+    );
+    assert!(
+        read_only
+            .prepare("SELECT * FROM wasmudf_functions")
+            .is_err()
+    );
+    Ok(())
+}

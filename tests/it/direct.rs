@@ -117,7 +117,10 @@ fn cached_files(dir: &std::path::Path) -> Result<usize> {
 #[test]
 fn the_direct_module_is_compiled_on_the_first_call_only() -> Result<()> {
     let dir = tempfile::tempdir()?;
-    let engine = Engine::builder().cache_dir(dir.path()).build()?;
+    let engine = Engine::builder()
+        .cache_dir(dir.path())
+        .cache_secret_file(wasmudf_tests::cache_secret())
+        .build()?;
     let path = wasmudf_test_guests::BENCH;
     let component = engine.load_file(path)?;
     assert!(component.has_direct_path(), "eligible before any call");
@@ -146,7 +149,10 @@ fn the_direct_module_is_compiled_on_the_first_call_only() -> Result<()> {
     assert_eq!(engine.instance_stats().direct, 2);
 
     // `probe_direct_instance` compiles it too, here from the cache.
-    let again = Engine::builder().cache_dir(dir.path()).build()?;
+    let again = Engine::builder()
+        .cache_dir(dir.path())
+        .cache_secret_file(wasmudf_tests::cache_secret())
+        .build()?;
     let component = again.load_file(path)?;
     assert!(component.probe_direct_instance()?);
     assert_eq!(cached_files(dir.path())?, after_load + 1);
@@ -349,8 +355,13 @@ fn world() -> &'static std::sync::Mutex<World> {
     static WORLD: std::sync::OnceLock<std::sync::Mutex<World>> = std::sync::OnceLock::new();
     WORLD.get_or_init(|| {
         let build = || -> Result<World> {
-            let on = Engine::new()?;
-            let off = Engine::builder().direct_calls(false).build()?;
+            // Long-lived engines: a small pool each (see `long_lived`).
+            let limits = wasmudf_tests::long_lived;
+            let on = Engine::builder().limits(limits()).build()?;
+            let off = Engine::builder()
+                .limits(limits())
+                .direct_calls(false)
+                .build()?;
             // Every example and test guest that loads, and the hand-written
             // component of `canon.rs`; hostile guests are tested elsewhere.
             let hostile = hostile_guests()?;

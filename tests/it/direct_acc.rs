@@ -159,8 +159,13 @@ fn world() -> &'static std::sync::Mutex<World> {
     static WORLD: std::sync::OnceLock<std::sync::Mutex<World>> = std::sync::OnceLock::new();
     WORLD.get_or_init(|| {
         let build = || -> Result<World> {
-            let on = Engine::new()?;
-            let off = Engine::builder().direct_calls(false).build()?;
+            // Long-lived engines: a small pool each (see `long_lived`).
+            let limits = wasmudf_tests::long_lived;
+            let on = Engine::builder().limits(limits()).build()?;
+            let off = Engine::builder()
+                .limits(limits())
+                .direct_calls(false)
+                .build()?;
             let hostile = crate::direct::hostile_guests()?;
             let mut world = World {
                 direct: Vec::new(),

@@ -23,6 +23,9 @@ fn limits() -> Limits {
     Limits {
         max_memory_bytes: 256 << 20,
         timeout: Duration::from_secs(20),
+        // A small pool: one of this module's engines lives as long as the
+        // test binary (see `wasmudf_tests::long_lived`).
+        max_instances: 256,
         ..Limits::default()
     }
 }
@@ -30,7 +33,10 @@ fn limits() -> Limits {
 /// The compiled-code cache every engine of this module shares.
 fn with_cache(builder: EngineBuilder) -> EngineBuilder {
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("lang-guest-cache");
-    builder.limits(limits()).cache_dir(dir)
+    builder
+        .limits(limits())
+        .cache_dir(dir)
+        .cache_secret_file(wasmudf_tests::cache_secret())
 }
 
 /// One engine for the plain (synchronous) tests.
@@ -479,4 +485,14 @@ fn javascript_and_python_table_functions_answer_as_the_rust_one() -> Result<()> 
         );
     }
     Ok(())
+}
+
+/// A component says which language its functions are written in: the
+/// language of the author, not of the engine componentize-js embeds
+/// (whose modules name `C11` and `C_plus_plus_14`).
+#[test]
+fn components_report_the_language_they_are_written_in() {
+    let engine = shared_engine();
+    assert_eq!(js(engine).language(), Some("JavaScript"));
+    assert_eq!(wasmudf_tests::component("text").language(), Some("Rust"));
 }

@@ -214,3 +214,125 @@ fn default_limits_refuse_a_hundred_thousand_functions() -> Result<()> {
     assert!(matches!(err, Error::OverLimit { .. }), "{err}");
     Ok(())
 }
+
+/// A guest whose `manifest` first grows its memory by `pages` and traps
+/// if that is refused, as a Rust guest aborts when an allocation fails;
+/// `initial` is its memory's size in pages at instantiation.
+fn greedy_manifest(initial: u32, pages: u32) -> Result<Vec<u8>> {
+    let wat = format!(
+        r#"(module
+             (memory (export "memory") {initial})
+             {realloc}
+             {manifest}
+             (func (export "{prefix}fast1") (param i32 i32 i64) (result i32) unreachable)
+             {stubs})"#,
+        realloc = wat_guest::bump_realloc(0x4000),
+        // The manifest's data segment (its first line), and an export
+        // that grows memory before it answers with it.
+        manifest = wat_guest::manifest(0x1000, &[("greedy", 1, 0, 1)])
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_string()
+            + &format!(
+                r#"(func (export "{prefix}manifest") (result i32)
+                     (if (i32.eq (memory.grow (i32.const {pages})) (i32.const -1))
+                       (then unreachable))
+                     (i32.const 0x1000))"#,
+                prefix = wat_guest::PREFIX
+            ),
+        prefix = wat_guest::PREFIX,
+        stubs = wat_guest::stub_exports(&["manifest", "fast1"]),
+    );
+    wat_guest::component(&wat, StringEncoding::UTF8)
+}
+
+/// A manifest that runs out of memory is reported as the memory limit
+/// (with a typed error), not as the `unreachable` it trapped on; the same
+/// component loads under a limit that leaves it room.
+#[test]
+fn running_out_of_memory_at_load_names_the_memory_limit() -> Result<()> {
+    const PAGE: usize = 64 << 10;
+    // 100 pages (6.25 MiB) more than the 1 it starts with.
+    let bytes = greedy_manifest(1, 100)?;
+    for pooling in [true, false] {
+        let tight = Engine::builder()
+            .pooling(pooling)
+            .limits(Limits {
+                max_memory_bytes: 64 * PAGE,
+                ..Limits::default()
+            })
+            .build()?;
+        let err = tight.load("greedy", &bytes).expect_err("over the limit");
+        assert!(matches!(err, Error::ResourceLimit { .. }), "{err}");
+        let text = err.to_string();
+        assert!(text.contains("memory limit exceeded"), "{text}");
+        assert!(text.contains(&(64 * PAGE).to_string()), "{text}");
+        assert!(!text.contains("unreachable"), "{text}");
+        let roomy = Engine::builder()
+            .pooling(pooling)
+            .limits(Limits {
+                max_memory_bytes: 128 * PAGE,
+                ..Limits::default()
+            })
+            .build()?;
+        let loaded = roomy.load("greedy", &bytes)?;
+        assert_eq!(loaded.functions()[0].name, "greedy");
+    }
+    // An initial memory that does not fit at all: the store's limiter
+    // refuses it at instantiation, the same error; the pooling allocator
+    // refuses it before, when it is compiled, naming its limit.
+    for pooling in [false, true] {
+        let err = Engine::builder()
+            .pooling(pooling)
+            .limits(Limits {
+                max_memory_bytes: 64 * PAGE,
+                ..Limits::default()
+            })
+            .build()?
+            .load("big", &greedy_manifest(65, 0)?)
+            .expect_err("initial memory over the limit");
+        let text = err.to_string();
+        if pooling {
+            assert!(matches!(err, Error::Invalid { .. }), "{err}");
+            assert!(text.contains("exceeds the limit"), "{text}");
+        } else {
+            assert!(matches!(err, Error::ResourceLimit { .. }), "{err}");
+            assert!(text.contains("memory limit exceeded"), "{text}");
+        }
+    }
+    Ok(())
+}
+
+/// The hostile `huge-manifest` guest builds 200,000 entries; under a
+/// memory limit too small for that list, its load fails naming the memory
+/// limit, where a roomy limit gets as far as refusing the function count.
+#[test]
+fn a_huge_manifest_out_of_memory_names_the_memory_limit() -> Result<()> {
+    let load = |max_memory_bytes| {
+        Engine::builder()
+            .limits(Limits {
+                max_memory_bytes,
+                ..Limits::default()
+            })
+            .build()
+            .map_err(anyhow::Error::from)
+            .and_then(|e| {
+                e.load_file(wasmudf_test_guests::HUGE_MANIFEST)
+                    .map_err(anyhow::Error::from)
+            })
+    };
+    let roomy = load(64 << 20).expect_err("too many functions");
+    assert!(
+        roomy.to_string().contains("200000 functions declared"),
+        "{roomy}"
+    );
+    let tight = load(4 << 20).expect_err("out of memory");
+    let tight = tight.downcast::<Error>()?;
+    assert!(matches!(tight, Error::ResourceLimit { .. }), "{tight}");
+    assert!(
+        tight.to_string().contains("memory limit exceeded"),
+        "{tight}"
+    );
+    Ok(())
+}

@@ -11,6 +11,7 @@ use rusqlite::types::Value;
 use wasmudf::{Database, Engine, Error, Limits};
 use wasmudf_tests::{
     CallLog, component, conn_with, load_on, occupy_idle_blocking_threads, runtime, scalar,
+    warnings_during,
 };
 
 fn text(s: &str) -> Value {
@@ -352,6 +353,58 @@ fn hostile_cursors_are_refused() -> Result<()> {
         )?,
         int(5000)
     );
+    Ok(())
+}
+
+/// `drop-loop`'s `close_loop(n)`: its cursor's destructor never returns.
+/// Each of the 40 rows of `t` opens and closes a cursor; the first close
+/// runs into the deadline (reported once, and the instance replaced), and
+/// no later one runs the destructor again, so the join costs one deadline,
+/// not 40, and answers every row.
+#[test]
+fn a_cursor_destructor_that_loops_costs_one_deadline_not_one_per_row() -> Result<()> {
+    let engine = Engine::builder()
+        .limits(Limits {
+            timeout: Duration::from_millis(250),
+            // A small pool: the test binary's engines share one address
+            // space, and each reserves room for all of its instances.
+            max_instances: 16,
+            ..Limits::default()
+        })
+        .build()?;
+    let conn = Connection::open_in_memory()?;
+    load_on(&engine, "drop-loop").register(&conn)?;
+    conn.execute_batch(
+        "CREATE TABLE t(id INTEGER PRIMARY KEY, n INTEGER);
+         WITH RECURSIVE c(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM c WHERE k < 40)
+         INSERT INTO t(n) SELECT k % 3 + 1 FROM c;",
+    )?;
+    let join = "SELECT t.id, c.i FROM t, close_loop(t.n) AS c ORDER BY t.id, c.i";
+    let expected: Vec<Vec<Value>> = (1..=40)
+        .flat_map(|id: i64| (1..=id % 3 + 1).map(move |i| vec![int(id), int(i)]))
+        .collect();
+    let before = engine.instance_stats();
+    let (got, warnings) = warnings_during(|| rows(&conn, join));
+    assert_eq!(got?, expected);
+    let after = engine.instance_stats();
+    assert_eq!(
+        after.replaced - before.replaced,
+        1,
+        "one destructor ran into the deadline"
+    );
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].contains("drop_loop") && warnings[0].contains("deadline exceeded"),
+        "{warnings:?}"
+    );
+    // The instances whose cursors were forgotten were replaced, not kept
+    // growing: none is left over once the scan ends.
+    assert_eq!(after.live, before.live);
+    // The same query again: no destructor runs, no deadline, same rows.
+    let (again, warnings) = warnings_during(|| rows(&conn, join));
+    assert_eq!(again?, expected);
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(engine.instance_stats().replaced, after.replaced);
     Ok(())
 }
 

@@ -441,6 +441,38 @@ fn shell_functions_takes_like_and_glob_patterns() {
     assert_eq!(shell_ok(".functions nothing_like_this\n"), "");
 }
 
+/// `.functions` lists what the library loaded, not a table of that name:
+/// a database file's own `wasmudf_functions` neither hides a function nor
+/// adds one, and `.tables` and `.schema` show the file, not the catalog
+/// the library keeps in `temp`.
+#[test]
+fn shell_functions_come_from_the_library_not_from_the_database_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("fake.db");
+    rusqlite::Connection::open(&db)
+        .and_then(|conn| {
+            conn.execute_batch(
+                "CREATE TABLE wasmudf_functions(name, kind, arity, flags, component);
+                 INSERT INTO wasmudf_functions VALUES ('evil_fn', 'scalar', 1, '', 'x.wasm');",
+            )
+        })
+        .expect("the file is written");
+    let db_arg = db.to_str().expect("a UTF-8 path");
+    let out = shell(
+        &["shell", "--db", db_arg],
+        ".functions\n.functions evil%\n.tables\n.schema\n",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("levenshtein"), "{text}");
+    assert!(!text.contains("evil_fn"), "{text}");
+    let lines: Vec<&str> = text.lines().collect();
+    // `.tables` and `.schema` show the file's table, and only it.
+    assert!(lines.contains(&"wasmudf_functions"), "{text}");
+    assert!(!text.contains("temp."), "{text}");
+    assert!(!text.contains("VIRTUAL"), "{text}");
+}
+
 /// `.load` of a file already loaded replaces the component while the
 /// shell runs; `.unload` by file stem removes it.
 #[test]

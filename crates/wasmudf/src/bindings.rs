@@ -51,6 +51,13 @@ pub(crate) use v0_2::exports::wasmudf::udf::guest::{
 /// The package every wasmudf component exports an interface of.
 pub(crate) const GUEST_INTERFACE: &str = "wasmudf:udf/guest";
 
+/// Whether export `name` is [`GUEST_INTERFACE`] at some version (or at
+/// none): `wasmudf:udf/guest@0.2.0` is, `wasmudf:udf/guest-extra` is not.
+pub(crate) fn is_guest_interface(name: &str) -> bool {
+    name.strip_prefix(GUEST_INTERFACE)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('@'))
+}
+
 /// A version of [`GUEST_INTERFACE`] this host speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum WitVersion {

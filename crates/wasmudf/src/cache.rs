@@ -9,9 +9,23 @@
 //!
 //! - the directory and the entry are owned by the user running wasmudf and
 //!   writable by no one else (no group or other write bit);
-//! - the entry ends with a digest of its contents keyed by the engine
-//!   fingerprint and the component's bytes, so another component's artifact
-//!   (or a truncated one) planted under this component's name is refused.
+//! - the entry ends with a digest of its contents keyed by a secret, so
+//!   that only a process holding the secret can have written it: another
+//!   component's artifact, a truncated one, or a file nobody on this
+//!   machine wrote (a cache folder checked out from a repository or
+//!   unpacked from an archive, owner-only as its files may be) is refused.
+//!
+//! The secret is 32 random bytes from the operating system, made once per
+//! user in a file outside the cache folder (`$XDG_STATE_HOME/wasmudf/
+//! cache-secret`, else `~/.local/state/wasmudf/cache-secret`, or where the
+//! embedder says), created `0600` with `create_new`, and used only when
+//! the file is this user's, readable by no one else, in a folder no one
+//! else can write, and not inside the cache folder. Both the entries'
+//! names and their digests are keyed by it (with wasmtime's engine
+//! fingerprint and the component's bytes), so a file the host did not
+//! write itself is neither found under a name it looks for nor accepted
+//! if renamed to one. A secret that fails a check leaves the cache unused
+//! ([`CacheStatus::Refused`]); it is never replaced.
 //!
 //! The digest is a trailer, not a header, so that the artifact starts the
 //! file and wasmtime can map the entry in place (`deserialize_file`, through
@@ -35,8 +49,15 @@ use cap_std::ambient_authority;
 use cap_std::fs::{Dir, Metadata, OpenOptions};
 
 /// What every entry ends with: this, then the 32-byte digest, after
-/// wasmtime's serialized artifact. (Version 1 put them first.)
-const MAGIC: &[u8; 8] = b"wasmudf\x02";
+/// wasmtime's serialized artifact. (Version 1 put them first; version 2
+/// keyed the digest with public inputs only.)
+const MAGIC: &[u8; 8] = b"wasmudf\x03";
+
+/// The secret's size: a BLAKE3 key.
+const SECRET_BYTES: usize = 32;
+
+/// The secret file's name in its default folder.
+const SECRET_FILE: &str = "cache-secret";
 const TRAILER_BYTES: usize = MAGIC.len() + 32;
 
 /// Default cap on the cache directory's total size.
@@ -124,6 +145,114 @@ fn check_private(_meta: &Metadata) -> Result<(), String> {
     Ok(())
 }
 
+/// Refuses a secret file that someone other than this user owns or could
+/// read or write. `meta` must come from the open handle.
+#[cfg(unix)]
+fn check_secret(meta: &Metadata) -> Result<(), String> {
+    use cap_std::fs::MetadataExt;
+    check_private(meta)?;
+    if meta.mode() & 0o077 != 0 {
+        return Err(format!(
+            "readable or writable by group or others (mode {:o})",
+            meta.mode() & 0o7777
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_secret(meta: &Metadata) -> Result<(), String> {
+    check_private(meta)
+}
+
+/// The cache's secret key, read from `path`, which is made (with a fresh
+/// random key) if it does not exist yet, unless it would be inside the
+/// cache folder `cache`. `Err` says why it cannot be used.
+fn read_secret(path: &Path, cache: &Path) -> Result<[u8; SECRET_BYTES], String> {
+    let (Some(folder), Some(name)) = (path.parent(), path.file_name()) else {
+        return Err("it is not a file path".into());
+    };
+    let folder = if folder.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        folder
+    };
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder
+        .create(folder)
+        .map_err(|e| format!("cannot create its folder: {e}"))?;
+    let dir = Dir::open_ambient_dir(folder, ambient_authority())
+        .map_err(|e| format!("cannot open its folder: {e}"))?;
+    let meta = dir
+        .dir_metadata()
+        .map_err(|e| format!("cannot read its folder's metadata: {e}"))?;
+    check_private(&meta).map_err(|why| format!("its folder is {why}"))?;
+    // A secret in the cache folder would travel with it (into a
+    // repository, an archive) and come back with a planted entry.
+    if is_within(folder, cache) {
+        return Err("it is inside the cache folder".into());
+    }
+    let file = match dir.open(name) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            create_secret(&dir, name)?;
+            dir.open(name).map_err(|e| format!("cannot open it: {e}"))?
+        }
+        Err(e) => return Err(format!("cannot open it: {e}")),
+    };
+    let meta = file
+        .metadata()
+        .map_err(|e| format!("cannot read its metadata: {e}"))?;
+    if !meta.is_file() {
+        return Err("not a regular file".into());
+    }
+    check_secret(&meta)?;
+    if meta.len() != SECRET_BYTES as u64 {
+        return Err(format!("it holds {} bytes, not {SECRET_BYTES}", meta.len()));
+    }
+    let mut secret = [0u8; SECRET_BYTES];
+    std::io::Read::read_exact(&mut file.into_std(), &mut secret)
+        .map_err(|e| format!("cannot read it: {e}"))?;
+    Ok(secret)
+}
+
+/// Makes the secret file `name` in `dir`: random bytes written to a new
+/// private temporary file, then linked to `name`, which fails rather than
+/// replace a file that is there already (another process's secret, made
+/// at the same moment: that one is then used).
+fn create_secret(dir: &Dir, name: &std::ffi::OsStr) -> Result<(), String> {
+    let mut secret = [0u8; SECRET_BYTES];
+    getrandom::fill(&mut secret).map_err(|e| format!("no random bytes for it: {e}"))?;
+    let tmp = format!("{}.{:016x}.tmp", name.to_string_lossy(), random_suffix());
+    let written = (|| {
+        let mut options = OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        cap_std::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = dir.open_with(&tmp, &options)?;
+        file.write_all(&secret)?;
+        file.sync_all()?;
+        match dir.hard_link(&tmp, dir, name) {
+            Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => Err(e),
+            _ => Ok(()),
+        }
+    })();
+    let _ = dir.remove_file(&tmp);
+    written.map_err(|e| format!("cannot create it: {e}"))
+}
+
+/// Whether `inner` is `outer` or inside it, comparing real paths.
+fn is_within(inner: &Path, outer: &Path) -> bool {
+    match (std::fs::canonicalize(inner), std::fs::canonicalize(outer)) {
+        (Ok(inner), Ok(outer)) => inner.starts_with(outer),
+        // What cannot be resolved cannot be shown to be apart.
+        _ => true,
+    }
+}
+
 /// An unpredictable suffix for temporary names, from the standard
 /// library's randomly keyed hasher.
 fn random_suffix() -> u64 {
@@ -137,9 +266,11 @@ fn random_suffix() -> u64 {
 
 impl ComponentCache {
     /// Opens (creating if needed, mode `0700`) the cache directory and
-    /// checks that it is private to this user.
+    /// checks that it is private to this user; reads (or makes) the secret
+    /// at `secret` and checks it (see the module docs).
     pub(crate) fn open(
         path: &Path,
+        secret: Option<&Path>,
         engine: &wasmtime::Engine,
         max_bytes: u64,
     ) -> Result<ComponentCache, String> {
@@ -156,7 +287,17 @@ impl ComponentCache {
             .dir_metadata()
             .map_err(|e| format!("cannot read its metadata: {e}"))?;
         check_private(&meta)?;
-        let mut hasher = Fingerprint(blake3::Hasher::new());
+        let secret_path = secret
+            .map(Path::to_path_buf)
+            .or_else(default_cache_secret_file)
+            .ok_or(
+                "there is no place for its secret key: set \
+                 EngineBuilder::cache_secret_file, XDG_STATE_HOME or HOME",
+            )?;
+        let key = read_secret(&secret_path, path)
+            .map_err(|why| format!("its secret key {}: {why}", secret_path.display()))?;
+        let mut hasher = Fingerprint(blake3::Hasher::new_keyed(&key));
+        hasher.0.update(b"wasmudf cache engine\0");
         std::hash::Hash::hash(&engine.precompile_compatibility_hash(), &mut hasher);
         hasher.0.update(env!("CARGO_PKG_VERSION").as_bytes());
         Ok(ComponentCache {
@@ -168,7 +309,8 @@ impl ComponentCache {
     }
 
     /// The key of the entry for component `bytes`: it names the entry and
-    /// keys its digest.
+    /// keys its digest. Keyed by the secret (through `engine_key`), so no
+    /// one without it can tell which name the cache will look for.
     fn entry_key(&self, bytes: &[u8]) -> [u8; 32] {
         blake3::keyed_hash(&self.engine_key, bytes).into()
     }
@@ -456,6 +598,28 @@ impl Entry {
 enum Artifact {
     Component = 1,
     DirectModule = 2,
+}
+
+/// Where the cache's secret key is kept unless the embedder says
+/// otherwise ([`EngineBuilder::cache_secret_file`](crate::EngineBuilder::cache_secret_file)):
+/// `$XDG_STATE_HOME/wasmudf/cache-secret` (an absolute `XDG_STATE_HOME`),
+/// else `$HOME/.local/state/wasmudf/cache-secret`.
+///
+/// ```
+/// if let Some(path) = wasmudf::default_cache_secret_file() {
+///     assert!(path.ends_with("wasmudf/cache-secret"));
+/// }
+/// ```
+pub fn default_cache_secret_file() -> Option<PathBuf> {
+    std::env::var_os("XDG_STATE_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .filter(|h| !h.is_empty())
+                .map(|h| PathBuf::from(h).join(".local").join("state"))
+        })
+        .map(|base| base.join("wasmudf").join(SECRET_FILE))
 }
 
 /// The default cache directory: `$XDG_CACHE_HOME/wasmudf`, else

@@ -6,7 +6,7 @@
 //! trap: wasmtime refuses to re-enter a component instance that trapped, so
 //! the next call gets a fresh one.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -144,6 +144,21 @@ fn classify_in(err: &wasmtime::Error, state: &HostState) -> CallErrorKind {
     }
 }
 
+/// `err`, a failure in a store whose limiter refused a growth since the
+/// store was last armed, with that refusal attached (as the error's
+/// context, which [`classify`] and `downcast_ref::<LimitHit>` find), when
+/// the failure is a plain trap or error rather than a deadline, fuel,
+/// stack overflow or interrupt: the refusal is then its likely cause (a
+/// Rust guest aborts with `unreachable` when an allocation fails, and
+/// wasmtime fails an instantiation whose initial memory does not fit).
+/// Otherwise `err` unchanged.
+pub(crate) fn blame_limit(err: wasmtime::Error, state: &HostState) -> wasmtime::Error {
+    match (classify(&err, None), state.limiter.hit()) {
+        (CallErrorKind::Trap(_), Some(hit)) => err.context(hit),
+        _ => err,
+    }
+}
+
 /// A one-line description of a trap, with the guest's last stderr line
 /// (a Rust panic message, say) when there is one.
 pub(crate) fn describe_trap(err: &wasmtime::Error, stderr: Option<String>) -> String {
@@ -191,6 +206,29 @@ impl Drop for BlockingScope {
     fn drop(&mut self) {
         BLOCKING_OK.set(self.was);
     }
+}
+
+thread_local! {
+    /// The last [`CallError`] a function handed to SQLite on this thread
+    /// (see [`reported`]).
+    static REPORTED: RefCell<Option<CallError>> = const { RefCell::new(None) };
+}
+
+/// Notes `error` as the one a function is about to hand to SQLite, and
+/// returns it. SQLite keeps only the message; a [`Database`](crate::Database)
+/// job takes the typed error back with [`take_reported`] once its statement
+/// fails with that very message, so a caller can tell a deadline from a
+/// trap without reading the text (which a guest's own error could imitate).
+/// A callback runs on the thread that steps the statement, so a
+/// thread-local is where the job finds it.
+pub(crate) fn reported(error: CallError) -> CallError {
+    REPORTED.with(|slot| *slot.borrow_mut() = Some(error.clone()));
+    error
+}
+
+/// Takes the error [`reported`] last on this thread, if any.
+pub(crate) fn take_reported() -> Option<CallError> {
+    REPORTED.with(|slot| slot.borrow_mut().take())
 }
 
 /// Whether a [`BlockingScope`] is active on this thread.
@@ -360,6 +398,16 @@ impl Budget {
         }
     }
 
+    /// This budget with its deadline moved `ms` later: time spent on work
+    /// that is not the call's own (instantiating the component instance,
+    /// rebuilding a group's state by replay) is not charged to it.
+    pub(crate) fn paused_for(self, ms: u64) -> Budget {
+        Budget {
+            start_ms: self.start_ms.saturating_add(ms),
+            fuel: self.fuel,
+        }
+    }
+
     /// What is left of this budget after `store` ran with it.
     fn left(self, store: &Store<HostState>) -> Budget {
         Budget {
@@ -409,6 +457,13 @@ pub(crate) struct InstanceSlot {
     /// The direct instance's accumulators: it is recycled like the
     /// component instance.
     direct_accs: AccCount,
+    /// Set once a guest destructor (a cursor's or an accumulator's) has
+    /// failed here: looped to the deadline, run out of fuel, trapped. Such
+    /// a destructor would fail again for every row of a join, one deadline
+    /// each, so it is never run again on this slot: a handle SQLite no
+    /// longer needs is forgotten instead, and its instance replaced as soon
+    /// as none of its handles is live (see [`AccCount::leaked`]).
+    destructors_broken: bool,
 }
 
 /// Accumulators an instance has made, and how many of those SQLite still
@@ -417,6 +472,9 @@ pub(crate) struct InstanceSlot {
 struct AccCount {
     made: u64,
     live: u64,
+    /// A handle was forgotten rather than dropped (its destructor is
+    /// broken): the guest state behind it is freed only with the instance.
+    leaked: bool,
 }
 
 impl AccCount {
@@ -430,9 +488,10 @@ impl AccCount {
     }
 
     /// Whether the instance should be replaced: it has made
-    /// [`RECYCLE_AFTER_ACCUMULATORS`] and none is live.
+    /// [`RECYCLE_AFTER_ACCUMULATORS`], or forgotten a handle, and none is
+    /// live.
     fn recycle_due(&self) -> bool {
-        self.live == 0 && self.made >= RECYCLE_AFTER_ACCUMULATORS
+        self.live == 0 && (self.made >= RECYCLE_AFTER_ACCUMULATORS || self.leaked)
     }
 }
 
@@ -471,7 +530,28 @@ impl InstanceSlot {
             direct_fates: Vec::new(),
             direct_orphans: Vec::new(),
             direct_accs: AccCount::default(),
+            destructors_broken: false,
         }
+    }
+
+    /// Notes that a guest destructor failed with `cause` (the instance it
+    /// ran in has been replaced already): reported once, and no destructor
+    /// runs on this slot again (see [`InstanceSlot::destructors_broken`]).
+    /// An interrupt is the caller's doing, not the destructor's.
+    fn destructor_failed(&mut self, cause: &CallErrorKind) {
+        if matches!(cause, CallErrorKind::Interrupted) || self.destructors_broken {
+            return;
+        }
+        self.destructors_broken = true;
+        let failure = CallError {
+            function: "a destructor".into(),
+            cause: cause.clone(),
+        };
+        tracing::warn!(
+            "wasmudf: {}: {failure}; its destructors no longer run on this connection, \
+             and an instance whose handles are all released is replaced instead",
+            crate::escape_controls(self.component.origin())
+        );
     }
 
     /// Counts an accumulator the direct instance made for SQLite.
@@ -534,6 +614,12 @@ impl InstanceSlot {
         self.generation
     }
 
+    /// The engine's coarse clock, in milliseconds: what deadlines are
+    /// measured with.
+    pub(crate) fn now_ms(&self) -> u64 {
+        self.component.engine().clock().now_ms()
+    }
+
     /// Refuses a new instance when the engine already has its maximum.
     fn check_capacity(&self) -> Result<(), CallErrorKind> {
         let engine = self.component.engine();
@@ -577,20 +663,21 @@ impl InstanceSlot {
             let (store, udf) = on_guest_thread(max_stack, || {
                 component.instantiate(interrupt, deterministic)
             })
-            .map_err(|e| CallErrorKind::Instantiate(describe_trap(&e, None)))?;
+            .map_err(|e| match e.downcast_ref::<LimitHit>() {
+                Some(hit) => CallErrorKind::Resource(hit.to_string()),
+                None => CallErrorKind::Instantiate(describe_trap(&e, None)),
+            })?;
             self.live = Some(Live::new(store, udf, &self.component));
             // Instantiating is not the call's time (it has its own budget,
             // as on a first call that never tried the direct path): a
             // carried deadline moves by what it took.
-            if let Some(b) = budget.as_mut() {
-                let took = self
-                    .component
-                    .engine()
-                    .clock()
-                    .now_ms()
-                    .saturating_sub(started);
-                b.start_ms = b.start_ms.saturating_add(took);
-            }
+            let took = self
+                .component
+                .engine()
+                .clock()
+                .now_ms()
+                .saturating_sub(started);
+            budget = budget.map(|b| b.paused_for(took));
         }
         let Some(live) = self.live.as_mut() else {
             return Err(CallErrorKind::Instantiate("instance missing".into()));
@@ -756,11 +843,29 @@ impl InstanceSlot {
     /// connection no guest code may run: the handle waits for
     /// [`release_orphans`](InstanceSlot::release_orphans) at a later call.
     /// A handle of an instance since replaced went with that instance.
+    /// After a destructor has failed here, the handle is forgotten instead
+    /// (see [`InstanceSlot::destructors_broken`]).
     pub(crate) fn release(&mut self, handle: wasmtime::component::ResourceAny, generation: u64) {
+        self.release_within(handle, generation, None);
+    }
+
+    /// [`release`](InstanceSlot::release) within `budget`: what a direct
+    /// attempt at the same destructor left of its deadline and fuel.
+    pub(crate) fn release_within(
+        &mut self,
+        handle: wasmtime::component::ResourceAny,
+        generation: u64,
+        budget: Option<Budget>,
+    ) {
         if generation == self.generation && self.live.is_some() {
             self.accumulator_done();
+            if self.destructors_broken {
+                self.accs.leaked = true;
+                self.recycle_if_due();
+                return;
+            }
             self.orphans.push(handle);
-            self.release_orphans();
+            self.release_orphans_within(budget);
         }
     }
 
@@ -768,18 +873,25 @@ impl InstanceSlot {
     /// it only while no other handle is in use: a destructor that traps
     /// replaces the instance (and bumps the generation).
     pub(crate) fn release_orphans(&mut self) {
+        self.release_orphans_within(None);
+    }
+
+    fn release_orphans_within(&mut self, budget: Option<Budget>) {
         if self.orphans.is_empty() || self.interrupt.is_interrupted() {
             return;
         }
         let orphans = std::mem::take(&mut self.orphans);
-        // A failure has been dealt with by `call`: a trap replaced the
-        // instance, and every handle went with it.
-        let _ = self.call(move |store, _| {
+        // `call` has dealt with a failure: a trap replaced the instance, and
+        // every handle went with it.
+        let dropped = self.call_within(budget, move |store, _| {
             for handle in orphans {
                 handle.resource_drop(&mut *store)?;
             }
             Ok(Ok(()))
         });
+        if let Err(cause) = dropped {
+            self.destructor_failed(&cause);
+        }
     }
 
     /// Drops the direct instance; `failed` counts it as replaced, and
@@ -807,12 +919,18 @@ impl InstanceSlot {
     /// SQLite no longer needs, running the guest's destructor; on an
     /// interrupted connection it waits for a later call. `Err` when the
     /// destructor reached for the host: the caller rebuilds the
-    /// accumulator on the component path and drops it there.
-    pub(crate) fn release_direct(&mut self, rep: u32, generation: u64) -> Result<(), ()> {
+    /// accumulator on the component path and drops it there, within the
+    /// budget the direct attempt left.
+    pub(crate) fn release_direct(&mut self, rep: u32, generation: u64) -> Result<(), Budget> {
         if self.direct_fate(generation) != DirectFate::Live {
             return Ok(());
         }
         self.direct_accumulator_done();
+        if self.destructors_broken {
+            self.direct_accs.leaked = true;
+            self.recycle_direct_if_due();
+            return Ok(());
+        }
         if self.interrupt.is_interrupted() {
             self.direct_orphans.push((rep, generation));
             return Ok(());
@@ -821,11 +939,21 @@ impl InstanceSlot {
     }
 
     /// Runs the destructor of direct accumulator `rep`, already counted as
-    /// done. `Err` when it reached for the host.
-    fn drop_direct_accumulator(&mut self, rep: u32) -> Result<(), ()> {
+    /// done. `Err` when it reached for the host, with what it left of its
+    /// budget.
+    fn drop_direct_accumulator(&mut self, rep: u32) -> Result<(), Budget> {
+        if self.destructors_broken {
+            self.direct_accs.leaked = true;
+            return Ok(());
+        }
         match self.call_direct_acc(|s, d| d.acc_drop(s, rep).map(Ok)) {
-            Direct::Done(_) => Ok(()),
-            Direct::NeedsHost(_) | Direct::Retry(Some(_)) => Err(()),
+            Direct::Done(Ok(())) => Ok(()),
+            Direct::Done(Err(cause)) => {
+                // The direct instance is gone (`call_direct_acc` dropped it).
+                self.destructor_failed(&cause);
+                Ok(())
+            }
+            Direct::NeedsHost(left) | Direct::Retry(Some(left)) => Err(left),
             Direct::Retry(None) => Ok(()),
         }
     }

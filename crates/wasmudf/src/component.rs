@@ -179,7 +179,7 @@ impl Component {
         // Scalars, aggregates and windows all take the direct path when
         // the plan allows; the module is compiled on the first call.
         if !inner.functions.is_empty() && inner.engine.direct_calls() {
-            inner.direct = crate::direct::plan::plan(bytes)
+            inner.direct = crate::direct::plan::plan(bytes, version)
                 .inspect_err(|why| tracing::debug!("{origin}: no direct path: {why}"))
                 .ok()
                 .map(|plan| LazyDirect {
@@ -429,9 +429,12 @@ impl Component {
     pub fn probe_instance(&self) -> Result<()> {
         self.instantiate(&Interrupt::new(), false)
             .map(drop)
-            .map_err(|e| Error::Instantiate {
-                origin: self.inner.origin.clone(),
-                detail: format!("{e:#}"),
+            .map_err(|e| match instantiate_error(&self.inner.origin, &e) {
+                limit @ Error::ResourceLimit { .. } => limit,
+                _ => Error::Instantiate {
+                    origin: self.inner.origin.clone(),
+                    detail: format!("{e:#}"),
+                },
             })
     }
 
@@ -593,9 +596,28 @@ fn instantiate(
     caps: &Capabilities,
 ) -> wasmtime::Result<(Store<HostState>, Udf)> {
     let mut store = new_store(&inner.engine, interrupt, caps)?;
-    let instance = inner.pre.instantiate(&mut store)?;
+    let instance = inner
+        .pre
+        .instantiate(&mut store)
+        .map_err(|e| crate::call::blame_limit(e, store.data()))?;
     let udf = inner.exports.load(&mut store, &instance)?;
     Ok((store, udf))
+}
+
+/// The load error for a failure to instantiate the component or run its
+/// manifest: [`Error::ResourceLimit`] when a limit caused it (see
+/// [`crate::call::blame_limit`]), else [`Error::Instantiate`].
+fn instantiate_error(origin: &str, e: &wasmtime::Error) -> Error {
+    match e.downcast_ref::<crate::limits::LimitHit>() {
+        Some(hit) => Error::ResourceLimit {
+            origin: origin.to_string(),
+            detail: hit.to_string(),
+        },
+        None => Error::Instantiate {
+            origin: origin.to_string(),
+            detail: crate::call::describe_trap(e, None),
+        },
+    }
 }
 
 /// Compiles (or loads from the cache) the main core module that `plan`
@@ -629,12 +651,14 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 }
 
 /// The language a component's `producers` sections name (the component's
-/// own, or its modules'), or the one a producing tool implies.
-/// componentize-js and componentize-py record themselves under
-/// `processed-by` only.
+/// own, or its modules'), unless a producing tool implies the author's:
+/// componentize-js names itself under `processed-by`, while the engine it
+/// embeds (SpiderMonkey) names the languages it was written in (`C11`),
+/// which are not the UDFs'. (componentize-py 0.x names itself nowhere, so
+/// its components report the language of their first module: `Rust`.)
 fn language(bytes: &[u8]) -> Option<String> {
     use wasmparser::{KnownCustom, Parser, Payload};
-    let mut implied = None;
+    let (mut named, mut implied) = (None, None);
     for payload in Parser::new(0).parse_all(bytes) {
         let Ok(Payload::CustomSection(section)) = payload else {
             continue;
@@ -645,7 +669,9 @@ fn language(bytes: &[u8]) -> Option<String> {
         for field in reader.into_iter().flatten() {
             for value in field.values.into_iter().flatten() {
                 match field.name {
-                    "language" if !value.name.is_empty() => return Some(value.name.to_string()),
+                    "language" if !value.name.is_empty() && named.is_none() => {
+                        named = Some(value.name.to_string());
+                    }
                     "processed-by" | "sdk" if implied.is_none() => {
                         implied = match value.name {
                             "componentize-js" | "ComponentizeJS" => Some("JavaScript"),
@@ -658,14 +684,11 @@ fn language(bytes: &[u8]) -> Option<String> {
             }
         }
     }
-    implied.map(str::to_string)
+    implied.map(str::to_string).or(named)
 }
 
 fn read_manifest(inner: &ComponentInner) -> Result<Vec<FunctionSpec>> {
-    let failed = |e: wasmtime::Error| Error::Instantiate {
-        origin: inner.origin.clone(),
-        detail: crate::call::describe_trap(&e, None),
-    };
+    let failed = |e: wasmtime::Error| instantiate_error(&inner.origin, &e);
     // The manifest is read with no capabilities at all.
     let stack = inner.engine.limits().max_wasm_stack;
     let raw = crate::call::on_guest_thread(stack, || {
@@ -674,6 +697,9 @@ fn read_manifest(inner: &ComponentInner) -> Result<Vec<FunctionSpec>> {
             WitVersion::V0_1 => udf.manifest_v0_1(&mut store).map(manifest::Raw::V0_1),
             WitVersion::V0_2 => udf.manifest_v0_2(&mut store).map(manifest::Raw::V0_2),
         }
+        // A guest that runs out of memory building its manifest usually
+        // traps (a Rust guest aborts); the cause is the limit.
+        .map_err(|e| crate::call::blame_limit(e, store.data()))
     })
     .map_err(failed)?;
     let max_functions = inner.engine.limits().max_functions;
@@ -701,6 +727,10 @@ fn check_imports(
 }
 
 /// Which version of the guest interface the component exports.
+///
+/// Exactly one: a component exporting two versions (or two spellings of
+/// one) could answer differently depending on which export a call path
+/// follows, so it is refused rather than resolved by a preference.
 fn check_world(
     origin: &str,
     engine: &Engine,
@@ -711,6 +741,20 @@ fn check_world(
         .exports(engine.wasmtime())
         .map(|(name, _)| name.to_string())
         .collect();
+    let mut guest_exports: Vec<&String> = exports
+        .iter()
+        .filter(|name| crate::bindings::is_guest_interface(name))
+        .collect();
+    if guest_exports.len() > 1 {
+        guest_exports.sort();
+        return Err(Error::SeveralVersions {
+            origin: origin.to_string(),
+            exports: guest_exports
+                .into_iter()
+                .map(|name| crate::guest_text::cap_message(name.clone()))
+                .collect(),
+        });
+    }
     if let Some(version) = WitVersion::ALL
         .into_iter()
         .find(|v| exports.contains(&v.export_name()))

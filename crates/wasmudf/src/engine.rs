@@ -43,6 +43,7 @@ pub struct EngineBuilder {
     max_component_bytes: u64,
     on_call: Option<CallHook>,
     cache_dir: Option<std::path::PathBuf>,
+    cache_secret_file: Option<std::path::PathBuf>,
     cache_max_bytes: u64,
     epoch_interruption: bool,
     direct_calls: bool,
@@ -56,6 +57,7 @@ impl std::fmt::Debug for EngineBuilder {
             .field("max_component_bytes", &self.max_component_bytes)
             .field("on_call", &self.on_call.is_some())
             .field("cache_dir", &self.cache_dir)
+            .field("cache_secret_file", &self.cache_secret_file)
             .field("cache_max_bytes", &self.cache_max_bytes)
             .field("epoch_interruption", &self.epoch_interruption)
             .field("direct_calls", &self.direct_calls)
@@ -71,6 +73,7 @@ impl Default for EngineBuilder {
             max_component_bytes: 64 << 20,
             on_call: None,
             cache_dir: None,
+            cache_secret_file: None,
             cache_max_bytes: crate::cache::DEFAULT_MAX_BYTES,
             epoch_interruption: true,
             direct_calls: true,
@@ -159,14 +162,43 @@ impl EngineBuilder {
     ///
     /// A cached entry is native code the host runs, so the directory (created
     /// `0700` if missing) and each entry must be owned by the current user
-    /// and writable by no one else, and an entry must carry the digest of
-    /// this component's artifact. A directory that fails these checks, or
-    /// cannot be created, is not used: the engine still builds, compiles
-    /// every component, logs a warning and reports why in
-    /// [`Engine::cache_status`]. An entry that fails is recompiled and
-    /// replaced.
+    /// and writable by no one else, and an entry must carry a digest keyed
+    /// by a per-user secret kept outside the directory (see
+    /// [`cache_secret_file`](EngineBuilder::cache_secret_file)): a file
+    /// this host did not write itself is never loaded. A directory (or a
+    /// secret) that fails these checks, or cannot be created, is not used:
+    /// the engine still builds, compiles every component, logs a warning
+    /// and reports why in [`Engine::cache_status`]. An entry that fails is
+    /// recompiled and replaced.
     pub fn cache_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
         self.cache_dir = Some(dir.into());
+        self
+    }
+
+    /// The file holding the cache's secret key (default:
+    /// [`default_cache_secret_file`](crate::default_cache_secret_file)).
+    /// It is made on first use: 32 random bytes from the operating system,
+    /// mode `0600`, in a folder created `0700`. The cache is used only
+    /// while the file is the current user's, readable and writable by no
+    /// one else, in a folder no one else can write, and outside the cache
+    /// directory; otherwise [`Engine::cache_status`] says why not.
+    ///
+    /// Every engine (and process) of a user that shares a cache directory
+    /// should share this file too: an entry written under another secret is
+    /// never found, and is recompiled.
+    ///
+    /// ```no_run
+    /// # fn main() -> wasmudf::Result<()> {
+    /// let engine = wasmudf::Engine::builder()
+    ///     .cache_dir("/var/cache/myapp/wasmudf")
+    ///     .cache_secret_file("/var/lib/myapp/wasmudf-cache-secret")
+    ///     .build()?;
+    /// println!("{}", engine.cache_status());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn cache_secret_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.cache_secret_file = Some(path.into());
         self
     }
 
@@ -247,7 +279,12 @@ impl EngineBuilder {
         let linker = sandbox::linker(&engine).map_err(|e| Error::Config(format!("{e:#}")))?;
         let (cache, cache_status) = match &self.cache_dir {
             None => (None, CacheStatus::Off),
-            Some(dir) => match ComponentCache::open(dir, &engine, self.cache_max_bytes) {
+            Some(dir) => match ComponentCache::open(
+                dir,
+                self.cache_secret_file.as_deref(),
+                &engine,
+                self.cache_max_bytes,
+            ) {
                 Ok(cache) => (Some(cache), CacheStatus::Active(dir.clone())),
                 Err(reason) => {
                     let status = CacheStatus::Refused {
@@ -408,8 +445,9 @@ impl Engine {
     ///
     /// A typed load error naming what is wrong: [`Error::NotWasm`],
     /// [`Error::CoreModule`], [`Error::TooLarge`], [`Error::Invalid`],
-    /// [`Error::WrongWorld`], [`Error::ForbiddenImport`],
-    /// [`Error::Manifest`] or [`Error::Instantiate`].
+    /// [`Error::WrongWorld`], [`Error::SeveralVersions`],
+    /// [`Error::ForbiddenImport`], [`Error::Manifest`],
+    /// [`Error::Instantiate`] or [`Error::ResourceLimit`].
     pub fn load(&self, origin: &str, bytes: &[u8]) -> Result<Component> {
         Component::compile(self.clone(), origin, None, bytes)
     }

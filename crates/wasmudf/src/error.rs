@@ -72,6 +72,22 @@ pub enum Error {
         /// Which exports were expected and which were found.
         detail: String,
     },
+    /// The component exports more than one version of the
+    /// `wasmudf:udf/guest` interface (0.1.0 and 0.2.0, say). Each version
+    /// could run different code, and which one a call reached would depend
+    /// on the call path, so such a component is refused: a component
+    /// exports exactly one.
+    #[error(
+        "{origin}: exports more than one version of `wasmudf:udf/guest` ({}); a component \
+         must export exactly one, so that every call runs the same code",
+        Escaped(&exports.join(", "))
+    )]
+    SeveralVersions {
+        /// Where the bytes came from.
+        origin: String,
+        /// The interface exports found, e.g. `wasmudf:udf/guest@0.1.0`.
+        exports: Vec<String>,
+    },
     /// The component imports something the sandbox does not provide.
     #[error(
         "{origin}: imports `{}`, which the wasmudf sandbox does not provide",
@@ -119,6 +135,19 @@ pub enum Error {
         /// The cause.
         detail: String,
     },
+    /// Instantiating the component, or running its manifest, hit one of
+    /// the instance's resource limits
+    /// ([`Limits::max_memory_bytes`](crate::Limits::max_memory_bytes),
+    /// [`max_table_elements`](crate::Limits::max_table_elements)): a
+    /// refused growth the guest then trapped on, or an initial memory or
+    /// table that does not fit.
+    #[error("{origin}: failed to load: {detail}")]
+    ResourceLimit {
+        /// Where the bytes came from.
+        origin: String,
+        /// Which limit, what was asked and what is allowed.
+        detail: String,
+    },
     /// Reading a file failed.
     #[error("{path}: {source}")]
     Io {
@@ -135,6 +164,14 @@ pub enum Error {
     /// inside a statement (see [`CallError`](crate::CallError)).
     #[error(transparent)]
     Sqlite(#[from] rusqlite::Error),
+    /// A component's function failed inside a statement run by a
+    /// [`Database`](crate::Database): the guest's own error, a trap, or a
+    /// limit (deadline, fuel, memory, result size), typed. Its message is
+    /// the SQL error's, which names the function and the cause. (On a
+    /// plain `rusqlite::Connection` the same failure is the
+    /// [`Error::Sqlite`] SQLite reports, with that message.)
+    #[error("{0}")]
+    Call(crate::CallError),
     /// The query was cancelled: its future or stream was dropped, or it was
     /// interrupted, before it finished.
     #[error("query interrupted")]
@@ -152,6 +189,16 @@ pub enum Error {
     NotRegistered {
         /// The component's origin.
         origin: String,
+    },
+    /// `wasmudf_load` refused a load (the connection is behind the
+    /// database's components, another connection is loading the same
+    /// component), or the database's record of what it loaded
+    /// (`wasmudf_loaded`) cannot be used: it is a view or a virtual table
+    /// rather than the table `wasmudf_load` writes.
+    #[error("{}", Escaped(detail))]
+    SqlLoad {
+        /// What is wrong.
+        detail: String,
     },
     /// A blocking task panicked. This is a bug in wasmudf or in a callback
     /// the application registered; the connection it used was discarded.

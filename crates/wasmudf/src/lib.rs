@@ -60,7 +60,7 @@ mod trampoline;
 mod value;
 
 pub use bindings::WitVersion;
-pub use cache::{CacheStatus, default_cache_dir};
+pub use cache::{CacheStatus, default_cache_dir, default_cache_secret_file};
 pub use call::{CallError, CallErrorKind};
 pub use column::{Column, ColumnRef, Value};
 pub use component::Component;

@@ -166,6 +166,11 @@ pub(crate) fn register(
     interrupt: Interrupt,
 ) -> Result<()> {
     let registry = registry(conn)?;
+    // Without its tables (a connection where nothing may be written, not
+    // even `temp`: `PRAGMA query_only`) the functions still work.
+    if let Err(err) = catalog::ensure(conn) {
+        tracing::warn!("wasmudf: no catalog tables on this connection: {err}");
+    }
     if !component.overrides_allowed() {
         check_clashes(component.origin(), component.functions(), conn, registry)?;
         check_module_clashes(component.origin(), component.functions(), conn, registry)?;
@@ -246,6 +251,15 @@ pub(crate) fn register(
         direct: direct_flags,
     });
     Ok(())
+}
+
+/// Gives `conn` the wasmudf catalog (`temp.wasmudf_functions`,
+/// `temp.wasmudf_components`) before any component is registered, so that
+/// its names are taken and no registration has to create it later (from
+/// inside a running statement, as `wasmudf_load` registers).
+pub(crate) fn prepare(conn: &Connection) -> Result<()> {
+    registry(conn)?;
+    Ok(catalog::ensure(conn)?)
 }
 
 /// Whether `component` is registered on `conn`.
@@ -455,6 +469,43 @@ fn check_clashes(
     Ok(())
 }
 
+/// Refuses `new` when one of its functions would clash with one of
+/// `existing`'s, by the rule [`check_clashes`] applies on a connection (the
+/// same name, and the same arity or either variadic; table functions by
+/// name). For components not registered on the connection at hand: the
+/// pool's, and the ones `wasmudf_load` has reserved for a transaction that
+/// has not ended.
+pub(crate) fn check_against(new: &Component, existing: &Component) -> Result<()> {
+    for spec in new.functions() {
+        let is_table = spec.kind == FunctionKind::Table;
+        let arity = spec.arity.as_sqlite();
+        for other in existing.functions() {
+            if (other.kind == FunctionKind::Table) != is_table
+                || !spec.name.eq_ignore_ascii_case(&other.name)
+            {
+                continue;
+            }
+            let other_arity = other.arity.as_sqlite();
+            if is_table || arity == -1 || other_arity == -1 || arity == other_arity {
+                return Err(clash(
+                    new.origin(),
+                    spec,
+                    ExistingFunction {
+                        name: other.name.clone(),
+                        arity: if is_table {
+                            -1
+                        } else {
+                            i16::try_from(other_arity).unwrap_or(i16::MAX)
+                        },
+                        owner: FunctionOwner::Component(existing.origin().to_string()),
+                    },
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The error for `spec` of component `origin` clashing with `existing`.
 fn clash(origin: &str, spec: &FunctionSpec, existing: ExistingFunction) -> Error {
     Error::NameClash {
@@ -574,10 +625,10 @@ struct Target {
 
 impl Target {
     fn error(&self, cause: CallErrorKind) -> rusqlite::Error {
-        rusqlite::Error::UserFunctionError(Box::new(CallError {
+        rusqlite::Error::UserFunctionError(Box::new(crate::call::reported(CallError {
             function: self.name.to_string(),
             cause,
-        }))
+        })))
     }
 
     fn result(
@@ -600,10 +651,10 @@ impl Target {
 
     /// The SQL error for `cause`, with the function's name.
     fn fail(&self, out: &Out, cause: CallErrorKind) {
-        let error = CallError {
+        let error = crate::call::reported(CallError {
             function: self.name.to_string(),
             cause,
-        };
+        });
         out.error(&error.to_string());
     }
 

@@ -208,6 +208,23 @@ fn same_source(a: &Component, b: &Component) -> bool {
     }
 }
 
+/// The tables the library keeps in each connection's `temp` schema: its
+/// catalog of functions and components.
+const CATALOG: [&str; 2] = ["wasmudf_functions", "wasmudf_components"];
+
+/// Whether a name matches `pattern` as [`pattern_sql`] would select it:
+/// SQLite's own `LIKE` or `GLOB`, evaluated on a connection of its own
+/// (no database, no component), so the rules are exactly sqlite3's.
+fn name_filter(pattern: Option<&str>) -> Result<impl Fn(&str) -> Result<bool>> {
+    let (filter, pattern) = pattern_sql("?2", pattern);
+    let conn = rusqlite::Connection::open_in_memory()?;
+    let sql = format!("SELECT {filter}");
+    Ok(move |name: &str| -> Result<bool> {
+        let mut stmt = conn.prepare_cached(&sql)?;
+        Ok(stmt.query_row((pattern.as_str(), name), |row| row.get(0))?)
+    })
+}
+
 /// A LIKE pattern, or a GLOB one when it has GLOB's `*`, `?` or `[`.
 fn pattern_sql(column: &str, pattern: Option<&str>) -> (String, String) {
     match pattern {
@@ -352,6 +369,8 @@ impl Shell {
              AND name NOT LIKE 'sqlite_%' AND name LIKE ?1",
             pattern,
         )?;
+        // The library's catalog, as sqlite3 leaves out SQLite's own tables.
+        names.retain(|n| !CATALOG.iter().any(|c| n.strip_prefix("temp.") == Some(*c)));
         names.sort();
         self.print(&columns(&names))
     }
@@ -374,9 +393,15 @@ impl Shell {
                 .collect::<rusqlite::Result<_>>()?;
             let mut sqls = Vec::new();
             for schema in schemas {
+                // The library's catalog is no part of the database.
+                let catalog = if schema == "temp" {
+                    format!(" AND name NOT IN ('{}')", CATALOG.join("', '"))
+                } else {
+                    String::new()
+                };
                 let sql = format!(
                     "SELECT sql FROM \"{}\".sqlite_schema WHERE sql IS NOT NULL \
-                     AND (name LIKE ?1 OR tbl_name LIKE ?1) ORDER BY rowid",
+                     AND (name LIKE ?1 OR tbl_name LIKE ?1){catalog} ORDER BY rowid",
                     schema.replace('"', "\"\"")
                 );
                 let mut stmt = conn.prepare(&sql)?;
@@ -396,39 +421,35 @@ impl Shell {
         self.print(&text)
     }
 
+    /// The functions of the database's components, as their manifests
+    /// declare them (the library's list, not a table a database file could
+    /// fake), whose names match `pattern`.
     fn functions(&mut self, pattern: Option<&str>) -> Result<()> {
-        if self.session.db().components().is_empty() {
-            return Ok(());
-        }
-        let (filter, pattern) = pattern_sql("name", pattern);
-        let sql = format!(
-            "SELECT name, kind, arity, flags, component FROM wasmudf_functions WHERE {filter}"
-        );
-        type Function = (String, String, i64, Option<String>, Option<String>);
-        let rows = self.call(move |conn| -> rusqlite::Result<Vec<Function>> {
-            let mut stmt = conn.prepare(&sql)?;
-            stmt.query_map([&pattern], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-            })?
-            .collect()
-        })??;
+        let components = self.session.db().components();
+        let matches = name_filter(pattern)?;
         let mut text = String::new();
-        for (name, kind, arity, flags, component) in rows {
-            let arity = if arity < 0 {
-                "variadic".to_owned()
-            } else {
-                arity.to_string()
-            };
-            // Names and origins come from the component and the file
-            // system: printed escaped.
-            text.push_str(&format!(
-                "{:<20} {:<9} arity {:<8} {}  ({})\n",
-                safe(&name),
-                safe(&kind),
-                arity,
-                safe(flags.as_deref().unwrap_or_default()),
-                safe(component.as_deref().unwrap_or_default())
-            ));
+        for component in &components {
+            for spec in component.functions() {
+                if !matches(&spec.name)? {
+                    continue;
+                }
+                let arity = match spec.arity.as_sqlite() {
+                    n if n < 0 => "variadic".to_owned(),
+                    n => n.to_string(),
+                };
+                // `FunctionFlags` shows no flag as `-`.
+                let flags = spec.flags.to_string();
+                // Names and origins come from the component and the file
+                // system: printed escaped.
+                text.push_str(&format!(
+                    "{:<20} {:<9} arity {:<8} {}  ({})\n",
+                    safe(&spec.name),
+                    safe(&spec.kind.to_string()),
+                    arity,
+                    safe(flags.trim_start_matches('-')),
+                    safe(component.origin())
+                ));
+            }
         }
         self.print(&text)
     }

@@ -85,6 +85,7 @@ impl Cursor {
                     Err(err) => {
                         self.done = true;
                         self.rows = None;
+                        self.lease().settle();
                         return Err(err);
                     }
                 }
@@ -94,8 +95,10 @@ impl Cursor {
         }
         if self.done {
             // Reset now, so the statement holds no read lock while the
-            // cursor waits to be dropped.
+            // cursor waits to be dropped; then what `wasmudf_load` loaded
+            // in it is settled before the last rows reach the caller.
             self.rows = None;
+            self.lease().settle();
         }
         Ok((out, self.done))
     }

@@ -59,6 +59,7 @@ pub struct DatabaseBuilder {
     query_timeout: Option<Duration>,
     busy_timeout: Option<Duration>,
     sql_load: Option<(Engine, PathBuf)>,
+    read_only: bool,
 }
 
 impl DatabaseBuilder {
@@ -74,6 +75,27 @@ impl DatabaseBuilder {
     /// `wasmudf_loaded` of the database, created at open, so that the next
     /// [`open`](DatabaseBuilder::open) with SQL loading allowed loads the
     /// same names again.
+    ///
+    /// A load is atomic with its record. It is checked, under the pool's
+    /// lock, against every component of the database and every load
+    /// pending on another connection (by content hash and by function
+    /// name), registered on the calling connection and then recorded, in
+    /// the caller's statement and transaction. When the statement ends it
+    /// is settled: if its row committed, every connection has the
+    /// component from its next statement on; if the row is gone (the write
+    /// failed, the statement failed, the transaction rolled back, or it
+    /// rolled back to a savepoint taken before the load), nothing is
+    /// loaded. Inside a transaction the functions are usable at once on
+    /// that transaction's connection and nowhere else until it commits;
+    /// after `ROLLBACK TO` they are gone from the end of that call on. A
+    /// load on a connection whose components are behind the database's
+    /// (another connection changed them since its transaction began) is
+    /// refused, with [`Error::SqlLoad`] in the SQL error.
+    ///
+    /// At open the names are read only from a real table of that name
+    /// (never a view or virtual table, which a database file could use to
+    /// run any query or choose the files), under the query timeout (10
+    /// seconds without one).
     ///
     /// ```no_run
     /// # async fn f(engine: wasmudf::Engine) -> wasmudf::Result<()> {
@@ -97,6 +119,21 @@ impl DatabaseBuilder {
     /// `Database` is dropped.
     pub fn path(mut self, path: impl AsRef<Path>) -> Self {
         self.path = Some(path.as_ref().to_path_buf());
+        self
+    }
+
+    /// Opens every connection read-only: statements that write fail with
+    /// `SQLITE_READONLY`, and a file that does not exist is an error rather
+    /// than created. Off by default.
+    ///
+    /// ```no_run
+    /// # async fn f() -> wasmudf::Result<()> {
+    /// let db = wasmudf::Database::builder().path("app.db").read_only(true).open().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn read_only(mut self, read_only: bool) -> Self {
+        self.read_only = read_only;
         self
     }
 
@@ -136,13 +173,18 @@ impl DatabaseBuilder {
     /// # Errors
     ///
     /// [`Error::Sqlite`] if the database cannot be opened, or any
-    /// registration error such as [`Error::NameClash`].
+    /// registration error such as [`Error::NameClash`]. With SQL loading
+    /// allowed, [`Error::SqlLoad`] when the database's `wasmudf_loaded` is
+    /// not a table, [`Error::Timeout`] when reading it takes too long, and
+    /// the error of any recorded component that cannot be loaded.
     pub async fn open(self) -> Result<Database> {
         static MEMORY_DBS: AtomicU64 = AtomicU64::new(0);
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_URI
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let access = if self.read_only {
+            OpenFlags::SQLITE_OPEN_READ_ONLY
+        } else {
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE
+        };
+        let flags = access | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let target = match &self.path {
             Some(path) => Target {
                 uri: path.to_string_lossy().into_owned(),
@@ -181,10 +223,31 @@ impl DatabaseBuilder {
         // fails here; it also keeps an in-memory database alive.
         let lease = pool.acquire().await?;
         if let Some(load) = sql_load {
+            // The list comes from the database file: read under a deadline
+            // (the query timeout, or `LOAD_LIST_TIMEOUT`), so that no file
+            // can hold `open` up.
+            let limit = self.query_timeout.unwrap_or(LOAD_LIST_TIMEOUT);
+            let ticket = lease.ticket();
+            let guard = CancelOnDrop(Some(ticket.clone()));
+            let reader = load.clone();
+            let read = blocking(move || {
+                let names = reader.recorded_names(lease.conn());
+                ticket.finish();
+                Ok((lease, names))
+            });
+            // On timeout `guard` interrupts the read as it drops.
+            let (lease, names) = tokio::time::timeout(limit, read)
+                .await
+                .map_err(|_| Error::Timeout(limit))??;
+            guard.disarm();
+            let names = names.map_err(interrupted)?;
             let pool = pool.clone();
             blocking(move || {
                 let mut lease = lease;
-                let loaded = load.reload(lease.conn())?;
+                let loaded = names
+                    .iter()
+                    .map(|name| load.read(name))
+                    .collect::<Result<Vec<_>>>()?;
                 pool.add_components(&mut lease, loaded)
             })
             .await?;
@@ -264,7 +327,8 @@ impl Database {
     ///
     /// # Errors
     ///
-    /// [`Error::Sqlite`] for SQL errors (a UDF's error or trap included),
+    /// [`Error::Call`] when a UDF failed (its own error, a trap, a limit),
+    /// [`Error::Sqlite`] for other SQL errors, [`Error::Interrupted`],
     /// [`Error::Timeout`], [`Error::Closed`].
     pub fn execute(
         &self,
@@ -592,13 +656,40 @@ async fn on_lease<R: Send + 'static>(
     };
     let ticket = lease.ticket();
     match guarded(shared, ticket, move || {
-        let result = work(lease.conn());
+        let result = typed_errors(|| work(lease.conn()));
+        // `wasmudf_load`s of this work that committed are every
+        // connection's before the caller hears back.
+        lease.settle();
         (lease, result)
     })
     .await
     {
         Ok((lease, result)) => (Some(lease), result.map_err(interrupted)),
         Err(err) => (None, Err(err)),
+    }
+}
+
+/// Runs blocking `work` and gives a statement that failed in a UDF its typed
+/// error: SQLite keeps only the message of the [`CallError`](crate::CallError)
+/// a function reported (`call::reported`), so a SQLite error with exactly
+/// that message becomes [`Error::Call`] with it. Must run on the thread that
+/// steps the statements.
+fn typed_errors<R>(work: impl FnOnce() -> Result<R>) -> Result<R> {
+    crate::call::take_reported();
+    let result = work();
+    let reported = crate::call::take_reported();
+    match (result, reported) {
+        (Err(Error::Sqlite(rusqlite::Error::SqliteFailure(code, Some(message)))), Some(call)) => {
+            if call.to_string() == message {
+                Err(Error::Call(call))
+            } else {
+                Err(Error::Sqlite(rusqlite::Error::SqliteFailure(
+                    code,
+                    Some(message),
+                )))
+            }
+        }
+        (result, _) => result,
     }
 }
 
@@ -611,6 +702,7 @@ fn interrupted(err: Error) -> Error {
         {
             Error::Interrupted
         }
+        Error::Call(call) if call.cause == crate::CallErrorKind::Interrupted => Error::Interrupted,
         _ => err,
     }
 }
@@ -716,6 +808,10 @@ impl std::fmt::Debug for RowStream {
     }
 }
 
+/// How long [`DatabaseBuilder::open`] reads the names `wasmudf_load`
+/// recorded, at most, when no query timeout is set.
+const LOAD_LIST_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The largest batch of rows one blocking task steps.
 const MAX_BATCH: usize = 256;
 
@@ -727,11 +823,11 @@ impl RowStream {
             let lease = starter.pool.acquire().await?;
             let ticket = lease.ticket();
             guarded(&starter, ticket, move || {
-                Cursor::start(lease, &sql, &params)
+                typed_errors(|| Ok(Cursor::start(lease, &sql, &params)?))
             })
             .await?
             .map(Box::new)
-            .map_err(|e| interrupted(Error::from(e)))
+            .map_err(interrupted)
         });
         RowStream {
             shared,
@@ -749,15 +845,12 @@ impl RowStream {
             let ticket = cursor.lease().ticket();
             let fetched = guarded(&shared, ticket, move || {
                 let mut cursor = cursor;
-                let fetched = cursor.fetch(max);
+                let fetched = typed_errors(|| Ok(cursor.fetch(max)?));
                 (cursor, fetched)
             })
             .await;
             match fetched {
-                Ok((cursor, fetched)) => (
-                    Some(cursor),
-                    fetched.map_err(|e| interrupted(Error::from(e))),
-                ),
+                Ok((cursor, fetched)) => (Some(cursor), fetched.map_err(interrupted)),
                 Err(err) => (None, Err(err)),
             }
         })

@@ -29,20 +29,75 @@ pub(crate) struct Target {
     pub(crate) is_file: bool,
 }
 
-/// A connection and the two handles that stop work on it.
+/// A connection, the two handles that stop work on it, and what it has
+/// registered.
 pub(crate) struct PooledConn {
     pub(crate) conn: Connection,
     interrupt: Interrupt,
     sqlite: Arc<InterruptHandle>,
-    /// The components registered on `conn`, as of pool version `version`.
+    state: SharedConnState,
+}
+
+/// What one connection has registered. Shared with the connection's own
+/// `wasmudf_load`, which registers on it from inside a statement.
+#[derive(Debug)]
+pub(crate) struct ConnState {
+    /// Tells this connection's reservations apart in [`Components`].
+    id: u64,
+    /// The pool's components registered on the connection, as of pool
+    /// version `version`.
     registered: Vec<Component>,
     version: u64,
+    /// Components `wasmudf_load` registered on this connection, whose
+    /// record has not committed yet: published to the pool when it does,
+    /// unregistered when it does not (see [`Pool::settle`]).
+    pending: Vec<PendingLoad>,
+}
+
+/// [`ConnState`], as the pool and `wasmudf_load` share it. Lock order: the
+/// pool's components first, then this.
+pub(crate) type SharedConnState = Arc<Mutex<ConnState>>;
+
+/// A component `wasmudf_load` registered on one connection, and the row it
+/// wrote in `wasmudf_loaded`, which decides whether it stays.
+#[derive(Debug, Clone)]
+pub(crate) struct PendingLoad {
+    pub(crate) component: Component,
+    pub(crate) record: super::sql_load::Record,
 }
 
 /// The pool's components, and how many times they have changed.
 struct Components {
     list: Vec<Component>,
     version: u64,
+    /// Components loaded by `wasmudf_load` in a transaction that has not
+    /// ended, by the id of their connection: not the pool's yet, but their
+    /// names are taken, so nothing that would clash with them is added
+    /// meanwhile (by another load, `add_components` or `replace`).
+    reserved: Vec<(u64, Component)>,
+}
+
+impl Components {
+    /// Refuses `component` if it clashes with a reservation of a connection
+    /// other than `except`.
+    fn check_reserved(&self, component: &Component, except: Option<u64>) -> Result<()> {
+        for (owner, reserved) in &self.reserved {
+            if Some(*owner) != except {
+                crate::register::check_against(component, reserved)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What [`Pool::begin_load`] did.
+#[derive(Debug)]
+pub(crate) enum Begun {
+    /// The same bytes are loaded already (or being loaded on this
+    /// connection): nothing to do.
+    Already,
+    /// Registered on the connection, pending its record.
+    Registered,
 }
 
 pub(crate) struct Pool {
@@ -57,6 +112,8 @@ pub(crate) struct Pool {
     permits: Arc<Semaphore>,
     pub(crate) size: usize,
     opened: AtomicU64,
+    /// The next connection's [`ConnState::id`].
+    next_id: AtomicU64,
     closed: AtomicBool,
 }
 
@@ -86,6 +143,7 @@ impl Pool {
             components: RwLock::new(Components {
                 list: components,
                 version: 0,
+                reserved: Vec::new(),
             }),
             busy_timeout,
             sql_load,
@@ -93,6 +151,7 @@ impl Pool {
             permits: Arc::new(Semaphore::new(size)),
             size,
             opened: AtomicU64::new(0),
+            next_id: AtomicU64::new(0),
             closed: AtomicBool::new(false),
         }
     }
@@ -106,39 +165,50 @@ impl Pool {
         // A schema (view, trigger) must not call functions that were not
         // meant for it, whatever the database file says.
         conn.pragma_update(None, "trusted_schema", "OFF")?;
-        if self.target.is_file && self.opened.load(Ordering::Relaxed) == 0 {
+        let writable = !self.target.flags.contains(OpenFlags::SQLITE_OPEN_READ_ONLY);
+        if self.target.is_file && writable && self.opened.load(Ordering::Relaxed) == 0 {
             // Readers and one writer proceed in parallel under WAL.
             let _mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |row| row.get(0))?;
         }
+        // The catalog before any component, and before `wasmudf_load` can
+        // register one from inside a statement.
+        crate::register::prepare(&conn)?;
+        let state = Arc::new(Mutex::new(ConnState {
+            id: self.next_id.fetch_add(1, Ordering::Relaxed),
+            registered: Vec::new(),
+            version: u64::MAX,
+            pending: Vec::new(),
+        }));
         if let Some(load) = &self.sql_load {
             super::sql_load::register(
                 &conn,
                 load.clone(),
                 Arc::downgrade(self),
+                state.clone(),
                 interrupt.clone(),
             )?;
         }
-        let mut pooled = PooledConn {
+        let pooled = PooledConn {
             sqlite: Arc::new(conn.get_interrupt_handle()),
             conn,
             interrupt,
-            registered: Vec::new(),
-            version: u64::MAX,
+            state,
         };
-        self.catch_up(&mut pooled)?;
+        self.catch_up(&pooled)?;
         self.opened.fetch_add(1, Ordering::Relaxed);
         Ok(pooled)
     }
 
     /// Brings `conn` to the pool's components: unregisters those the pool
     /// no longer has, then registers those `conn` lacks.
-    fn catch_up(&self, conn: &mut PooledConn) -> Result<()> {
+    fn catch_up(&self, conn: &PooledConn) -> Result<()> {
         let components = self.read_components();
-        if conn.version == components.version {
+        let mut state = lock(&conn.state);
+        if state.version == components.version {
             return Ok(());
         }
-        sync(conn, &components.list)?;
-        conn.version = components.version;
+        sync(conn, &mut state.registered, &components.list)?;
+        state.version = components.version;
         Ok(())
     }
 
@@ -160,15 +230,17 @@ impl Pool {
     /// connection now (so a clash is reported here), and on the others when
     /// they are next handed out. Blocking.
     pub(crate) fn add_components(&self, lease: &mut Lease, added: Vec<Component>) -> Result<()> {
-        let conn = &mut lease.0.conn;
+        let conn = &lease.0.conn;
         self.catch_up(conn)?;
         let mut components = self.write_components();
+        let mut state = lock(&conn.state);
         for component in added {
+            components.check_reserved(&component, None)?;
             component.register_with(&conn.conn, &conn.interrupt)?;
-            conn.registered.push(component.clone());
+            state.registered.push(component.clone());
             components.list.push(component);
             components.version += 1;
-            conn.version = components.version;
+            state.version = components.version;
         }
         Ok(())
     }
@@ -183,9 +255,13 @@ impl Pool {
         old: &Component,
         new: Option<Component>,
     ) -> Result<()> {
-        let conn = &mut lease.0.conn;
+        let conn = &lease.0.conn;
         self.catch_up(conn)?;
         let mut components = self.write_components();
+        if let Some(new) = &new {
+            components.check_reserved(new, None)?;
+        }
+        let mut state = lock(&conn.state);
         let position = components
             .list
             .iter()
@@ -200,28 +276,137 @@ impl Pool {
                 wanted.remove(position);
             }
         }
-        if let Err(err) = sync(conn, &wanted) {
+        if let Err(err) = sync(conn, &mut state.registered, &wanted) {
             // Back to what every other connection has.
-            let restored = sync(conn, &components.list);
+            let restored = sync(conn, &mut state.registered, &components.list);
             if let Err(again) = restored {
                 tracing::warn!("wasmudf: could not restore a connection's components: {again}");
                 // Registered again from nothing at its next use.
-                conn.version = u64::MAX;
+                state.version = u64::MAX;
             }
             return Err(err);
         }
         components.list = wanted;
         components.version += 1;
-        conn.version = components.version;
+        state.version = components.version;
         Ok(())
     }
 
-    /// Adds a component `wasmudf_load` has registered on the connection it
-    /// ran on; the others register it when they are next handed out.
-    pub(crate) fn push_loaded(&self, component: Component) {
+    /// The first half of `wasmudf_load(name)` on the connection `here`
+    /// (whose state is `state`), from inside the statement that calls it:
+    /// under the pool's write lock, checks `component` against the pool's
+    /// components and every connection's pending loads, by hash and by
+    /// name, registers it on `here` (which also checks SQLite's builtins
+    /// and the application's functions), and reserves its names. It joins
+    /// the pool only when its record commits ([`Pool::settle`]).
+    ///
+    /// # Errors
+    ///
+    /// A connection behind the pool (another connection changed the
+    /// components since this one caught up: its transaction began before)
+    /// is refused, as its own functions are not the pool's; so is a
+    /// component another connection is loading, and any clash.
+    pub(crate) fn begin_load(
+        &self,
+        state: &SharedConnState,
+        here: &Connection,
+        interrupt: &Interrupt,
+        load: PendingLoad,
+    ) -> Result<Begun> {
         let mut components = self.write_components();
-        components.list.push(component);
-        components.version += 1;
+        let mut state = lock(state);
+        let component = &load.component;
+        let sha256 = component.sha256();
+        let same = |c: &Component| c.sha256() == sha256;
+        if components.list.iter().any(same) || state.pending.iter().any(|p| same(&p.component)) {
+            return Ok(Begun::Already);
+        }
+        if state.version != components.version {
+            return Err(Error::SqlLoad {
+                detail: "this connection's components are behind the database's (another \
+                         connection changed them since its transaction began): load again in \
+                         a new transaction"
+                    .into(),
+            });
+        }
+        if let Some((_, other)) = components.reserved.iter().find(|(_, c)| same(c)) {
+            return Err(Error::SqlLoad {
+                detail: format!(
+                    "{}: being loaded in another connection's transaction",
+                    other.origin()
+                ),
+            });
+        }
+        components.check_reserved(component, Some(state.id))?;
+        for existing in &components.list {
+            crate::register::check_against(component, existing)?;
+        }
+        component.register_with(here, interrupt)?;
+        components.reserved.push((state.id, component.clone()));
+        state.pending.push(load);
+        Ok(Begun::Registered)
+    }
+
+    /// Settles the loads pending on `conn` (see [`Pool::begin_load`]) once
+    /// nothing runs on it: each whose record is no longer in the database
+    /// (a failed statement, a `ROLLBACK`, a `ROLLBACK TO` a savepoint
+    /// before it) is unregistered from `conn` and its names freed; each
+    /// whose record has committed (no transaction is open) joins the
+    /// pool's components, which every other connection then registers. A
+    /// record present in a transaction still open stays pending.
+    ///
+    /// Blocking. Call it only while no statement of `conn` is running
+    /// (SQLite cannot remove a function then).
+    pub(crate) fn settle(&self, conn: &PooledConn) -> Result<()> {
+        let pending = lock(&conn.state).pending.clone();
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let open = conn.conn.transaction_state(None::<&str>)? != rusqlite::TransactionState::None;
+        let mut undone = Vec::new();
+        let mut committed = Vec::new();
+        for load in &pending {
+            if !load.record.is_present(&conn.conn)? {
+                undone.push(load.component.clone());
+            } else if !open {
+                committed.push(load.component.clone());
+            }
+        }
+        for component in &undone {
+            component.unregister(&conn.conn)?;
+        }
+        if !undone.is_empty() {
+            conn.conn.flush_prepared_statement_cache();
+        }
+        let mut components = self.write_components();
+        let mut state = lock(&conn.state);
+        let id = state.id;
+        let settled = |c: &Component| undone.iter().chain(&committed).any(|s| s.same_as(c));
+        components
+            .reserved
+            .retain(|(owner, c)| *owner != id || !settled(c));
+        state.pending.retain(|p| !settled(&p.component));
+        for component in committed {
+            let caught_up = state.version == components.version;
+            components.list.push(component.clone());
+            components.version += 1;
+            if caught_up {
+                state.registered.push(component);
+                state.version = components.version;
+            }
+            // Otherwise `catch_up` finds it registered here already.
+        }
+        Ok(())
+    }
+
+    /// Forgets the loads pending on a connection that is being closed
+    /// unsettled: its registrations go with it.
+    fn abandon(&self, conn: &PooledConn) {
+        let mut components = self.write_components();
+        let mut state = lock(&conn.state);
+        let id = state.id;
+        components.reserved.retain(|(owner, _)| *owner != id);
+        state.pending.clear();
     }
 
     /// The pool's components now.
@@ -247,11 +432,11 @@ impl Pool {
             .unwrap_or_else(PoisonError::into_inner)
             .pop();
         let conn = match idle {
-            Some(mut conn) => {
-                let behind = conn.version != self.read_components().version;
+            Some(conn) => {
+                let behind = lock(&conn.state).version != self.read_components().version;
                 if behind {
                     let pool = self.clone();
-                    blocking(move || pool.catch_up(&mut conn).map(|()| conn)).await?
+                    blocking(move || pool.catch_up(&conn).map(|()| conn)).await?
                 } else {
                     conn
                 }
@@ -298,33 +483,39 @@ impl Pool {
     }
 }
 
-/// Makes the components registered on `conn` exactly `wanted`: removes
-/// what is no longer wanted first (so a new version does not clash with
-/// the one it replaces), then registers what is missing, in `wanted`'s
-/// order. Statements cached before are dropped: they were prepared against
-/// the functions that were there.
-fn sync(conn: &mut PooledConn, wanted: &[Component]) -> Result<()> {
-    let before = conn.registered.len();
+/// A connection's state, locked (a poisoned lock is still consistent: it
+/// holds plain lists, each changed in one step).
+fn lock(state: &SharedConnState) -> std::sync::MutexGuard<'_, ConnState> {
+    state.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Makes the pool's components registered on `conn` (`registered`) exactly
+/// `wanted`: removes what is no longer wanted first (so a new version does
+/// not clash with the one it replaces), then registers what is missing, in
+/// `wanted`'s order. Statements cached before are dropped: they were
+/// prepared against the functions that were there.
+fn sync(conn: &PooledConn, registered: &mut Vec<Component>, wanted: &[Component]) -> Result<()> {
+    let before = registered.len();
     let mut kept = Vec::with_capacity(wanted.len());
-    for component in std::mem::take(&mut conn.registered) {
+    for component in std::mem::take(registered) {
         if wanted.iter().any(|w| w.same_as(&component)) {
             kept.push(component);
         } else if let Err(err) = component.unregister(&conn.conn) {
             kept.push(component);
-            conn.registered = kept;
+            *registered = kept;
             return Err(err);
         }
     }
-    conn.registered = kept;
-    let mut changed = conn.registered.len() != before;
+    *registered = kept;
+    let mut changed = registered.len() != before;
     for component in wanted {
-        if !conn.registered.iter().any(|r| r.same_as(component)) {
-            // `wasmudf_load` registers on its own connection, behind the
-            // pool's back: the connection's registry knows.
+        if !registered.iter().any(|r| r.same_as(component)) {
+            // A component `wasmudf_load` registered here joined the pool
+            // when its record committed: the connection's registry knows.
             if !crate::register::is_registered(component, &conn.conn)? {
                 component.register_with(&conn.conn, &conn.interrupt)?;
             }
-            conn.registered.push(component.clone());
+            registered.push(component.clone());
             changed = true;
         }
     }
@@ -386,6 +577,18 @@ impl Lease {
         &self.0.conn.conn
     }
 
+    /// Settles the loads `wasmudf_load` left pending on this connection
+    /// ([`Pool::settle`]), after a piece of work, so that a load whose
+    /// record committed is every connection's before the caller hears back.
+    /// Blocking; only while no statement of the connection runs. What
+    /// cannot be settled now (an interrupted connection cannot read its
+    /// record) is settled when the lease is released.
+    pub(crate) fn settle(&self) {
+        if let Err(err) = self.0.pool.settle(&self.0.conn) {
+            tracing::debug!("wasmudf: loads left pending for now: {err}");
+        }
+    }
+
     /// A ticket for one piece of blocking work on this connection.
     pub(crate) fn ticket(&self) -> Arc<Ticket> {
         Arc::new(Ticket {
@@ -411,8 +614,18 @@ impl Leased {
             // An abandoned transaction never leaks into the next user.
             if let Err(err) = conn.conn.execute_batch("ROLLBACK") {
                 tracing::warn!("wasmudf: rollback of an abandoned transaction failed: {err}");
+                pool.abandon(&conn);
                 return;
             }
+        }
+        // No transaction is left open: every pending load is decided.
+        if let Err(err) = pool.settle(&conn) {
+            tracing::warn!(
+                "wasmudf: a connection could not settle what `wasmudf_load` loaded on it, \
+                 and is closed: {err}"
+            );
+            pool.abandon(&conn);
+            return;
         }
         if !pool.closed.load(Ordering::SeqCst) {
             pool.idle

@@ -31,14 +31,7 @@ mod accumulator;
 
 pub(crate) use accumulator::{AccPlan, Intrinsic};
 
-/// Whether `name` is the interface export whose functions the direct path
-/// replaces, in any version the host speaks: the functions it replaces have
-/// the same types in each.
-fn is_guest_export(name: &str) -> bool {
-    crate::bindings::WitVersion::ALL
-        .iter()
-        .any(|v| name == v.export_name())
-}
+use crate::bindings::WitVersion;
 
 /// One lifted function: the core export the `canon lift` names, and the
 /// core export of its post-return option, if it has one.
@@ -74,9 +67,14 @@ pub(crate) struct Plan {
 pub(crate) type Refusal = String;
 
 /// Reads the plan out of `component`, or says why there is none.
-pub(crate) fn plan(component: &[u8]) -> Result<Plan, Refusal> {
+///
+/// `version` is the interface version the loader chose
+/// ([`crate::component`]): the plan follows that export and no other, so
+/// the direct path and the component path lift the same functions. (The
+/// loader also refuses a component that exports more than one version.)
+pub(crate) fn plan(component: &[u8], version: WitVersion) -> Result<Plan, Refusal> {
     let top = walk(component)?;
-    top.plan()
+    top.plan(&version.export_name())
 }
 
 /// A core module defined in the component.
@@ -690,18 +688,21 @@ impl Top {
         }
     }
 
-    fn plan(&self) -> Result<Plan, Refusal> {
+    fn plan(&self, export: &str) -> Result<Plan, Refusal> {
         if self.has_start {
             return Err("the component has a start function".into());
         }
-        let guest = self
+        let mut guests = self
             .exports
             .iter()
-            .find(|(name, kind, _)| {
-                is_guest_export(name) && *kind == ComponentExternalKind::Instance
-            })
-            .map(|(_, _, index)| *index)
-            .ok_or_else(|| "no `wasmudf:udf/guest` instance export".to_owned())?;
+            .filter(|(name, kind, _)| name == export && *kind == ComponentExternalKind::Instance)
+            .map(|(_, _, index)| *index);
+        let guest = guests
+            .next()
+            .ok_or_else(|| format!("no `{export}` instance export"))?;
+        if guests.next().is_some() {
+            return Err(format!("`{export}` is exported twice"));
+        }
         let mut lifts = Lifts::default();
         let mut lift = |name: &str| -> Result<Lifted, Refusal> {
             let func = self
@@ -925,6 +926,11 @@ impl Lifts {
 mod tests {
     use super::*;
 
+    /// The plan for the 0.1.0 export these test components make.
+    fn plan_v01(bytes: &[u8]) -> Result<Plan, Refusal> {
+        plan(bytes, WitVersion::V0_1)
+    }
+
     const NAMES: [&str; 8] = [
         "fast1",
         "fast2",
@@ -970,7 +976,7 @@ mod tests {
     }
 
     fn refused(bytes: &[u8], why: &str) {
-        match plan(bytes) {
+        match plan_v01(bytes) {
             Ok(p) => panic!("expected a refusal ({why}), got {p:?}"),
             Err(e) => assert!(e.contains(why), "{e}"),
         }
@@ -978,7 +984,7 @@ mod tests {
 
     #[test]
     fn a_plain_component_names_its_exports_and_options() {
-        let p = plan(&component("", "(post-return $post)", None)).expect("plan");
+        let p = plan_v01(&component("", "(post-return $post)", None)).expect("plan");
         assert_eq!(p.memory, "memory");
         assert_eq!(p.realloc, "cabi_realloc");
         for lifted in p.fast.iter().chain([&p.take_result]).chain(&p.calls) {
@@ -994,9 +1000,39 @@ mod tests {
 
     #[test]
     fn core_modules_and_garbage_have_no_plan() {
-        assert!(plan(b"\0asm\x01\0\0\0").is_err());
-        assert!(plan(b"not wasm at all").is_err());
-        assert!(plan(&[]).is_err());
+        assert!(plan_v01(b"\0asm\x01\0\0\0").is_err());
+        assert!(plan_v01(b"not wasm at all").is_err());
+        assert!(plan_v01(&[]).is_err());
+    }
+
+    /// With an instance exported under each version, the plan follows the
+    /// version it is asked for, never the other one: the loader's choice
+    /// and the direct path's can then not differ.
+    #[test]
+    fn the_plan_follows_the_version_it_is_given() {
+        let exports = |func: &str| -> String {
+            NAMES
+                .iter()
+                .map(|n| format!(r#"(export "{n}" (func {func})) "#))
+                .collect()
+        };
+        let guest = format!(
+            r#"(instance $guest {})
+               (func $other (type $t) (canon lift (core func $post) (memory $mem) (realloc $realloc)))
+               (instance $newer {})
+               (export "wasmudf:udf/guest@0.2.0" (instance $newer))"#,
+            exports("$lifted"),
+            exports("$other"),
+        );
+        let bytes = component("", "", Some(&guest));
+        let old = plan(&bytes, WitVersion::V0_1).expect("0.1.0 plan");
+        let new = plan(&bytes, WitVersion::V0_2).expect("0.2.0 plan");
+        assert!(old.fast.iter().all(|l| l.export == "f"), "{old:?}");
+        assert!(new.fast.iter().all(|l| l.export == "post"), "{new:?}");
+        // A version the component does not export has no plan.
+        let only_old = component("", "", None);
+        let refusal = plan(&only_old, WitVersion::V0_2).expect_err("no 0.2.0 export");
+        assert!(refusal.contains("@0.2.0"), "{refusal}");
     }
 
     #[test]
@@ -1006,7 +1042,7 @@ mod tests {
             &component("", "string-encoding=latin1+utf16", None),
             "latin1+utf16",
         );
-        assert!(plan(&component("", "string-encoding=utf8", None)).is_ok());
+        assert!(plan_v01(&component("", "string-encoding=utf8", None)).is_ok());
     }
 
     #[test]
@@ -1016,7 +1052,7 @@ mod tests {
             (alias core export $m "_initialize" (core func $init))
             (core instance $args (export "" (func $init)))
             (core instance (instantiate $shim (with "" (instance $args))))"#;
-        let p = plan(&component(shim, "", None)).expect("plan");
+        let p = plan_v01(&component(shim, "", None)).expect("plan");
         assert_eq!(p.initialize, ["_initialize"]);
     }
 
@@ -1057,7 +1093,7 @@ mod tests {
             (core instance $targs (export "t" (table $tt)))
             (core module $fix (import "x" "t" (table 1 funcref)) (func $g) (elem (i32.const 0) func $g))
             (core instance (instantiate $fix (with "x" (instance $targs))))"#;
-        assert!(plan(&component(fixups, "", None)).is_ok());
+        assert!(plan_v01(&component(fixups, "", None)).is_ok());
     }
 
     #[test]
@@ -1090,7 +1126,7 @@ mod tests {
             .collect();
         let guest =
             format!("(component $shape {imports}) (instance $guest (instantiate $shape {args}))");
-        assert!(plan(&component("", "", Some(&guest))).is_ok());
+        assert!(plan_v01(&component("", "", Some(&guest))).is_ok());
         // One that also instantiates a core module may run code: refused.
         let busy = guest.replace(
             "(component $shape ",

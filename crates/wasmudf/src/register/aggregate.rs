@@ -289,6 +289,7 @@ impl Target {
     /// Creates the group's accumulator: on the direct path when it can.
     fn create(&self, slot: &mut InstanceSlot, acc: &mut AccState) -> Result<(), CallErrorKind> {
         let id = self.id;
+        let mut budget = None;
         if self.direct_groups() {
             slot.release_direct_orphans();
             slot.recycle_direct_if_due();
@@ -303,11 +304,16 @@ impl Target {
                     });
                     return Ok(());
                 }
-                Direct::NeedsHost(_) => self.stay_on_component(),
-                Direct::Retry(_) => {}
+                // The same `create`, on the component instance, within
+                // what the direct attempt left of its budget.
+                Direct::NeedsHost(left) => {
+                    self.stay_on_component();
+                    budget = Some(left);
+                }
+                Direct::Retry(left) => budget = left,
             }
         }
-        let handle = self.create_component(slot)?;
+        let handle = self.create_component(slot, budget)?;
         acc.home = Some(Home::Component {
             handle,
             generation: slot.generation(),
@@ -315,11 +321,17 @@ impl Target {
         Ok(())
     }
 
-    fn create_component(&self, slot: &mut InstanceSlot) -> Result<ResourceAny, CallErrorKind> {
+    /// `create` on the component instance, within `budget` (`None`: a
+    /// whole one).
+    fn create_component(
+        &self,
+        slot: &mut InstanceSlot,
+        budget: Option<Budget>,
+    ) -> Result<ResourceAny, CallErrorKind> {
         let id = self.id;
         slot.release_orphans();
         slot.recycle_if_due();
-        let handle = slot.call(|s, u| u.acc_create(s, id))?;
+        let handle = slot.call_within(budget, |s, u| u.acc_create(s, id))?;
         slot.accumulator_created();
         Ok(handle)
     }
@@ -339,7 +351,9 @@ impl Target {
         // instance: release it there. A destructor that needs the host
         // only drops that instance.
         let _ = slot.release_direct(rep, generation);
-        let handle = self.create_component(slot)?;
+        // Each call replayed gets a whole budget, as it had when it first
+        // ran: none of them is the call being handed over.
+        let handle = self.create_component(slot, None)?;
         acc.home = Some(Home::Component {
             handle,
             generation: slot.generation(),
@@ -458,8 +472,12 @@ impl Target {
                     // The direct instance is gone, and this call did not
                     // happen: rebuild the group on the component path and
                     // run the call there, within what is left of its
-                    // budget.
+                    // budget (its deadline not counting the replay, which
+                    // redoes earlier calls).
+                    let started = slot.now_ms();
                     self.rebuild(slot, acc)?;
+                    let replayed = slot.now_ms().saturating_sub(started);
+                    let budget = budget.map(|b| b.paused_for(replayed));
                     let Some(Home::Component { handle, .. }) = &acc.home else {
                         return Err(CallErrorKind::StateLost);
                     };
@@ -606,54 +624,76 @@ impl Target {
                 rep,
                 generation,
                 log,
-            }) if slot.release_direct(rep, generation).is_err() => {
-                // The destructor needs the host: run it where it can.
+            }) => {
+                let Err(left) = slot.release_direct(rep, generation) else {
+                    return;
+                };
+                // The destructor needs the host: run it where it can,
+                // within what the direct attempt left of its budget.
                 acc.home = Some(Home::Direct {
                     rep,
                     generation,
                     log,
                 });
+                let started = slot.now_ms();
                 if self.rebuild(slot, acc).is_ok()
                     && let Some(Home::Component { handle, generation }) = acc.home.take()
                 {
-                    slot.release(handle, generation);
+                    let replayed = slot.now_ms().saturating_sub(started);
+                    slot.release_within(handle, generation, Some(left.paused_for(replayed)));
                 }
             }
-            Some(Home::Direct { .. }) => {}
         }
     }
 
     /// The value of an accumulator that saw no rows: SQLite asks for it
     /// without ever having stepped the group (an aggregate over no rows, a
     /// window frame that is empty). A throwaway accumulator is created and
-    /// consumed or dropped within one call, so it cannot outlive it.
+    /// consumed (`finish`) or valued and then released, within this
+    /// callback, so it cannot outlive it. The release is a call of its
+    /// own, as any group's is: a destructor that fails is reported there
+    /// once (see `InstanceSlot::release`) rather than failing the value,
+    /// and is not run again for the next empty frame.
     fn conclude_empty(&self, last: Last) -> rusqlite::Result<SqlValue> {
         let id = self.id;
         let mut slot = self.borrow_slot()?;
         let mut budget = None;
         if self.direct_groups() {
-            // Made and gone within this call, as below.
+            slot.release_direct_orphans();
             slot.recycle_direct_if_due();
             slot.direct_accumulator_created();
-            slot.direct_accumulator_done();
+            let generation = slot.direct_generation();
             let outcome = slot.call_direct_acc(|s, d| {
                 let rep = match d.acc_create(s, id)? {
                     Ok(rep) => rep,
                     Err(message) => return Ok(Err(message)),
                 };
-                match last {
-                    Last::Finish => d.acc_finish(s, rep, owned),
-                    Last::Value => {
-                        let value = d.acc_value(s, rep, owned)?;
-                        d.acc_drop(s, rep)?;
-                        Ok(value)
-                    }
-                }
+                Ok(Ok(match last {
+                    Last::Finish => (d.acc_finish(s, rep, owned)?, None),
+                    Last::Value => (d.acc_value(s, rep, owned)?, Some(rep)),
+                }))
             });
             match outcome {
                 Direct::Done(r) => {
+                    let value = match r {
+                        Ok((value, Some(rep))) => {
+                            // A destructor that needs the host loses only
+                            // the direct instance, where this accumulator
+                            // lived: nothing of it is left to drop.
+                            let _ = slot.release_direct(rep, generation);
+                            value
+                        }
+                        Ok((value, None)) => {
+                            slot.direct_accumulator_done();
+                            value
+                        }
+                        Err(cause) => {
+                            slot.direct_accumulator_done();
+                            return Err(self.error(cause));
+                        }
+                    };
                     drop(slot);
-                    return self.result(r);
+                    return self.result(value.map_err(guest_error));
                 }
                 Direct::NeedsHost(left) => {
                     self.stay_on_component();
@@ -661,32 +701,49 @@ impl Target {
                 }
                 Direct::Retry(left) => budget = left,
             }
+            // Nothing is left of it: the direct instance was dropped, or
+            // never ran the call.
+            slot.direct_accumulator_done();
         }
         slot.release_orphans();
         slot.recycle_if_due();
-        // Made and gone within this call: it counts towards recycling (a
-        // toolchain that leaks `finish`'s handle leaks this one too) and is
-        // never live between calls.
+        // Counted while it lives, so that it counts towards recycling (a
+        // toolchain that leaks `finish`'s handle leaks this one too).
         slot.accumulator_created();
-        slot.accumulator_done();
+        let generation = slot.generation();
         let r = slot.call_within(budget, |s, u| {
             let accs = u;
             let handle = match accs.acc_create(&mut *s, id)? {
                 Ok(handle) => handle,
                 Err(message) => return Ok(Err(message)),
             };
-            match last {
-                Last::Finish => accs.acc_finish(s, handle),
-                Last::Value => {
-                    let value = accs.acc_value(&mut *s, handle)?;
-                    handle.resource_drop(s)?;
-                    Ok(value)
-                }
-            }
+            Ok(Ok(match last {
+                Last::Finish => (accs.acc_finish(s, handle)?, None),
+                Last::Value => (accs.acc_value(s, handle)?, Some(handle)),
+            }))
         });
+        let value = match r {
+            Ok((value, Some(handle))) => {
+                slot.release(handle, generation);
+                Ok(value)
+            }
+            Ok((value, None)) => {
+                slot.accumulator_done();
+                Ok(value)
+            }
+            Err(cause) => {
+                slot.accumulator_done();
+                Err(cause)
+            }
+        };
         drop(slot);
-        self.result(r)
+        self.result(value.and_then(|value| value.map_err(guest_error)))
     }
+}
+
+/// A guest's own error, as a call's outcome.
+fn guest_error(message: String) -> CallErrorKind {
+    CallErrorKind::Guest(crate::guest_text::cap_message(message))
 }
 
 /// `ResourceAny` and the log are plain data; nothing is left half-updated

@@ -1,6 +1,21 @@
-//! `wasmudf_functions` and `wasmudf_components`: read-only eponymous
-//! virtual tables listing what is registered on the connection, so SQL can
-//! see it (`SELECT name, kind FROM wasmudf_functions`).
+//! `wasmudf_functions` and `wasmudf_components`: read-only virtual tables
+//! listing what is registered on the connection, so SQL can see it
+//! (`SELECT name, kind FROM wasmudf_functions`).
+//!
+//! They belong to the host, not to the database file, so they live in the
+//! connection's `temp` schema (`CREATE VIRTUAL TABLE temp.wasmudf_functions
+//! USING wasmudf_functions`), which no file can hold:
+//! - SQLite looks an unqualified name up in `temp` before `main`, so a
+//!   table, view or virtual table of the same name in an untrusted file
+//!   cannot hide or fake them (an eponymous table would be found only when
+//!   no schema has the name);
+//! - a view or trigger of the file (`main` or an attached database) sees
+//!   only its own schema, so it cannot read them and copy host paths and
+//!   hashes into the file; and they are not innocuous either, so with
+//!   `trusted_schema=OFF` no untrusted schema object may use them at all;
+//! - the modules are not eponymous, and refuse a table anywhere but in
+//!   `temp` under their own name, so a file's `CREATE VIRTUAL TABLE ...
+//!   USING wasmudf_functions` is an error, not a copy of the catalog.
 //!
 //! Each scan copies the rows out of the connection's [`Registered`] list
 //! when it starts; the tables are small (one row per function), and a copy
@@ -15,7 +30,7 @@ use std::time::UNIX_EPOCH;
 
 use rusqlite::types::Value as SqlValue;
 use rusqlite::vtab::{
-    Context, Filters, IndexInfo, Module, VTab, VTabConfig, VTabConnection, VTabCursor,
+    Context, CreateVTab, Filters, IndexInfo, Module, VTab, VTabConnection, VTabCursor, VTabKind,
     sqlite3_vtab, sqlite3_vtab_cursor,
 };
 
@@ -52,11 +67,28 @@ const COMPONENTS: &CStr = c"CREATE TABLE x(sha256 TEXT, component TEXT, path TEX
     size INTEGER, wit_version TEXT, language TEXT, loaded_at REAL, load_ms REAL, \
     live_instances INTEGER, functions INTEGER, trusted INTEGER)";
 
-/// Registers both tables on `conn`.
+/// Registers both modules on `conn`; [`ensure`] makes their tables.
 pub(crate) fn create(conn: &rusqlite::Connection, shared: &Shared) -> rusqlite::Result<()> {
-    const MODULE: Module<'static, CatalogTable> = Module::eponymous_only_module();
+    const MODULE: Module<'static, CatalogTable> = Module::read_only_module();
     conn.create_module(NAMES[0], &MODULE, Some((Which::Functions, shared.clone())))?;
     conn.create_module(NAMES[1], &MODULE, Some((Which::Components, shared.clone())))
+}
+
+/// Creates the two tables in `temp` unless they are there: made inside a
+/// transaction that was then rolled back, they went with it, so every
+/// registration looks again (two lookups in `temp`'s small schema).
+pub(crate) fn ensure(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
+    for name in NAMES {
+        let there: i64 = conn.query_row(
+            "SELECT count(*) FROM temp.sqlite_schema WHERE type = 'table' AND name = ?1",
+            [name],
+            |row| row.get(0),
+        )?;
+        if there == 0 {
+            conn.execute_batch(&format!("CREATE VIRTUAL TABLE temp.{name} USING {name}"))?;
+        }
+    }
+    Ok(())
 }
 
 fn text(s: impl Into<String>) -> SqlValue {
@@ -170,18 +202,27 @@ unsafe impl<'vtab> VTab<'vtab> for CatalogTable {
     type Cursor = CatalogCursor<'vtab>;
 
     fn connect(
-        db: &mut VTabConnection,
+        _db: &mut VTabConnection,
         aux: Option<&(Which, Shared)>,
-        _module: &[u8],
-        _database: &[u8],
-        _table: &[u8],
+        module: &[u8],
+        database: &[u8],
+        table: &[u8],
         _args: &[&[u8]],
     ) -> rusqlite::Result<(Cow<'static, CStr>, Self)> {
         guarded(|| {
             let (which, shared) = super::vtab_aux(aux, "catalog")?;
-            // Reading the list has no effect and reveals nothing a schema
-            // could misuse.
-            db.config(VTabConfig::Innocuous)?;
+            // Only the host's own table: never one a database file declares
+            // (its schema is read with this connection's modules), and
+            // never under another name.
+            if database != b"temp" || !table.eq_ignore_ascii_case(module) {
+                return Err(rusqlite::Error::ModuleError(format!(
+                    "{} is wasmudf's catalog: only temp.{0} may use it",
+                    String::from_utf8_lossy(module)
+                )));
+            }
+            // Not innocuous (nor direct-only): an untrusted schema object
+            // may not read what the host loaded from where, and the user's
+            // own temporary views may.
             let declaration = match which {
                 Which::Functions => FUNCTIONS,
                 Which::Components => COMPONENTS,
@@ -212,6 +253,13 @@ unsafe impl<'vtab> VTab<'vtab> for CatalogTable {
             _table: PhantomData,
         })
     }
+}
+
+/// `create` is `connect` (the default), which checks where the table is
+/// made.
+impl<'vtab> CreateVTab<'vtab> for CatalogTable {
+    /// Not eponymous: a table exists only where the host creates one.
+    const KIND: VTabKind = VTabKind::Default;
 }
 
 #[repr(C)]

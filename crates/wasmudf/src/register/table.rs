@@ -107,10 +107,10 @@ impl TableFunction {
             CallErrorKind::Interrupted => ffi::SQLITE_INTERRUPT,
             _ => ffi::SQLITE_ERROR,
         };
-        let message = CallError {
+        let message = crate::call::reported(CallError {
             function: self.name.to_string(),
             cause,
-        }
+        })
         .to_string();
         rusqlite::Error::SqliteFailure(ffi::Error::new(code), Some(message))
     }

@@ -1,0 +1,179 @@
+//! One asynchronous operation: a Promise settled on the JavaScript thread
+//! by a future that runs on napi's tokio runtime, and the `AbortSignal`
+//! that may stop it.
+//!
+//! The work itself never touches JavaScript: parameters are converted
+//! before it starts and results after it ends, on the JavaScript thread, so
+//! a statement (and every UDF it calls) runs on a blocking-pool thread with
+//! no V8 isolate in sight, which is the point of the package.
+
+use std::future::Future;
+
+use futures::future::{AbortHandle, Abortable};
+use napi::bindgen_prelude::PromiseRaw;
+use napi::{Env, sys};
+
+use crate::errors::Failure;
+use crate::raw::{self, Raw, RawValue, Ref};
+
+/// The options every operation takes: `{ signal }`.
+#[derive(Debug, Default)]
+pub(crate) struct OpOptions {
+    /// The `AbortSignal`, if one was given.
+    pub(crate) signal: Option<Raw>,
+}
+
+/// Reads `{ signal?: AbortSignal }` (undefined or null for none).
+pub(crate) fn op_options(env: sys::napi_env, options: Option<Raw>) -> Result<OpOptions, Failure> {
+    let js = Failure::from_napi;
+    let Some(options) = options else {
+        return Ok(OpOptions::default());
+    };
+    match raw::type_of(env, options).map_err(js)? {
+        sys::ValueType::napi_undefined | sys::ValueType::napi_null => Ok(OpOptions::default()),
+        sys::ValueType::napi_object => {
+            let signal = raw::get_named(env, options, "signal").map_err(js)?;
+            match raw::type_of(env, signal).map_err(js)? {
+                sys::ValueType::napi_undefined | sys::ValueType::napi_null => {
+                    Ok(OpOptions::default())
+                }
+                _ if raw::is_instance_of(env, signal, "AbortSignal").map_err(js)? => {
+                    Ok(OpOptions {
+                        signal: Some(signal),
+                    })
+                }
+                _ => Err(Failure::type_error(
+                    "ERR_INVALID_ARG_TYPE",
+                    "options.signal must be an AbortSignal".to_string(),
+                )),
+            }
+        }
+        _ => Err(Failure::type_error(
+            "ERR_INVALID_ARG_TYPE",
+            "options must be an object such as { signal }".to_string(),
+        )),
+    }
+}
+
+/// A listener on an `AbortSignal` that aborts one operation's future; the
+/// listener is removed when the operation settles, so a long-lived signal
+/// shared by many operations collects no listeners.
+#[derive(Debug)]
+pub(crate) struct AbortLink {
+    signal: Ref,
+    listener: Ref,
+}
+
+impl AbortLink {
+    /// Listens on `signal` for `abort` and aborts `handle` then.
+    pub(crate) fn listen(
+        env: sys::napi_env,
+        signal: Raw,
+        handle: AbortHandle,
+    ) -> napi::Result<AbortLink> {
+        let listener = raw::function(env, "onWasmudfAbort", move || handle.abort())?;
+        let event = raw::string(env, "abort")?;
+        raw::call_method(env, signal, "addEventListener", &[event, listener])?;
+        Ok(AbortLink {
+            signal: Ref::new(env, signal)?,
+            listener: Ref::new(env, listener)?,
+        })
+    }
+
+    /// Removes the listener, and returns the signal's `reason` when it has
+    /// fired.
+    pub(crate) fn finish(self, env: sys::napi_env) -> Option<Raw> {
+        let reason = (|| -> napi::Result<Option<Raw>> {
+            let signal = self.signal.get(env)?;
+            let listener = self.listener.get(env)?;
+            let event = raw::string(env, "abort")?;
+            raw::call_method(env, signal, "removeEventListener", &[event, listener])?;
+            let aborted = raw::get_named(env, signal, "aborted")?;
+            if raw::get_bool(env, aborted).unwrap_or(false) {
+                Ok(Some(raw::get_named(env, signal, "reason")?))
+            } else {
+                Ok(None)
+            }
+        })()
+        .ok()
+        .flatten();
+        self.signal.release(env);
+        self.listener.release(env);
+        reason
+    }
+}
+
+/// Whether `signal` has already fired, and its reason if so.
+pub(crate) fn already_aborted(env: sys::napi_env, signal: Raw) -> napi::Result<Option<Raw>> {
+    let aborted = raw::get_named(env, signal, "aborted")?;
+    if raw::get_bool(env, aborted)? {
+        Ok(Some(raw::get_named(env, signal, "reason")?))
+    } else {
+        Ok(None)
+    }
+}
+
+/// A Promise rejected with `failure`.
+pub(crate) fn rejected<'env>(
+    env: &'env Env,
+    failure: &Failure,
+    abort_reason: Option<Raw>,
+) -> napi::Result<PromiseRaw<'env, RawValue>> {
+    let error = failure.to_js(env.raw(), abort_reason)?;
+    PromiseRaw::reject(env, RawValue(error))
+}
+
+/// Runs `work` on the runtime and returns a Promise that `to_js` resolves
+/// with its output (on the JavaScript thread), or that rejects with its
+/// failure. With a signal in `options`, an abort drops `work` (which stops
+/// a running statement: the host library interrupts SQLite and the guest
+/// when its future is dropped, and nothing commits) and rejects at once
+/// with an `AbortError`.
+pub(crate) fn spawn<'env, T, W, J>(
+    env: &'env Env,
+    options: &OpOptions,
+    work: W,
+    to_js: J,
+) -> napi::Result<PromiseRaw<'env, RawValue>>
+where
+    T: Send + 'static,
+    W: Future<Output = Result<T, Failure>> + Send + 'static,
+    J: FnOnce(sys::napi_env, T) -> napi::Result<Raw> + 'static,
+{
+    let mut link = None;
+    let work: std::pin::Pin<Box<dyn Future<Output = Result<T, Failure>> + Send>> =
+        match options.signal {
+            None => Box::pin(work),
+            Some(signal) => {
+                if let Some(reason) = already_aborted(env.raw(), signal)? {
+                    return rejected(env, &Failure::Aborted, Some(reason));
+                }
+                let (handle, registration) = AbortHandle::new_pair();
+                link = Some(AbortLink::listen(env.raw(), signal, handle)?);
+                Box::pin(async move {
+                    match Abortable::new(work, registration).await {
+                        Ok(result) => result,
+                        Err(futures::future::Aborted) => Err(Failure::Aborted),
+                    }
+                })
+            }
+        };
+    // The future always succeeds, carrying the operation's own result, so
+    // that the callback builds the rejection's `Error` itself (with its
+    // code) rather than napi's generic one.
+    env.spawn_future_with_callback(async move { Ok(work.await) }, move |env, result| {
+        let env = env.raw();
+        let reason = link.and_then(|link| link.finish(env));
+        match result {
+            Ok(value) => to_js(env, value).map(RawValue),
+            Err(failure) => {
+                let error = failure.to_js(env, reason)?;
+                // Rejects with this very object.
+                // SAFETY: on the env's thread, with a value of this scope.
+                let error =
+                    unsafe { napi::bindgen_prelude::Unknown::from_raw_unchecked(env, error) };
+                Err(napi::Error::from(error))
+            }
+        }
+    })
+}
