@@ -123,13 +123,18 @@ pub fn check_column(column: &ColumnRef<'_>, rows: usize, max_bytes: usize) -> Re
     })
 }
 
-/// Reads the direct path's plan out of component bytes, as a load does
-/// after wasmtime has validated and compiled them (so a fuzzer should give
-/// it only bytes that validate).
+/// Reads the direct path's plan out of component bytes for each version
+/// of the interface, as a load does for the version it found, after
+/// wasmtime has validated and compiled them (so a fuzzer should give it
+/// only bytes that validate).
 ///
 /// # Errors
 ///
-/// Why the component has no direct path.
+/// Why the component has no direct path, for the last version tried.
 pub fn direct_plan(component: &[u8]) -> Result<(), String> {
-    crate::direct::plan::plan(component).map(drop)
+    let mut result = Ok(());
+    for version in crate::bindings::WitVersion::ALL {
+        result = crate::direct::plan::plan(component, version).map(drop);
+    }
+    result
 }
