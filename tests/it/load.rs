@@ -223,3 +223,18 @@ fn load_dir_follows_links_and_reports_what_it_skips() -> Result<()> {
     assert_eq!(engine().load_dir(dir.path())?.len(), 2);
     Ok(())
 }
+
+/// Found by the `component_bytes` fuzz target: a guest whose export name
+/// holds a NUL reached the `invalid component` message raw through
+/// wasmtime's validation error.
+#[test]
+fn validation_error_escapes_names_from_the_bytes() {
+    let bytes = include_bytes!(
+        "../../fuzz/regressions/component_bytes/crash-e52c901d66a1a1e15c855ddc328d2709eb3bc44b"
+    );
+    let err = load(bytes).expect_err("an export name the instance lacks");
+    assert!(matches!(err, Error::Invalid { .. }), "{err}");
+    let shown = err.to_string();
+    assert!(!shown.chars().any(char::is_control), "{shown:?}");
+    assert!(shown.contains("terminal-outp"), "{shown:?}");
+}

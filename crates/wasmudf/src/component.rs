@@ -125,9 +125,12 @@ impl Component {
             origin: origin.to_string(),
             detail,
         })?;
+        // wasmtime's messages quote names from the bytes (an import's or
+        // export's name), which are the component's text: escaped like
+        // any guest text.
         let invalid = |e: wasmtime::Error| Error::Invalid {
             origin: origin.to_string(),
-            detail: format!("{e:#}"),
+            detail: crate::escape_controls(&format!("{e:#}")).into_owned(),
         };
         let cached = engine.cache().and_then(|c| c.get(engine.wasmtime(), bytes));
         let from_cache = cached.is_some();

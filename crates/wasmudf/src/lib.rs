@@ -45,6 +45,9 @@ mod direct;
 mod engine;
 mod error;
 mod files;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod guest_text;
 mod instance;
 mod interrupt;
