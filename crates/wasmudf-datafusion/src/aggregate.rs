@@ -271,14 +271,23 @@ impl Accumulator for Live {
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
         let acc = self.acc()?;
-        let mut inst = self.home.lock();
         let value = if self.window {
-            inst.value(acc).map_err(execution)?
+            self.home.lock().value(acc).map_err(execution)?
         } else {
             // `finish` would consume the state, and DataFusion may evaluate
             // again (a running aggregate over a growing window frame): a
-            // copy of it is finished instead.
-            let state = inst.serialize(acc).map_err(execution)?;
+            // copy of it is finished instead, in an instance leased for it
+            // alone. Not in the home: the bindings componentize-js 0.23
+            // generates delete, at `finish`, the table entry at the
+            // *handle's index* rather than the finished accumulator's, so
+            // finishing out of creation order among a home's live
+            // accumulators (DataFusion evaluates one aggregate's groups,
+            // then the next's) broke another one, and its next call
+            // aborted the guest. A leased instance holds one accumulator
+            // at a time, so that delete can only hit the finished one or
+            // one already gone.
+            let state = self.home.lock().serialize(acc).map_err(execution)?;
+            let mut inst = self.shared.lease();
             let copy = inst.accumulator(self.index).map_err(execution)?;
             if let Err(e) = inst.merge(&copy, &state) {
                 inst.release(copy);
