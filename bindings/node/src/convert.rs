@@ -225,7 +225,7 @@ impl Rows {
             Shape::Object => {
                 let row = raw::object(env)?;
                 for (key, value) in keys.iter().zip(values) {
-                    raw::set(env, row, *key, to_js(env, value, safe_integers)?)?;
+                    raw::define(env, row, *key, to_js(env, value, safe_integers)?)?;
                 }
                 Ok(row)
             }

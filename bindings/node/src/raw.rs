@@ -1,7 +1,7 @@
 //! Thin wrappers over Node-API's C functions for the values this package
 //! makes and reads: rows, parameters, error objects, an `AbortSignal`'s
 //! listener. Node-API's C interface is stable across Node versions, and a
-//! row of N columns is N `napi_set_property` calls with no intermediate
+//! row of N columns is N `napi_define_properties` calls with no intermediate
 //! Rust representation.
 //!
 //! Every function here must run on the JavaScript thread that owns `env`,
@@ -113,11 +113,28 @@ pub(crate) fn array(env: sys::napi_env, len: usize) -> napi::Result<Raw> {
     })
 }
 
-pub(crate) fn set(env: sys::napi_env, object: Raw, key: Raw, value: Raw) -> napi::Result<()> {
-    // SAFETY: on the env's thread; the values are live in this scope.
+/// Defines `object[key] = value` as an own enumerable, writable,
+/// configurable data property: a row's column. Not `napi_set_property`
+/// ([[Set]]): a column any SQL or database file can name `__proto__`
+/// would then replace the row's prototype instead of becoming its key.
+pub(crate) fn define(env: sys::napi_env, object: Raw, key: Raw, value: Raw) -> napi::Result<()> {
+    let descriptor = sys::napi_property_descriptor {
+        utf8name: ptr::null(),
+        name: key,
+        method: None,
+        getter: None,
+        setter: None,
+        value,
+        attributes: sys::PropertyAttributes::writable
+            | sys::PropertyAttributes::enumerable
+            | sys::PropertyAttributes::configurable,
+        data: ptr::null_mut(),
+    };
+    // SAFETY: on the env's thread; the values are live in this scope and
+    // the descriptor outlives the call.
     check(
-        unsafe { sys::napi_set_property(env, object, key, value) },
-        "napi_set_property",
+        unsafe { sys::napi_define_properties(env, object, 1, &descriptor) },
+        "napi_define_properties",
     )
 }
 
@@ -129,7 +146,7 @@ pub(crate) fn set_named(
     value: Raw,
 ) -> napi::Result<()> {
     let key = string(env, name)?;
-    set(env, object, key, value)
+    define(env, object, key, value)
 }
 
 pub(crate) fn set_element(

@@ -103,3 +103,25 @@ test('NULL, TEXT and BLOB', async () => {
   assert.deepEqual(await db.prepare('SELECT length(?) AS n').get(Buffer.from('abc')), { n: 3 });
   await db.close();
 });
+
+test('a column named __proto__ is a key of the row, never its prototype', async () => {
+  const db = new Database(null);
+  const rows = [];
+  for (const sql of [
+    `SELECT x'deadbeef' AS "__proto__", 7 AS a`,
+    `SELECT 1 AS "__proto__", 7 AS a`,
+  ]) {
+    const stmt = db.prepare(sql);
+    const got = [await stmt.get(), ...(await stmt.all())];
+    for await (const row of stmt.iterate()) got.push(row);
+    for (const row of got) {
+      assert.equal(Object.getPrototypeOf(row), Object.prototype, sql);
+      assert.deepEqual(Object.keys(row), ['__proto__', 'a'], sql);
+      assert.equal(row.a, 7, sql);
+    }
+    rows.push(got);
+  }
+  assert.deepEqual([...Object.getOwnPropertyDescriptor(rows[0][0], '__proto__').value], [0xde, 0xad, 0xbe, 0xef]);
+  assert.equal(Object.getOwnPropertyDescriptor(rows[1][0], '__proto__').value, 1);
+  await db.close();
+});
