@@ -419,7 +419,7 @@ impl Replay {
             for batch in batches {
                 let rows = batch.first().map_or(0, |a| a.len());
                 let args: &[ArrayRef] = if self.no_arguments { &[] } else { batch };
-                step_runs(&self.shared, On::Instance(&mut *inst), &acc, args, rows, false)?;
+                step_runs(&self.shared, On::Instance(&mut inst), &acc, args, rows, false)?;
             }
             Ok(())
         })();

@@ -128,14 +128,12 @@ fn a_component_named_like_another_components_function_is_refused() -> Result<()>
     assert_eq!(existing.owner, FunctionOwner::Component(greatest.origin().into()));
     // The application's own functions are as safe.
     let app = SessionContext::new();
-    app.register_udf(datafusion::logical_expr::ScalarUDF::from(
-        datafusion::logical_expr::expr_fn::create_udf(
-            "greatest_of",
-            vec![datafusion::arrow::datatypes::DataType::Int64],
-            datafusion::arrow::datatypes::DataType::Int64,
-            datafusion::logical_expr::Volatility::Immutable,
-            Arc::new(|args: &[datafusion::logical_expr::ColumnarValue]| Ok(args[0].clone())),
-        ),
+    app.register_udf(datafusion::logical_expr::expr_fn::create_udf(
+        "greatest_of",
+        vec![datafusion::arrow::datatypes::DataType::Int64],
+        datafusion::arrow::datatypes::DataType::Int64,
+        datafusion::logical_expr::Volatility::Immutable,
+        Arc::new(|args: &[datafusion::logical_expr::ColumnarValue]| Ok(args[0].clone())),
     ));
     let (_, existing) = clash(&app, &greatest);
     assert_eq!(
