@@ -179,9 +179,11 @@ export declare class Statement {
    * The rows one at a time, for `for await (const row of stmt.iterate())`.
    * Rows are read in batches as they are asked for (one, then doubling
    * to 256), each batch on whichever pool thread is free; the statement
-   * keeps its connection until the iterator ends, is returned from
-   * (`break`), or the database closes. The signal in `options` covers
-   * the whole iteration.
+   * keeps its connection from the first `next()` until the iterator
+   * ends, is returned from (`break`), is garbage-collected, or the
+   * database closes. While open iterators hold every connection, other
+   * statements reject with `ERR_WASMUDF_POOL_HELD` rather than wait. The
+   * signal in `options` covers the whole iteration.
    */
   iterate(params?: BindParameters, options?: OperationOptions): RowIterator
 }

@@ -194,3 +194,39 @@ async fn sync_api_on_a_multi_thread_worker_stays_on_that_thread() -> Result<()> 
     assert_eq!(log.thread_count(), 1);
     Ok(())
 }
+
+/// A guest asleep on a blocking thread of a runtime that is shutting down
+/// (napi-rs shuts a Node.js worker's runtime down when the worker is
+/// terminated, while its statements still run) wakes up as usual: tokio
+/// refuses new timers on such a runtime with a panic, which reached stderr
+/// and failed the call.
+#[test]
+fn a_guest_sleeps_on_a_runtime_that_is_shutting_down() -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    let engine = wasmudf_tests::engine().clone();
+    let (go, wait) = std::sync::mpsc::channel::<()>();
+    let (started, running) = std::sync::mpsc::channel::<()>();
+    let (done, result) = std::sync::mpsc::channel();
+    drop(runtime.spawn_blocking(move || {
+        let slept = (|| -> Result<i64> {
+            let conn = window_conn(&engine)?;
+            // The first call may take the direct path, which never sleeps.
+            conn.query_row("SELECT sleep(0)", [], |r| r.get::<_, i64>(0))?;
+            started.send(())?;
+            wait.recv()?;
+            Ok(conn.query_row("SELECT sleep(50)", [], |r| r.get(0))?)
+        })();
+        let _ = done.send(slept.map_err(|e| e.to_string()));
+    }));
+    // Once the blocking task runs, shut the runtime down (a running
+    // blocking thread goes on) and let the guest sleep.
+    running.recv_timeout(Duration::from_secs(60))?;
+    runtime.shutdown_background();
+    go.send(())?;
+    let slept = result.recv_timeout(Duration::from_secs(60))?;
+    assert_eq!(slept, Ok(50));
+    Ok(())
+}

@@ -18,7 +18,7 @@ use crate::javascript::{self, NodeContext};
 use crate::ops::{self, op_options};
 use crate::options::{self, Settings};
 use crate::raw::{self, Raw, RawValue};
-use crate::statement::{IterState, Statement};
+use crate::statement::{Iteration, Statement};
 
 /// What an open database has.
 pub(crate) struct Opened {
@@ -39,7 +39,13 @@ pub(crate) struct DbInner {
     closing: AtomicBool,
     in_flight: AtomicUsize,
     idle: Notify,
-    iterators: Mutex<Vec<Weak<tokio::sync::Mutex<IterState>>>>,
+    iterators: Mutex<Vec<Weak<Iteration>>>,
+    /// The pool's size: the most connections, and so the most iterators
+    /// that can hold one at once.
+    pool_size: usize,
+    /// Iterators started and not yet ended: each holds a connection (or
+    /// is about to) until it ends.
+    holding: AtomicUsize,
 }
 
 impl std::fmt::Debug for DbInner {
@@ -63,7 +69,47 @@ impl Drop for OpGuard {
     }
 }
 
+/// A started iteration's claim on one of the pool's connections, given up
+/// when the iteration ends (or its iterator is collected).
+#[derive(Debug)]
+pub(crate) struct Holding(Arc<DbInner>);
+
+impl Drop for Holding {
+    fn drop(&mut self) {
+        self.0.holding.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 impl DbInner {
+    /// Refuses an operation that needs a connection when every connection
+    /// is held by an open iterator: it would wait until one of them ends,
+    /// which in the commonest case (a query inside `for await` over another
+    /// statement, with `threads: 1`) is never. Checked when the operation
+    /// is called, so it depends only on what the program did before.
+    pub(crate) fn connection_free(&self) -> Result<(), Failure> {
+        let held = self.holding.load(Ordering::SeqCst);
+        if held >= self.pool_size {
+            return Err(Failure::coded(
+                "ERR_WASMUDF_POOL_HELD",
+                format!(
+                    "every connection of this database ({} with threads: {}) is held by an \
+                     open iterator, so this would wait until one ends: exhaust it, call its \
+                     return() (break out of for await), or open the database with more threads",
+                    held, self.pool_size
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Claims a connection for an iteration that starts now; refused as
+    /// [`connection_free`](Self::connection_free) refuses.
+    pub(crate) fn hold(self: &Arc<Self>) -> Result<Holding, Failure> {
+        self.connection_free()?;
+        self.holding.fetch_add(1, Ordering::SeqCst);
+        Ok(Holding(self.clone()))
+    }
+
     /// Starts an operation: refused once the database is closing.
     pub(crate) fn begin(self: &Arc<Self>) -> Result<OpGuard, Failure> {
         self.in_flight.fetch_add(1, Ordering::SeqCst);
@@ -87,32 +133,39 @@ impl DbInner {
     }
 
     /// Remembers an iterator, which `close` ends.
-    pub(crate) fn track(&self, state: &Arc<tokio::sync::Mutex<IterState>>) {
+    pub(crate) fn track(&self, iteration: &Arc<Iteration>) {
         let mut iterators = self
             .iterators
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         iterators.retain(|w| w.strong_count() > 0);
-        iterators.push(Arc::downgrade(state));
+        iterators.push(Arc::downgrade(iteration));
     }
 
     async fn close(&self) {
         self.closing.store(true, Ordering::SeqCst);
-        loop {
-            let idle = self.idle.notified();
-            if self.in_flight.load(Ordering::SeqCst) == 0 {
-                break;
-            }
-            idle.await;
-        }
+        // Iterators end first (each after the step it is taking), all at
+        // once: an operation still waiting may wait for a connection one of
+        // them holds, and an iterator's step for one another holds.
         let iterators = std::mem::take(
             &mut *self
                 .iterators
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner),
         );
-        for state in iterators.iter().filter_map(Weak::upgrade) {
-            state.lock().await.end();
+        futures::future::join_all(
+            iterators
+                .iter()
+                .filter_map(Weak::upgrade)
+                .map(|iteration| async move { iteration.end().await }),
+        )
+        .await;
+        loop {
+            let idle = self.idle.notified();
+            if self.in_flight.load(Ordering::SeqCst) == 0 {
+                break;
+            }
+            idle.await;
         }
         let opening = self
             .opened
@@ -149,9 +202,7 @@ async fn open(
     if let Some(path) = path {
         builder = builder.path(path);
     }
-    if let Some(threads) = settings.threads {
-        builder = builder.pool_size(threads);
-    }
+    builder = builder.pool_size(settings.pool_size());
     if let Some(timeout) = settings.query_timeout {
         builder = builder.query_timeout(timeout);
     }
@@ -322,6 +373,7 @@ impl Database {
         let node = NodeContext::of(&env)?;
         let path = path.filter(|p| p != ":memory:");
         let safe_integers = settings.safe_integers;
+        let pool_size = settings.pool_size();
         let opening: Opening = open(path, settings, node.clone()).boxed().shared();
         // Opening starts now, whether or not anything awaits it yet.
         drop(napi::bindgen_prelude::spawn(opening.clone().map(drop)));
@@ -334,6 +386,8 @@ impl Database {
                 in_flight: AtomicUsize::new(0),
                 idle: Notify::new(),
                 iterators: Mutex::new(Vec::new()),
+                pool_size,
+                holding: AtomicUsize::new(0),
             }),
         })
     }
@@ -415,9 +469,14 @@ impl Database {
                 .await
                 .map_err(Failure::from)
         };
-        start(env, &self.inner, options, run, |env, ()| {
-            raw::undefined(env)
-        })
+        start(
+            env,
+            &self.inner,
+            Needs::Connection,
+            options,
+            run,
+            |env, ()| raw::undefined(env),
+        )
     }
 
     /// Loads a component file (or a JavaScript module, as `loadJavaScript`
@@ -441,7 +500,7 @@ impl Database {
             opened.db.add_components([component.clone()]).await?;
             Ok(info_of(&component))
         };
-        start(env, &self.inner, options, run, to_js)
+        start(env, &self.inner, Needs::Connection, options, run, to_js)
     }
 
     /// Builds the JavaScript UDF module at `path` into a component with the
@@ -506,9 +565,14 @@ impl Database {
                 .await
                 .map_err(Failure::from)
         };
-        start(env, &self.inner, options, run, |env, ()| {
-            raw::undefined(env)
-        })
+        start(
+            env,
+            &self.inner,
+            Needs::Connection,
+            options,
+            run,
+            |env, ()| raw::undefined(env),
+        )
     }
 
     /// The functions of every loaded component.
@@ -525,7 +589,7 @@ impl Database {
                 .flat_map(functions_of)
                 .collect::<Vec<_>>())
         };
-        start(env, &self.inner, None, run, to_js)
+        start(env, &self.inner, Needs::Nothing, None, run, to_js)
     }
 
     /// Pool and instance counters.
@@ -542,7 +606,7 @@ impl Database {
                 live_instances: stats.instances.live as f64,
             })
         };
-        start(env, &self.inner, None, run, to_js)
+        start(env, &self.inner, Needs::Nothing, None, run, to_js)
     }
 
     /// Closes the database: later operations reject with
@@ -566,13 +630,24 @@ impl Database {
     }
 }
 
+/// What an operation needs besides the open database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Needs {
+    /// One of the pool's connections (a statement, loading a component).
+    Connection,
+    /// Nothing more (listing functions, counters).
+    Nothing,
+}
+
 /// Starts an operation on `inner` (refused once it is closing, before any
 /// work starts), reads `options`, then runs `run(guard)`'s future (see
 /// [`ops::spawn`]), which keeps the guard until it ends; a bad `options`
-/// rejects.
+/// rejects, and so does one that `needs` a connection when open iterators
+/// hold them all.
 pub(crate) fn start<'env, T, F, W, J>(
     env: &'env Env,
     inner: &Arc<DbInner>,
+    needs: Needs,
     options: Option<Unknown<'env>>,
     run: F,
     to_js: J,
@@ -587,6 +662,11 @@ where
         Ok(options) => options,
         Err(failure) => return ops::rejected(env, &failure, None),
     };
+    if needs == Needs::Connection
+        && let Err(failure) = inner.connection_free()
+    {
+        return ops::rejected(env, &failure, None);
+    }
     match inner.begin() {
         Ok(guard) => ops::spawn(env, &options, run(guard), to_js),
         Err(failure) => ops::rejected(env, &failure, None),

@@ -7,6 +7,8 @@
 //! a statement (and every UDF it calls) runs on a blocking-pool thread with
 //! no V8 isolate in sight, which is the point of the package.
 
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::future::Future;
 
 use futures::future::{AbortHandle, Abortable};
@@ -31,7 +33,9 @@ pub(crate) fn op_options(env: sys::napi_env, options: Option<Raw>) -> Result<OpO
     };
     match raw::type_of(env, options).map_err(js)? {
         sys::ValueType::napi_undefined | sys::ValueType::napi_null => Ok(OpOptions::default()),
-        sys::ValueType::napi_object => {
+        // An array is an object too, but never options: `exec(sql, [1])`
+        // means parameters, which `exec` does not take.
+        sys::ValueType::napi_object if !raw::is_array(env, options).map_err(js)? => {
             let signal = raw::get_named(env, options, "signal").map_err(js)?;
             match raw::type_of(env, signal).map_err(js)? {
                 sys::ValueType::napi_undefined | sys::ValueType::napi_null => {
@@ -55,50 +59,145 @@ pub(crate) fn op_options(env: sys::napi_env, options: Option<Raw>) -> Result<OpO
     }
 }
 
-/// A listener on an `AbortSignal` that aborts one operation's future; the
-/// listener is removed when the operation settles, so a long-lived signal
-/// shared by many operations collects no listeners.
+/// The operations waiting on one `AbortSignal`, behind the one listener
+/// this package adds to it. One listener per operation would pass Node's
+/// limit of ten per event target with ten operations sharing a signal
+/// (`MaxListenersExceededWarning`), which a signal covering a whole request
+/// or shutdown commonly is.
+struct Waiters {
+    listener: Ref,
+    handles: HashMap<u64, AbortHandle>,
+}
+
+thread_local! {
+    /// Per JavaScript thread (each has its own environment): the signals
+    /// being listened to, each mapped to its [`Waiters`]' id. A `WeakMap`,
+    /// so that a signal is found again by identity and never kept alive.
+    static SIGNALS: RefCell<Option<Ref>> = const { RefCell::new(None) };
+    static WAITERS: RefCell<HashMap<u64, Waiters>> = RefCell::new(HashMap::new());
+    static NEXT_ID: Cell<u64> = const { Cell::new(0) };
+}
+
+fn next_id() -> u64 {
+    NEXT_ID.with(|next| {
+        let id = next.get();
+        next.set(id + 1);
+        id
+    })
+}
+
+/// This thread's `WeakMap` of signals.
+fn signals(env: sys::napi_env) -> napi::Result<Raw> {
+    SIGNALS.with(|slot| {
+        let mut slot = slot.borrow_mut();
+        if let Some(map) = &*slot {
+            return map.get(env);
+        }
+        let map = raw::new_global(env, "WeakMap")?;
+        *slot = Some(Ref::new(env, map)?);
+        Ok(map)
+    })
+}
+
+/// Aborts every operation waiting on the signal of `id`; the listener.
+fn abort_all(id: u64) {
+    let handles: Vec<AbortHandle> = WAITERS.with(|waiters| {
+        waiters
+            .borrow_mut()
+            .get_mut(&id)
+            .map(|w| w.handles.drain().map(|(_, h)| h).collect())
+            .unwrap_or_default()
+    });
+    for handle in handles {
+        handle.abort();
+    }
+}
+
+/// One operation's place among its signal's [`Waiters`]: it is removed
+/// when the operation settles, and the listener with the last one, so a
+/// long-lived signal keeps nothing of operations that are over.
 #[derive(Debug)]
 pub(crate) struct AbortLink {
     signal: Ref,
-    listener: Ref,
+    id: u64,
+    key: u64,
 }
 
 impl AbortLink {
-    /// Listens on `signal` for `abort` and aborts `handle` then.
+    /// Aborts `handle` when `signal` fires.
     pub(crate) fn listen(
         env: sys::napi_env,
         signal: Raw,
         handle: AbortHandle,
     ) -> napi::Result<AbortLink> {
-        let listener = raw::function(env, "onWasmudfAbort", move || handle.abort())?;
-        let event = raw::string(env, "abort")?;
-        raw::call_method(env, signal, "addEventListener", &[event, listener])?;
+        let map = signals(env)?;
+        let found = raw::call_method(env, map, "get", &[signal])?;
+        let known = if raw::type_of(env, found)? == sys::ValueType::napi_number {
+            let id = raw::get_double(env, found)? as u64;
+            WAITERS.with(|w| w.borrow().contains_key(&id)).then_some(id)
+        } else {
+            None
+        };
+        let id = if let Some(id) = known {
+            id
+        } else {
+            let id = next_id();
+            let listener = raw::function(env, "onWasmudfAbort", move || abort_all(id))?;
+            let event = raw::string(env, "abort")?;
+            raw::call_method(env, signal, "addEventListener", &[event, listener])?;
+            raw::call_method(env, map, "set", &[signal, raw::double(env, id as f64)?])?;
+            let listener = Ref::new(env, listener)?;
+            WAITERS.with(|w| {
+                w.borrow_mut().insert(
+                    id,
+                    Waiters {
+                        listener,
+                        handles: HashMap::new(),
+                    },
+                )
+            });
+            id
+        };
+        let key = next_id();
+        WAITERS.with(|w| {
+            if let Some(waiters) = w.borrow_mut().get_mut(&id) {
+                waiters.handles.insert(key, handle);
+            }
+        });
         Ok(AbortLink {
             signal: Ref::new(env, signal)?,
-            listener: Ref::new(env, listener)?,
+            id,
+            key,
         })
     }
 
-    /// Removes the listener, and returns the signal's `reason` when it has
-    /// fired.
+    /// Leaves the signal's waiters (and takes the listener off it with the
+    /// last one), and returns the signal's `reason` when it has fired.
     pub(crate) fn finish(self, env: sys::napi_env) -> Option<Raw> {
+        let emptied = WAITERS.with(|w| {
+            let mut w = w.borrow_mut();
+            let waiters = w.get_mut(&self.id)?;
+            waiters.handles.remove(&self.key);
+            if waiters.handles.is_empty() {
+                w.remove(&self.id)
+            } else {
+                None
+            }
+        });
         let reason = (|| -> napi::Result<Option<Raw>> {
             let signal = self.signal.get(env)?;
-            let listener = self.listener.get(env)?;
-            let event = raw::string(env, "abort")?;
-            raw::call_method(env, signal, "removeEventListener", &[event, listener])?;
-            let aborted = raw::get_named(env, signal, "aborted")?;
-            if raw::get_bool(env, aborted).unwrap_or(false) {
-                Ok(Some(raw::get_named(env, signal, "reason")?))
-            } else {
-                Ok(None)
+            if let Some(waiters) = emptied {
+                let listener = waiters.listener.get(env)?;
+                let event = raw::string(env, "abort")?;
+                raw::call_method(env, signal, "removeEventListener", &[event, listener])?;
+                waiters.listener.release(env);
+                raw::call_method(env, signals(env)?, "delete", &[signal])?;
             }
+            already_aborted(env, signal)
         })()
         .ok()
         .flatten();
         self.signal.release(env);
-        self.listener.release(env);
         reason
     }
 }

@@ -104,6 +104,14 @@ fn whole(name: &str, value: Option<f64>, min: f64, max: f64) -> Result<Option<f6
 }
 
 impl Settings {
+    /// The pool's size: `threads`, else the number of CPUs (the host
+    /// library's default, chosen here so that the package knows it).
+    pub(crate) fn pool_size(&self) -> usize {
+        self.threads.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
+        })
+    }
+
     /// Reads `options` (undefined or null for the defaults).
     pub(crate) fn from_js(
         env: sys::napi_env,

@@ -399,6 +399,24 @@ pub(crate) fn is_instance_of(env: sys::napi_env, value: Raw, name: &str) -> napi
     Ok(out)
 }
 
+/// `new globalThis[name]()`, e.g. a `WeakMap`.
+pub(crate) fn new_global(env: sys::napi_env, name: &str) -> napi::Result<Raw> {
+    let mut global = ptr::null_mut();
+    // SAFETY: on the env's thread.
+    check(
+        unsafe { sys::napi_get_global(env, &mut global) },
+        "napi_get_global",
+    )?;
+    let constructor = get_named(env, global, name)?;
+    make!("napi_new_instance", |out| sys::napi_new_instance(
+        env,
+        constructor,
+        0,
+        ptr::null(),
+        &mut out
+    ))
+}
+
 /// Calls `object[method](...args)`.
 pub(crate) fn call_method(
     env: sys::napi_env,

@@ -1,7 +1,7 @@
 //! `Statement` and its row iterator.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use futures::StreamExt;
 use napi::bindgen_prelude::{PromiseRaw, Unknown};
@@ -10,7 +10,7 @@ use napi_derive::napi;
 use wasmudf::rusqlite::{self, types::Value};
 
 use crate::convert::{self, Params, Rows, Shape};
-use crate::database::{DbInner, OpGuard, start};
+use crate::database::{DbInner, Holding, Needs, OpGuard, start};
 use crate::errors::Failure;
 use crate::ops::{self, OpOptions, op_options};
 use crate::raw::{self, Raw, RawValue};
@@ -90,9 +90,14 @@ impl Statement {
                 .await?;
             Ok(out)
         };
-        start(env, &self.db, options, run, move |env, out| {
-            to_js(env, out, safe)
-        })
+        start(
+            env,
+            &self.db,
+            Needs::Connection,
+            options,
+            run,
+            move |env, out| to_js(env, out, safe),
+        )
     }
 }
 
@@ -353,9 +358,11 @@ impl Statement {
     /// The rows one at a time, for `for await (const row of stmt.iterate())`.
     /// Rows are read in batches as they are asked for (one, then doubling
     /// to 256), each batch on whichever pool thread is free; the statement
-    /// keeps its connection until the iterator ends, is returned from
-    /// (`break`), or the database closes. The signal in `options` covers
-    /// the whole iteration.
+    /// keeps its connection from the first `next()` until the iterator
+    /// ends, is returned from (`break`), is garbage-collected, or the
+    /// database closes. While open iterators hold every connection, other
+    /// statements reject with `ERR_WASMUDF_POOL_HELD` rather than wait. The
+    /// signal in `options` covers the whole iteration.
     #[napi(ts_args_type = "params?: BindParameters, options?: OperationOptions")]
     pub fn iterate(
         &self,
@@ -381,11 +388,15 @@ impl Statement {
             }
             (Err(failure), _) | (_, Err(failure)) => IterState::Failed(failure),
         };
-        let state = Arc::new(tokio::sync::Mutex::new(state));
-        self.db.track(&state);
+        let iteration = Arc::new(Iteration {
+            state: tokio::sync::Mutex::new(state),
+            claim: Mutex::new(None),
+        });
+        self.db.track(&iteration);
         Ok(RowIterator {
             db: self.db.clone(),
-            state,
+            iteration,
+            started: AtomicBool::new(false),
             signal,
             env: env_raw,
             safe_integers: self.safe_integers.load(Ordering::Relaxed),
@@ -397,8 +408,8 @@ impl Statement {
 pub(crate) enum IterState {
     /// Not started: the first `next()` starts it.
     Pending { sql: Arc<str>, params: Params },
-    /// Reading rows.
-    Running(wasmudf::RowStream),
+    /// Reading rows, on the connection it claimed.
+    Running(wasmudf::RowStream, Holding),
     /// Its arguments were bad: the first `next()` rejects with this.
     Failed(Failure),
     /// Ended: exhausted, returned from, failed, aborted or closed.
@@ -413,12 +424,51 @@ impl IterState {
     }
 }
 
+/// One iteration: where it is, and the connection its first `next()`
+/// claimed, which its first step takes over.
+pub(crate) struct Iteration {
+    state: tokio::sync::Mutex<IterState>,
+    claim: Mutex<Option<Holding>>,
+}
+
+impl Iteration {
+    fn take_claim(&self) -> Option<Holding> {
+        self.claim
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+    }
+
+    /// Ends the iteration after the step it is taking, if any.
+    pub(crate) async fn end(&self) {
+        self.state.lock().await.end();
+        drop(self.take_claim());
+    }
+
+    /// Ends the iteration at once when no step is in flight, so that an
+    /// operation called right after finds its connection free; else after
+    /// that step. The row stream drops, which gives the connection back.
+    fn end_soon(self: Arc<Self>) {
+        if let Ok(mut state) = self.state.try_lock() {
+            state.end();
+            drop(state);
+            drop(self.take_claim());
+            return;
+        }
+        drop(napi::bindgen_prelude::spawn(async move {
+            self.end().await;
+        }));
+    }
+}
+
 /// The async iterator `Statement.iterate` returns: `next()` and `return()`
 /// as the async iterator protocol has them.
 #[napi]
 pub struct RowIterator {
     db: Arc<DbInner>,
-    state: Arc<tokio::sync::Mutex<IterState>>,
+    iteration: Arc<Iteration>,
+    /// Whether `next()` has been called (and claimed a connection).
+    started: AtomicBool,
     signal: Option<raw::Ref>,
     /// The environment the signal reference belongs to (the iterator's
     /// own: it is dropped in that environment's finalizer).
@@ -462,13 +512,20 @@ fn step_to_js(env: sys::napi_env, step: Step, safe_integers: bool) -> napi::Resu
 
 async fn advance(
     db: Arc<DbInner>,
-    state: Arc<tokio::sync::Mutex<IterState>>,
+    iteration: Arc<Iteration>,
     guard: OpGuard,
 ) -> Result<Step, Failure> {
     let _guard = guard;
-    let mut state = state.lock().await;
+    let mut state = iteration.state.lock().await;
+    // The first `next()` put it there before any step could start; the
+    // step that finds the iteration pending takes it over.
+    let claimed = iteration.take_claim();
     if let IterState::Pending { sql, params } = &*state {
         let (sql, params) = (sql.clone(), params.clone());
+        let holding = match claimed {
+            Some(holding) => holding,
+            None => db.hold()?,
+        };
         let opened = match db.ready().await {
             Ok(opened) => opened,
             Err(failure) => {
@@ -483,15 +540,15 @@ async fn advance(
                 return Err(failure);
             }
         };
-        *state = IterState::Running(opened.db.stream(&sql, positional));
+        *state = IterState::Running(opened.db.stream(&sql, positional), holding);
     }
     // The stream is taken out while a row is read: if this step is dropped
     // (its signal fired), the stream drops with it, which stops the
     // statement, and the iteration is over.
     match std::mem::replace(&mut *state, IterState::Done) {
-        IterState::Running(mut stream) => match stream.next().await {
+        IterState::Running(mut stream, holding) => match stream.next().await {
             Some(Ok(row)) => {
-                *state = IterState::Running(stream);
+                *state = IterState::Running(stream, holding);
                 Ok(Some(row))
             }
             Some(Err(err)) => Err(err.into()),
@@ -546,16 +603,31 @@ impl RowIterator {
             && let Some(reason) = ops::already_aborted(env.raw(), signal)?
         {
             // Ends the iteration, which gives its connection back.
-            drop(EndUnlessFinished(Some(self.state.clone())));
+            self.iteration.clone().end_soon();
             return ops::rejected(env, &Failure::Aborted, Some(reason));
         }
         let guard = match self.db.begin() {
             Ok(guard) => guard,
             Err(failure) => return ops::rejected(env, &failure, None),
         };
-        let (db, state) = (self.db.clone(), self.state.clone());
+        // The first step claims a connection now, on the JavaScript thread,
+        // so that every operation called after this one counts it.
+        if !self.started.load(Ordering::SeqCst) {
+            match self.db.hold() {
+                Ok(holding) => {
+                    *self
+                        .iteration
+                        .claim
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner) = Some(holding);
+                    self.started.store(true, Ordering::SeqCst);
+                }
+                Err(failure) => return ops::rejected(env, &failure, None),
+            }
+        }
+        let (db, iteration) = (self.db.clone(), self.iteration.clone());
         let safe = self.safe_integers;
-        let work = advance(db, state, guard);
+        let work = advance(db, iteration, guard);
         ops::spawn(env, &options, work, move |env, step| {
             step_to_js(env, step, safe)
         })
@@ -568,12 +640,12 @@ impl RowIterator {
         ts_return_type = "Promise<IteratorResult<Row, undefined>>"
     )]
     pub fn finish<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, RawValue>> {
-        let state = self.state.clone();
+        let iteration = self.iteration.clone();
         ops::spawn(
             env,
             &OpOptions::default(),
             async move {
-                state.lock().await.end();
+                iteration.end().await;
                 Ok(None)
             },
             move |env, step| step_to_js(env, step, false),
@@ -585,20 +657,6 @@ impl Drop for RowIterator {
     fn drop(&mut self) {
         if let Some(signal) = self.signal.take() {
             signal.release(self.env);
-        }
-    }
-}
-
-/// Ends an iteration whose signal fired before its next step started: the
-/// row stream then drops, which gives its connection back.
-struct EndUnlessFinished(Option<Arc<tokio::sync::Mutex<IterState>>>);
-
-impl Drop for EndUnlessFinished {
-    fn drop(&mut self) {
-        if let Some(state) = self.0.take() {
-            drop(napi::bindgen_prelude::spawn(async move {
-                state.lock().await.end();
-            }));
         }
     }
 }

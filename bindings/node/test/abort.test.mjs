@@ -77,6 +77,41 @@ test('a signal shared by many operations collects no listeners', async () => {
   await db.close();
 });
 
+test('many operations in flight on one signal add one listener, and one abort stops them all', async () => {
+  const warnings = [];
+  const onWarning = (w) => warnings.push(w.name);
+  process.on('warning', onWarning);
+  try {
+    const db = new Database(null, { udf: [guest('sleep')], threads: 4 });
+    await db.ready;
+    const controller = new AbortController();
+    const { signal } = controller;
+    const stmt = db.prepare('SELECT sleep(?) AS s');
+    const quick = Array.from({ length: 50 }, (_, i) => stmt.get([i % 3], { signal }));
+    assert.equal(getEventListeners(signal, 'abort').length, 1);
+    assert.equal((await Promise.all(quick)).length, 50);
+    assert.equal(getEventListeners(signal, 'abort').length, 0);
+    // Fifty long ones: the pool runs four, the rest wait; one abort ends all.
+    const slow = Array.from({ length: 50 }, () => stmt.get([60_000], { signal }));
+    assert.equal(getEventListeners(signal, 'abort').length, 1);
+    await new Promise((r) => setTimeout(r, 100));
+    controller.abort(new Error('enough'));
+    for (const result of await Promise.allSettled(slow)) {
+      assert.equal(result.status, 'rejected');
+      assert.ok(isAbort(signal)(result.reason));
+    }
+    assert.equal(getEventListeners(signal, 'abort').length, 0);
+    // A second signal, and operations without one, are untouched.
+    assert.deepEqual(await stmt.get([1], { signal: new AbortController().signal }), { s: 1 });
+    await db.close();
+    // Warnings are emitted on the next tick.
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(warnings.filter((w) => w === 'MaxListenersExceededWarning'), []);
+  } finally {
+    process.off('warning', onWarning);
+  }
+});
+
 test('an abort ends an iteration and frees its connection', async () => {
   const db = new Database(null, { udf: [guest('sleep')], threads: 1 });
   const controller = new AbortController();

@@ -136,6 +136,11 @@ test('a bad file or option fails clearly', async () => {
     assert.throws(() => new Database(null, { memoryMib: -1 }), { code: 'ERR_OUT_OF_RANGE' });
     assert.throws(() => new Database(null, { timeoutMs: 1.5 }), { code: 'ERR_OUT_OF_RANGE' });
     assert.throws(() => new Database(null, { threads: 'four' }), { code: 'ERR_INVALID_ARG_TYPE' });
+    // exec takes no parameters: an array where its options go is refused.
+    const db = new Database();
+    await rejectsWith(db.exec('SELECT ?', [1]), 'ERR_INVALID_ARG_TYPE');
+    await rejectsWith(db.prepare('SELECT ?').get([1], [2]), 'ERR_INVALID_ARG_TYPE');
+    await db.close();
     const nodir = new Database(join(dir, 'missing', 'x.db'));
     await rejectsWith(nodir.ready, 'SQLITE_CANTOPEN');
   } finally {

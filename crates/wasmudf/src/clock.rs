@@ -74,7 +74,7 @@ impl Pollable for GuestSleep {
     async fn ready(&mut self) {
         let limit = self.until.min(self.deadline);
         tokio::select! {
-            () = tokio::time::sleep_until(limit.into()) => {
+            () = wait_until(limit) => {
                 if limit < self.until {
                     self.cut_short.store(true, Ordering::SeqCst);
                 }
@@ -82,6 +82,55 @@ impl Pollable for GuestSleep {
             () = self.interrupt.raised() => {}
         }
     }
+}
+
+/// Waits until `at` on [`timer`]'s clock.
+async fn wait_until(at: Instant) {
+    let Some(timer) = timer() else {
+        return tokio::time::sleep_until(at.into()).await;
+    };
+    // The sleep is made on the timer's thread, inside its runtime.
+    let mut task = AbortOnDrop(timer.spawn(async move {
+        tokio::time::sleep_until(at.into()).await;
+    }));
+    // Err only if the timer's runtime went away: wake the guest then.
+    let _ = (&mut task.0).await;
+}
+
+/// Cancels a sleep whose waiter went away (interrupted, or its call
+/// dropped), so that its timer does not outlive it.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The runtime whose timer wakes guest sleeps: one thread, made on first
+/// use and kept for the process. Not the caller's runtime: a guest call may
+/// run on a blocking thread of a runtime that is shutting down (napi-rs
+/// shuts down a Node.js worker's runtime when the worker is terminated),
+/// where making a tokio timer panics. None if the thread cannot be made;
+/// sleeps then use the caller's runtime.
+fn timer() -> Option<&'static tokio::runtime::Handle> {
+    static TIMER: std::sync::OnceLock<Option<tokio::runtime::Handle>> = std::sync::OnceLock::new();
+    TIMER
+        .get_or_init(|| {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .build()
+                .inspect_err(|e| tracing::error!("wasmudf: no timer runtime: {e}"))
+                .ok()?;
+            let handle = runtime.handle().clone();
+            std::thread::Builder::new()
+                .name("wasmudf-timer".into())
+                .spawn(move || runtime.block_on(std::future::pending::<()>()))
+                .inspect_err(|e| tracing::error!("wasmudf: no timer thread: {e}"))
+                .ok()?;
+            Some(handle)
+        })
+        .as_ref()
 }
 
 /// A deterministic instance's sleep: its clock has already moved on, so it
