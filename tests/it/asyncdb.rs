@@ -126,7 +126,8 @@ fn aggregates_and_windows_consumed_slowly_across_threads_match_builtins() -> Res
             .open()
             .await?;
         grouped_data(&db).await?;
-        let median = slow_collect(&db, "SELECT g, median_of(x) FROM t GROUP BY g ORDER BY g").await?;
+        let median =
+            slow_collect(&db, "SELECT g, median_of(x) FROM t GROUP BY g ORDER BY g").await?;
         let builtin_median = db
             .query(
                 "WITH r AS (SELECT g, x, row_number() OVER (PARTITION BY g ORDER BY x) rn,
@@ -381,7 +382,10 @@ fn functions_reached_indirectly_behave_like_direct_calls() -> Result<()> {
         assert_eq!(row.get::<String>(0)?, "STRASSE");
         assert_eq!(row.get::<i64>(1)?, 6);
         let audit = db
-            .query_row("SELECT count(*) FROM audit WHERE h = sha256_of('kitten')", ())
+            .query_row(
+                "SELECT count(*) FROM audit WHERE h = sha256_of('kitten')",
+                (),
+            )
             .await?;
         assert_eq!(audit.get::<i64>(0)?, 1);
         // The expression index is used and agrees with the direct call.

@@ -46,7 +46,10 @@ fn aggregates_and_windows_run_on_the_direct_instance() -> Result<()> {
     let conn = Connection::open_in_memory()?;
     component.register(&conn)?;
     numbers(&conn, 10)?;
-    assert_eq!(rows(&conn, "SELECT median_of(x) FROM t"), "Ok([[Real(5.5)]])");
+    assert_eq!(
+        rows(&conn, "SELECT median_of(x) FROM t"),
+        "Ok([[Real(5.5)]])"
+    );
     assert_eq!(
         rows(
             &conn,

@@ -175,7 +175,9 @@ fn misuse_is_a_usage_error_naming_the_function() -> Result<()> {
         }
         Ok(v) => panic!("accepted: {v:?}"),
     };
-    assert!(usage(inst.call(median, &[Value::Integer(1)])).starts_with("median_of: is a aggregate"));
+    assert!(
+        usage(inst.call(median, &[Value::Integer(1)])).starts_with("median_of: is a aggregate")
+    );
     assert!(usage(inst.call(99, &[])).contains("no function #99"));
     let acc = inst.accumulator(median)?;
     assert!(usage(inst.inverse(&acc, &[], 0).map(|()| Value::Null)).contains("not a window"));

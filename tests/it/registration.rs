@@ -124,7 +124,10 @@ fn a_fixed_arity_function_over_an_earlier_components_variadic_is_refused() -> Re
         "{msg}"
     );
     // The earlier component still answers every arity.
-    assert_eq!(scalar(&conn, "SELECT greatest_of(1, 9)")?, Value::Integer(9));
+    assert_eq!(
+        scalar(&conn, "SELECT greatest_of(1, 9)")?,
+        Value::Integer(9)
+    );
     assert_eq!(
         scalar(&conn, "SELECT greatest_of(1, 9, 4)")?,
         Value::Integer(9)

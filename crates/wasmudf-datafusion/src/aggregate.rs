@@ -69,8 +69,7 @@ impl WasmAggregate {
     /// with none (or the function takes none: the SQL planner refused a
     /// call that gives it some).
     fn no_arguments(&self, fields: &[FieldRef]) -> bool {
-        self.0.spec().arity == Arity::Exactly(0)
-            || matches!(fields, [only] if is_placeholder(only))
+        self.0.spec().arity == Arity::Exactly(0) || matches!(fields, [only] if is_placeholder(only))
     }
 
     fn live(&self, args: &AccumulatorArgs, window: bool) -> Result<Box<dyn Accumulator>> {
@@ -362,7 +361,8 @@ impl Replay {
             return Ok(());
         }
         let size = values.iter().map(|a| convert::logical_size(a)).sum();
-        self.scope.hold(&self.shared, &self.name, size, Pool::Skip)?;
+        self.scope
+            .hold(&self.shared, &self.name, size, Pool::Skip)?;
         self.bytes += size;
         self.batches.push_back((values, size));
         Ok(())
@@ -382,11 +382,19 @@ impl Replay {
     /// Each distinct row of `batches` once, in first-seen order, and the
     /// bytes used to find them.
     fn distinct_rows(&self, batches: &[Vec<ArrayRef>]) -> Result<(Vec<Vec<ArrayRef>>, usize)> {
-        let converter =
-            RowConverter::new(self.types.iter().map(|t| SortField::new(t.clone())).collect())?;
+        let converter = RowConverter::new(
+            self.types
+                .iter()
+                .map(|t| SortField::new(t.clone()))
+                .collect(),
+        )?;
         let keys = batches
             .iter()
-            .map(|b| converter.convert_columns(&comparable(b)?).map_err(Into::into))
+            .map(|b| {
+                converter
+                    .convert_columns(&comparable(b)?)
+                    .map_err(Into::into)
+            })
             .collect::<Result<Vec<_>>>()?;
         let mut used: usize = keys.iter().map(|k| k.size()).sum();
         let mut seen = HashSet::new();
@@ -404,7 +412,10 @@ impl Replay {
                 .iter()
                 .map(|a| take(a.as_ref(), &keep, None))
                 .collect::<std::result::Result<Vec<_>, _>>()?;
-            used += taken.iter().map(|a| convert::logical_size(a)).sum::<usize>();
+            used += taken
+                .iter()
+                .map(|a| convert::logical_size(a))
+                .sum::<usize>();
             out.push(taken);
         }
         used += seen.capacity() * std::mem::size_of::<usize>() * 3;
@@ -419,7 +430,14 @@ impl Replay {
             for batch in batches {
                 let rows = batch.first().map_or(0, |a| a.len());
                 let args: &[ArrayRef] = if self.no_arguments { &[] } else { batch };
-                step_runs(&self.shared, On::Instance(&mut inst), &acc, args, rows, false)?;
+                step_runs(
+                    &self.shared,
+                    On::Instance(&mut inst),
+                    &acc,
+                    args,
+                    rows,
+                    false,
+                )?;
             }
             Ok(())
         })();
@@ -441,8 +459,8 @@ fn comparable(batch: &[ArrayRef]) -> Result<Vec<ArrayRef>> {
         .map(|a| {
             Ok(match a.as_any().downcast_ref::<Float64Array>() {
                 Some(reals) => {
-                    let zeroed: Float64Array = reals
-                        .unary::<_, Float64Type>(|x| if x == 0.0 { 0.0 } else { x });
+                    let zeroed: Float64Array =
+                        reals.unary::<_, Float64Type>(|x| if x == 0.0 { 0.0 } else { x });
                     Arc::new(zeroed) as ArrayRef
                 }
                 None => a.clone(),
@@ -524,7 +542,10 @@ impl Accumulator for Replay {
             })
             .collect::<Result<Vec<_>>>()?;
         // Shipped to the final phase; counted until the query ends.
-        let size = lists.iter().map(|l| convert::logical_size(l.values())).sum();
+        let size = lists
+            .iter()
+            .map(|l| convert::logical_size(l.values()))
+            .sum();
         self.scope
             .hold(&self.shared, &self.name, size, Pool::Reserve)?;
         Ok(lists

@@ -62,9 +62,15 @@ fn existing(registry: &dyn FunctionRegistry, name: &str) -> Option<ExistingFunct
         origin.map(|(c, i)| (c.origin().to_owned(), c.functions()[i].arity.as_sqlite()))
     };
     let (signature, ours) = if let Ok(f) = registry.udf(name) {
-        (Some(f.signature().clone()), component(crate::scalar_origin(&f)))
+        (
+            Some(f.signature().clone()),
+            component(crate::scalar_origin(&f)),
+        )
     } else if let Ok(f) = registry.udaf(name) {
-        (Some(f.signature().clone()), component(crate::aggregate_origin(&f)))
+        (
+            Some(f.signature().clone()),
+            component(crate::aggregate_origin(&f)),
+        )
     } else if let Ok(f) = registry.udwf(name) {
         (Some(f.signature().clone()), None)
     } else if registry.higher_order_function(name).is_ok() || PLANNER_NAMES.contains(&name) {

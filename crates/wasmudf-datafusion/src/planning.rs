@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use datafusion::arrow::datatypes::{DataType, Field};
 use datafusion::common::Result;
 use datafusion::common::ScalarValue;
 use datafusion::common::config::ConfigOptions;
@@ -16,7 +17,6 @@ use datafusion::logical_expr::planner::{
     ExprPlanner, PlannerResult, RawAggregateExpr, RawWindowExpr,
 };
 use datafusion::logical_expr::{AggregateUDF, Expr, LogicalPlan, WindowFunctionDefinition};
-use datafusion::arrow::datatypes::{DataType, Field};
 use datafusion::optimizer::AnalyzerRule;
 use wasmudf::Arity;
 
@@ -66,10 +66,9 @@ impl NoArgumentPlanner {
         let spec = f.0.spec();
         match (spec.arity, args.len()) {
             (Arity::Exactly(0) | Arity::Variadic, 0) => Ok(true),
-            (Arity::Exactly(0), n) => datafusion::common::plan_err!(
-                "{} takes 0 argument(s), was given {n}",
-                spec.name
-            ),
+            (Arity::Exactly(0), n) => {
+                datafusion::common::plan_err!("{} takes 0 argument(s), was given {n}", spec.name)
+            }
             _ => Ok(false),
         }
     }

@@ -301,12 +301,10 @@ impl Scope {
                      DISTINCT), and partial states shipped between aggregation phases"
                 )));
             }
-            match self.held.compare_exchange_weak(
-                held,
-                total,
-                Ordering::Relaxed,
-                Ordering::Relaxed,
-            ) {
+            match self
+                .held
+                .compare_exchange_weak(held, total, Ordering::Relaxed, Ordering::Relaxed)
+            {
                 Ok(_) => break,
                 Err(now) => held = now,
             }
@@ -353,7 +351,12 @@ pub(crate) struct Function {
 }
 
 impl Function {
-    pub(crate) fn new(shared: Arc<Shared>, scope: Arc<Scope>, index: usize, name: String) -> Function {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        scope: Arc<Scope>,
+        index: usize,
+        name: String,
+    ) -> Function {
         let spec = shared.spec(index);
         // DataFusion folds calls of `Immutable` and `Stable` functions on
         // literals while it plans (the logical `ConstEvaluator` and the

@@ -84,7 +84,9 @@ impl ScalarUDFImpl for WasmScalar {
             .collect::<Result<_>>()?;
         let array = self.call(&arrays, rows, &ty)?;
         if constant {
-            return Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&array, 0)?));
+            return Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(
+                &array, 0,
+            )?));
         }
         Ok(ColumnarValue::Array(array))
     }

@@ -4,7 +4,9 @@
 //! wasmtime has accepted a component (the direct path's plan), so a fuzzer
 //! can feed them directly, many times faster than through a compiled guest.
 
-use crate::bindings::{WitFlags, WitFlagsV0_1, WitKind, WitKindV0_1, WitSpec, WitSpecV0_1, WitType};
+use crate::bindings::{
+    WitFlags, WitFlagsV0_1, WitKind, WitKindV0_1, WitSpec, WitSpecV0_1, WitType,
+};
 use crate::column::{ColumnFault, ColumnRef};
 use crate::manifest::{self, FunctionSpec};
 

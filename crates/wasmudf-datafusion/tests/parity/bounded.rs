@@ -142,7 +142,9 @@ fn the_state_a_query_holds_is_capped() -> Result<()> {
     let small = wasmudf_datafusion::Options::default().max_query_state_bytes(64 << 10);
     let capped = ctx(Some(small), None)?;
     for sql in [distinct, merged] {
-        let err = rt.block_on(df_rows(&capped, sql)).expect_err("over the cap");
+        let err = rt
+            .block_on(df_rows(&capped, sql))
+            .expect_err("over the cap");
         let msg = format!("{err:#}");
         assert!(
             msg.contains("over its limit of 65536")
@@ -202,7 +204,11 @@ fn planning_and_explain_run_no_guest_code() -> Result<()> {
     let plan = rt.block_on(df_rows(&ctx, &format!("EXPLAIN {sql}")))?;
     assert!(format!("{plan:?}").contains("edit_distance"), "{plan:?}");
     rt.block_on(async { ctx.sql(sql).await?.create_physical_plan().await })?;
-    assert_eq!(calls.load(Ordering::Relaxed), 0, "guest calls while planning");
+    assert_eq!(
+        calls.load(Ordering::Relaxed),
+        0,
+        "guest calls while planning"
+    );
 
     // Running it calls each deterministic function of literals once per
     // batch, and answers as SQLite.
@@ -278,12 +284,12 @@ impl PartitionStream for Paused {
     fn execute(&self, _ctx: Arc<TaskContext>) -> SendableRecordBatchStream {
         let [first, second] = self.batches.clone();
         let meanwhile = self.meanwhile.clone();
-        let stream = futures::stream::once(async move { Ok(first) }).chain(
-            futures::stream::once(async move {
+        let stream = futures::stream::once(async move { Ok(first) }).chain(futures::stream::once(
+            async move {
                 meanwhile().await;
                 Ok(second)
-            }),
-        );
+            },
+        ));
         Box::pin(RecordBatchStreamAdapter::new(self.schema.clone(), stream))
     }
 }
@@ -342,7 +348,10 @@ fn one_querys_broken_guest_loses_no_other_querys_state() -> Result<()> {
     };
     ctx.register_table(
         "a",
-        Arc::new(StreamingTable::try_new(schema.clone(), vec![Arc::new(paused)])?),
+        Arc::new(StreamingTable::try_new(
+            schema.clone(),
+            vec![Arc::new(paused)],
+        )?),
     )?;
     let got = rt.block_on(df_rows(
         &ctx,

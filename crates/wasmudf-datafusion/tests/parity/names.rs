@@ -102,7 +102,11 @@ fn overriding_is_the_embedders_explicit_choice() -> Result<()> {
         "SELECT sum(x) FROM (VALUES (1)) AS t(x)",
         "SELECT row_number() OVER () FROM (VALUES (1)) AS t(x)",
     ] {
-        assert_eq!(rt.block_on(df_rows(&ctx, sql))?, [[shadowed.clone()]], "{sql}");
+        assert_eq!(
+            rt.block_on(df_rows(&ctx, sql))?,
+            [[shadowed.clone()]],
+            "{sql}"
+        );
     }
     Ok(())
 }
@@ -125,7 +129,10 @@ fn a_component_named_like_another_components_function_is_refused() -> Result<()>
     // The same component twice is a clash with itself, as on SQLite.
     let (name, existing) = clash(&ctx, &greatest);
     assert_eq!(name, "greatest_of");
-    assert_eq!(existing.owner, FunctionOwner::Component(greatest.origin().into()));
+    assert_eq!(
+        existing.owner,
+        FunctionOwner::Component(greatest.origin().into())
+    );
     // The application's own functions are as safe.
     let app = SessionContext::new();
     app.register_udf(datafusion::logical_expr::expr_fn::create_udf(
@@ -154,7 +161,9 @@ fn a_component_named_like_another_components_function_is_refused() -> Result<()>
 fn every_example_loads_beside_the_builtins_it_was_once_named_like() -> Result<()> {
     let rt = runtime();
     let ctx = SessionContext::new();
-    for name in ["text", "sha256", "greatest", "identity", "stats", "sleep", "bench"] {
+    for name in [
+        "text", "sha256", "greatest", "identity", "stats", "sleep", "bench",
+    ] {
         wasmudf_datafusion::register(&ctx, &load(name))?;
     }
     wasmudf_datafusion::register(&ctx, &engine().load_file(wasmudf_test_guests::JS_EXAMPLES)?)?;

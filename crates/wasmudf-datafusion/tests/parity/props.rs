@@ -71,11 +71,7 @@ struct Case {
 
 fn case() -> impl Strategy<Value = Case> {
     (
-        (1usize..90).prop_flat_map(|n| {
-            (0..n)
-                .map(|id| row(id as i64))
-                .collect::<Vec<_>>()
-        }),
+        (1usize..90).prop_flat_map(|n| (0..n).map(|id| row(id as i64)).collect::<Vec<_>>()),
         [layout(), layout(), layout(), layout()],
         any::<u64>(),
         1usize..4,
@@ -137,7 +133,8 @@ fn column(c: usize, layout: Layout, rows: &[Row], front: usize, back: usize) -> 
         }
         (1, Layout::Narrow) => {
             let mut b = Float32Builder::new();
-            all.iter().for_each(|r| b.append_option(r.2.map(|x| x as f32)));
+            all.iter()
+                .for_each(|r| b.append_option(r.2.map(|x| x as f32)));
             Arc::new(b.finish())
         }
         (1, _) => {
@@ -208,13 +205,23 @@ fn table(case: &Case) -> Result<MemTable> {
         let n = (1 + dice.next(24)).min(case.rows.len() - at);
         let part = &case.rows[at..at + n];
         let mut columns: Vec<ArrayRef> = vec![Arc::new(
-            part.iter().map(|r| r.0).collect::<datafusion::arrow::array::Int64Array>(),
+            part.iter()
+                .map(|r| r.0)
+                .collect::<datafusion::arrow::array::Int64Array>(),
         )];
         for c in 0..4 {
-            columns.push(column(c, case.layouts[c], part, dice.next(11), dice.next(5)));
+            columns.push(column(
+                c,
+                case.layouts[c],
+                part,
+                dice.next(11),
+                dice.next(5),
+            ));
         }
         columns.push(Arc::new(
-            part.iter().map(|r| r.5).collect::<datafusion::arrow::array::Int64Array>(),
+            part.iter()
+                .map(|r| r.5)
+                .collect::<datafusion::arrow::array::Int64Array>(),
         ));
         partitions[k % case.partitions].push(RecordBatch::try_new(schema.clone(), columns)?);
         at += n;
@@ -248,10 +255,12 @@ const QUERIES: &[&str] = &[
 fn components() -> &'static Vec<Component> {
     static ALL: OnceLock<Vec<Component>> = OnceLock::new();
     ALL.get_or_init(|| {
-        let mut all: Vec<Component> = ["text", "sha256", "greatest", "identity", "stats", "sleep", "bench"]
-            .iter()
-            .map(|n| load(n))
-            .collect();
+        let mut all: Vec<Component> = [
+            "text", "sha256", "greatest", "identity", "stats", "sleep", "bench",
+        ]
+        .iter()
+        .map(|n| load(n))
+        .collect();
         all.push(
             engine()
                 .load_file(wasmudf_test_guests::JS_EXAMPLES)
@@ -291,7 +300,8 @@ fn every_example_answers_as_in_sqlite_over_random_batches() -> Result<()> {
     });
     let result = runner.run(&case(), |case| {
         let fail = |e: anyhow::Error| TestCaseError::fail(format!("{e:#}"));
-        conn.execute("DELETE FROM t", []).map_err(|e| fail(e.into()))?;
+        conn.execute("DELETE FROM t", [])
+            .map_err(|e| fail(e.into()))?;
         {
             let mut insert = conn
                 .prepare("INSERT INTO t VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
