@@ -1,16 +1,19 @@
 //! `Database`: an async SQLite database whose connections carry the
 //! components, over [`wasmudf::Database`].
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::task::{Context, Poll};
 
 use futures::FutureExt;
 use futures::future::{BoxFuture, Shared};
 use napi::bindgen_prelude::{PromiseRaw, Unknown};
 use napi::{Env, JsValue, sys};
 use napi_derive::napi;
-use tokio::sync::Notify;
+use tokio::sync::{AcquireError, Notify, OwnedSemaphorePermit, Semaphore};
 use wasmudf::{Component, Engine};
 
 use crate::errors::Failure;
@@ -46,6 +49,9 @@ pub(crate) struct DbInner {
     /// Iterators started and not yet ended: each holds a connection (or
     /// is about to) until it ends.
     holding: AtomicUsize,
+    /// One permit per connection: an operation takes its turn here, in the
+    /// order it was called (see [`Turn`]), before it asks the pool.
+    turns: Arc<Semaphore>,
 }
 
 impl std::fmt::Debug for DbInner {
@@ -69,8 +75,9 @@ impl Drop for OpGuard {
     }
 }
 
-/// A started iteration's claim on one of the pool's connections, given up
-/// when the iteration ends (or its iterator is collected).
+/// A started iteration's claim on one of the pool's connections, counted
+/// from the first `next()` until the iteration ends (or its iterator is
+/// collected, or that step is dropped).
 #[derive(Debug)]
 pub(crate) struct Holding(Arc<DbInner>);
 
@@ -78,6 +85,48 @@ impl Drop for Holding {
     fn drop(&mut self) {
         self.0.holding.fetch_sub(1, Ordering::SeqCst);
     }
+}
+
+type Acquire = Pin<Box<dyn Future<Output = Result<OwnedSemaphorePermit, AcquireError>> + Send>>;
+
+/// An operation's place in line for a connection, taken on the JavaScript
+/// thread when it is called. The pool hands connections to whichever task
+/// asks first, and tasks start in no fixed order: a query called before an
+/// iterator's first step could find the iterator holding the only
+/// connection, and wait for it for ever, though every check said it would
+/// not. With a turn taken at call time (tokio's semaphore is first come,
+/// first served, and its waiter is queued by the first poll, made here)
+/// connections go in the order the program asked for them.
+pub(crate) enum Turn {
+    /// A connection was free.
+    Now(OwnedSemaphorePermit),
+    /// Queued behind earlier operations.
+    Queued(Acquire),
+}
+
+impl Turn {
+    /// Waits for this turn; the permit is held while the connection is.
+    pub(crate) async fn wait(self) -> Result<OwnedSemaphorePermit, Failure> {
+        match self {
+            Turn::Now(permit) => Ok(permit),
+            Turn::Queued(acquire) => acquire.await.map_err(|_| Failure::closed()),
+        }
+    }
+}
+
+impl std::fmt::Debug for Turn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Turn::Now(_) => "Turn::Now",
+            Turn::Queued(_) => "Turn::Queued",
+        })
+    }
+}
+
+/// Polls `future` once here and now (with a waker that does nothing: the
+/// task that awaits it later polls it again with its own).
+pub(crate) fn poll_now<F: Future + ?Sized>(future: Pin<&mut F>) -> Poll<F::Output> {
+    future.poll(&mut Context::from_waker(futures::task::noop_waker_ref()))
 }
 
 impl DbInner {
@@ -104,10 +153,20 @@ impl DbInner {
 
     /// Claims a connection for an iteration that starts now; refused as
     /// [`connection_free`](Self::connection_free) refuses.
-    pub(crate) fn hold(self: &Arc<Self>) -> Result<Holding, Failure> {
+    pub(crate) fn hold(self: &Arc<Self>) -> Result<(Holding, Turn), Failure> {
         self.connection_free()?;
         self.holding.fetch_add(1, Ordering::SeqCst);
-        Ok(Holding(self.clone()))
+        Ok((Holding(self.clone()), self.turn()))
+    }
+
+    /// Takes this operation's place in line for a connection (on the
+    /// JavaScript thread, when it is called).
+    pub(crate) fn turn(&self) -> Turn {
+        let mut acquire: Acquire = Box::pin(self.turns.clone().acquire_owned());
+        match poll_now(acquire.as_mut()) {
+            Poll::Ready(Ok(permit)) => Turn::Now(permit),
+            _ => Turn::Queued(acquire),
+        }
     }
 
     /// Starts an operation: refused once the database is closing.
@@ -388,6 +447,7 @@ impl Database {
                 iterators: Mutex::new(Vec::new()),
                 pool_size,
                 holding: AtomicUsize::new(0),
+                turns: Arc::new(Semaphore::new(pool_size)),
             }),
         })
     }
@@ -463,11 +523,14 @@ impl Database {
         let run = move |guard: OpGuard| async move {
             let _guard = guard;
             let opened = inner.ready().await?;
-            opened
+            let left_open = opened
                 .db
-                .interact(move |conn| Ok(conn.execute_batch(&sql)?))
-                .await
-                .map_err(Failure::from)
+                .interact(move |conn| {
+                    conn.execute_batch(&sql)?;
+                    roll_back_left_open(conn)
+                })
+                .await?;
+            refuse_left_open(left_open)
         };
         start(
             env,
@@ -630,6 +693,33 @@ impl Database {
     }
 }
 
+/// Rolls back a transaction an operation left open on `conn`, and says
+/// whether there was one. Each operation runs on whichever connection of
+/// the pool is free, and a connection back in the pool is rolled back, so
+/// a transaction left open would be lost silently and the statements
+/// meant to run inside it would each commit on their own.
+pub(crate) fn roll_back_left_open(conn: &wasmudf::rusqlite::Connection) -> wasmudf::Result<bool> {
+    if conn.is_autocommit() {
+        return Ok(false);
+    }
+    conn.execute_batch("ROLLBACK")?;
+    Ok(true)
+}
+
+/// The error for an operation that left a transaction open.
+pub(crate) fn refuse_left_open(left_open: bool) -> Result<(), Failure> {
+    if left_open {
+        return Err(Failure::coded(
+            "ERR_WASMUDF_TRANSACTION_OPEN",
+            "the statement left a transaction open, and it was rolled back: each operation \
+             runs on whichever connection of the pool is free, so a transaction must begin \
+             and end within one exec() (BEGIN; ...; COMMIT)"
+                .to_string(),
+        ));
+    }
+    Ok(())
+}
+
 /// What an operation needs besides the open database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Needs {
@@ -662,13 +752,25 @@ where
         Ok(options) => options,
         Err(failure) => return ops::rejected(env, &failure, None),
     };
-    if needs == Needs::Connection
-        && let Err(failure) = inner.connection_free()
-    {
-        return ops::rejected(env, &failure, None);
-    }
+    let turn = match needs {
+        Needs::Connection => match inner.connection_free() {
+            Ok(()) => Some(inner.turn()),
+            Err(failure) => return ops::rejected(env, &failure, None),
+        },
+        Needs::Nothing => None,
+    };
     match inner.begin() {
-        Ok(guard) => ops::spawn(env, &options, run(guard), to_js),
+        Ok(guard) => {
+            let work = run(guard);
+            let work = async move {
+                let _permit = match turn {
+                    Some(turn) => Some(turn.wait().await?),
+                    None => None,
+                };
+                work.await
+            };
+            ops::spawn(env, &options, work, to_js)
+        }
         Err(failure) => ops::rejected(env, &failure, None),
     }
 }

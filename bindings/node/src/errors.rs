@@ -15,6 +15,7 @@
 //! | `ERR_WASMUDF_QUERY_TIMEOUT` | the statement ran past `queryTimeoutMs` |
 //! | `ABORT_ERR` (name `AbortError`) | the operation's `AbortSignal` fired |
 //! | `ERR_WASMUDF_CLOSED` | the database is closed |
+//! | `ERR_WASMUDF_TRANSACTION_OPEN` | an operation left a transaction open (rolled back) |
 //! | `ERR_WASMUDF_POOL_HELD` | open iterators hold every connection of the pool |
 //! | `ERR_WASMUDF_LOAD`, `..._NAME_CLASH`, `..._NOT_LOADED`, `..._IO` | loading or unloading a component |
 //! | `ERR_WASMUDF_JS_BUILD` | building a JavaScript UDF module failed |

@@ -66,7 +66,7 @@ pub(crate) fn op_options(env: sys::napi_env, options: Option<Raw>) -> Result<OpO
 /// or shutdown commonly is.
 struct Waiters {
     listener: Ref,
-    handles: HashMap<u64, AbortHandle>,
+    handles: HashMap<u64, Box<dyn FnOnce()>>,
 }
 
 thread_local! {
@@ -101,7 +101,7 @@ fn signals(env: sys::napi_env) -> napi::Result<Raw> {
 
 /// Aborts every operation waiting on the signal of `id`; the listener.
 fn abort_all(id: u64) {
-    let handles: Vec<AbortHandle> = WAITERS.with(|waiters| {
+    let handles: Vec<Box<dyn FnOnce()>> = WAITERS.with(|waiters| {
         waiters
             .borrow_mut()
             .get_mut(&id)
@@ -109,7 +109,7 @@ fn abort_all(id: u64) {
             .unwrap_or_default()
     });
     for handle in handles {
-        handle.abort();
+        handle();
     }
 }
 
@@ -129,6 +129,15 @@ impl AbortLink {
         env: sys::napi_env,
         signal: Raw,
         handle: AbortHandle,
+    ) -> napi::Result<AbortLink> {
+        AbortLink::on_abort(env, signal, move || handle.abort())
+    }
+
+    /// Calls `then` (on this thread) when `signal` fires.
+    pub(crate) fn on_abort(
+        env: sys::napi_env,
+        signal: Raw,
+        then: impl FnOnce() + 'static,
     ) -> napi::Result<AbortLink> {
         let map = signals(env)?;
         let found = raw::call_method(env, map, "get", &[signal])?;
@@ -161,7 +170,7 @@ impl AbortLink {
         let key = next_id();
         WAITERS.with(|w| {
             if let Some(waiters) = w.borrow_mut().get_mut(&id) {
-                waiters.handles.insert(key, handle);
+                waiters.handles.insert(key, Box::new(then));
             }
         });
         Ok(AbortLink {

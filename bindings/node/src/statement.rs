@@ -1,7 +1,8 @@
 //! `Statement` and its row iterator.
 
+use std::future::Future;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
 
 use futures::StreamExt;
 use napi::bindgen_prelude::{PromiseRaw, Unknown};
@@ -10,7 +11,9 @@ use napi_derive::napi;
 use wasmudf::rusqlite::{self, types::Value};
 
 use crate::convert::{self, Params, Rows, Shape};
-use crate::database::{DbInner, Holding, Needs, OpGuard, start};
+use crate::database::{
+    DbInner, Holding, Needs, OpGuard, Turn, poll_now, refuse_left_open, roll_back_left_open, start,
+};
 use crate::errors::Failure;
 use crate::ops::{self, OpOptions, op_options};
 use crate::raw::{self, Raw, RawValue};
@@ -80,14 +83,18 @@ impl Statement {
         let run = move |guard: OpGuard| async move {
             let _guard = guard;
             let opened = db.ready().await?;
-            let out = opened
+            let (out, left_open) = opened
                 .db
                 .interact(move |conn| {
-                    let mut stmt = conn.prepare_cached(&sql)?;
-                    bind(&mut stmt, &params)?;
-                    Ok(work(&mut stmt, conn)?)
+                    let out = {
+                        let mut stmt = conn.prepare_cached(&sql)?;
+                        bind(&mut stmt, &params)?;
+                        work(&mut stmt, conn)?
+                    };
+                    Ok((out, roll_back_left_open(conn)?))
                 })
                 .await?;
+            refuse_left_open(left_open)?;
             Ok(out)
         };
         start(
@@ -186,11 +193,21 @@ fn run_work(
     stmt: &mut rusqlite::Statement<'_>,
     conn: &rusqlite::Connection,
 ) -> rusqlite::Result<RunResult> {
-    let readonly = stmt.readonly();
+    // Both counters are the connection's, and a pool has several: so that
+    // they describe this statement whichever connection ran it, the rowid
+    // starts at 0 (it stays 0 unless the statement inserts), and `changes`
+    // counts only when the statement changed something (SQLite's count is
+    // the last INSERT, UPDATE or DELETE's, so DDL would report an earlier
+    // statement's).
+    let before = conn.total_changes();
+    // SAFETY: `conn.handle()` is the live connection this thread holds.
+    unsafe { wasmudf::rusqlite::ffi::sqlite3_set_last_insert_rowid(conn.handle(), 0) };
     let mut rows = stmt.raw_query();
     while rows.next()?.is_some() {}
+    drop(rows);
+    let changed = conn.total_changes() != before;
     Ok(RunResult {
-        changes: if readonly { 0 } else { conn.changes() as i64 },
+        changes: if changed { conn.changes() as i64 } else { 0 },
         last_insert_rowid: conn.last_insert_rowid(),
     })
 }
@@ -389,11 +406,28 @@ impl Statement {
             (Err(failure), _) | (_, Err(failure)) => IterState::Failed(failure),
         };
         let iteration = Arc::new(Iteration {
-            state: tokio::sync::Mutex::new(state),
-            claim: Mutex::new(None),
+            state: Arc::new(tokio::sync::Mutex::new(state)),
         });
         self.db.track(&iteration);
+        // The signal covers the whole iteration: between steps too, where
+        // no step's own listener is there to see it.
+        let ending = match &signal {
+            Some(signal) => {
+                let weak = Arc::downgrade(&iteration);
+                Some(ops::AbortLink::on_abort(
+                    env_raw,
+                    signal.get(env_raw)?,
+                    move || {
+                        if let Some(iteration) = weak.upgrade() {
+                            iteration.end_soon();
+                        }
+                    },
+                )?)
+            }
+            None => None,
+        };
         Ok(RowIterator {
+            ending,
             db: self.db.clone(),
             iteration,
             started: AtomicBool::new(false),
@@ -409,7 +443,7 @@ pub(crate) enum IterState {
     /// Not started: the first `next()` starts it.
     Pending { sql: Arc<str>, params: Params },
     /// Reading rows, on the connection it claimed.
-    Running(wasmudf::RowStream, Holding),
+    Running(wasmudf::RowStream, Claimed),
     /// Its arguments were bad: the first `next()` rejects with this.
     Failed(Failure),
     /// Ended: exhausted, returned from, failed, aborted or closed.
@@ -424,25 +458,54 @@ impl IterState {
     }
 }
 
-/// One iteration: where it is, and the connection its first `next()`
-/// claimed, which its first step takes over.
+/// What an iteration holds while it runs: its count among the iterators
+/// holding connections, and its turn's permit.
+pub(crate) struct Claimed {
+    _holding: Holding,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+/// The connection an iteration's first `next()` claims, on the JavaScript
+/// thread: counted at once, and in line for a connection. It travels in
+/// that step's future, so it is given up if the step is dropped (aborted)
+/// before it starts.
+struct Claim {
+    holding: Holding,
+    turn: Turn,
+}
+
+impl Claim {
+    async fn wait(self) -> Result<Claimed, Failure> {
+        Ok(Claimed {
+            _permit: self.turn.wait().await?,
+            _holding: self.holding,
+        })
+    }
+}
+
+type LockTurn =
+    std::pin::Pin<Box<dyn Future<Output = tokio::sync::OwnedMutexGuard<IterState>> + Send>>;
+
+/// One iteration: where it is.
 pub(crate) struct Iteration {
-    state: tokio::sync::Mutex<IterState>,
-    claim: Mutex<Option<Holding>>,
+    state: Arc<tokio::sync::Mutex<IterState>>,
 }
 
 impl Iteration {
-    fn take_claim(&self) -> Option<Holding> {
-        self.claim
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()
+    /// A step's place in line for the iteration, taken when `next()` is
+    /// called: steps run in the order they were asked for, so the first one
+    /// (which carries the claim) starts the iteration.
+    fn lock_turn(&self) -> LockTurn {
+        let mut lock: LockTurn = Box::pin(self.state.clone().lock_owned());
+        if let std::task::Poll::Ready(guard) = poll_now(lock.as_mut()) {
+            return Box::pin(std::future::ready(guard));
+        }
+        lock
     }
 
     /// Ends the iteration after the step it is taking, if any.
     pub(crate) async fn end(&self) {
         self.state.lock().await.end();
-        drop(self.take_claim());
     }
 
     /// Ends the iteration at once when no step is in flight, so that an
@@ -451,8 +514,6 @@ impl Iteration {
     fn end_soon(self: Arc<Self>) {
         if let Ok(mut state) = self.state.try_lock() {
             state.end();
-            drop(state);
-            drop(self.take_claim());
             return;
         }
         drop(napi::bindgen_prelude::spawn(async move {
@@ -470,6 +531,8 @@ pub struct RowIterator {
     /// Whether `next()` has been called (and claimed a connection).
     started: AtomicBool,
     signal: Option<raw::Ref>,
+    /// Ends the iteration when the signal fires.
+    ending: Option<ops::AbortLink>,
     /// The environment the signal reference belongs to (the iterator's
     /// own: it is dropped in that environment's finalizer).
     env: sys::napi_env,
@@ -512,20 +575,24 @@ fn step_to_js(env: sys::napi_env, step: Step, safe_integers: bool) -> napi::Resu
 
 async fn advance(
     db: Arc<DbInner>,
-    iteration: Arc<Iteration>,
+    lock: LockTurn,
+    claim: Option<Claim>,
     guard: OpGuard,
 ) -> Result<Step, Failure> {
     let _guard = guard;
-    let mut state = iteration.state.lock().await;
-    // The first `next()` put it there before any step could start; the
-    // step that finds the iteration pending takes it over.
-    let claimed = iteration.take_claim();
+    let mut state = lock.await;
     if let IterState::Pending { sql, params } = &*state {
         let (sql, params) = (sql.clone(), params.clone());
-        let holding = match claimed {
-            Some(holding) => holding,
-            None => db.hold()?,
+        // The first step brings the claim; a later one finds the iteration
+        // pending only if that step was dropped before it started.
+        let claim = match claim {
+            Some(claim) => claim,
+            None => {
+                let (holding, turn) = db.hold()?;
+                Claim { holding, turn }
+            }
         };
+        let holding = claim.wait().await?;
         let opened = match db.ready().await {
             Ok(opened) => opened,
             Err(failure) => {
@@ -611,23 +678,21 @@ impl RowIterator {
             Err(failure) => return ops::rejected(env, &failure, None),
         };
         // The first step claims a connection now, on the JavaScript thread,
-        // so that every operation called after this one counts it.
+        // so that every operation called after this one counts it, and
+        // takes its turn for one behind every operation called before.
+        let mut claim = None;
         if !self.started.load(Ordering::SeqCst) {
             match self.db.hold() {
-                Ok(holding) => {
-                    *self
-                        .iteration
-                        .claim
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner) = Some(holding);
+                Ok((holding, turn)) => {
+                    claim = Some(Claim { holding, turn });
                     self.started.store(true, Ordering::SeqCst);
                 }
                 Err(failure) => return ops::rejected(env, &failure, None),
             }
         }
-        let (db, iteration) = (self.db.clone(), self.iteration.clone());
+        let lock = self.iteration.lock_turn();
         let safe = self.safe_integers;
-        let work = advance(db, iteration, guard);
+        let work = advance(self.db.clone(), lock, claim, guard);
         ops::spawn(env, &options, work, move |env, step| {
             step_to_js(env, step, safe)
         })
@@ -640,7 +705,10 @@ impl RowIterator {
         ts_return_type = "Promise<IteratorResult<Row, undefined>>"
     )]
     pub fn finish<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, RawValue>> {
+        // At once when no step is in flight, so that an operation called
+        // right after (even without awaiting this) finds the connection free.
         let iteration = self.iteration.clone();
+        iteration.clone().end_soon();
         ops::spawn(
             env,
             &OpOptions::default(),
@@ -655,6 +723,9 @@ impl RowIterator {
 
 impl Drop for RowIterator {
     fn drop(&mut self) {
+        if let Some(ending) = self.ending.take() {
+            ending.finish(self.env);
+        }
         if let Some(signal) = self.signal.take() {
             signal.release(self.env);
         }

@@ -32,12 +32,20 @@ test('exec, prepare, get, all, values, run and columns', async () => {
     { name: 'name', type: 'TEXT' },
     { name: 'score', type: 'REAL' },
   ]);
-  assert.deepEqual(await db.prepare('UPDATE t SET score = score + 1').run(), {
-    changes: 2,
-    lastInsertRowid: 2,
-  });
-  // A read reports no changes, whatever ran before it on the connection.
-  assert.equal((await select.run()).changes, 0);
+  // Whichever pool connection runs it, a statement reports its own
+  // changes and inserted rowid: an UPDATE inserts nothing, DDL and reads
+  // change nothing, whatever ran before them on that connection.
+  for (let i = 0; i < 4; i++) {
+    assert.deepEqual(await db.prepare('UPDATE t SET score = score + 1').run(), {
+      changes: 2,
+      lastInsertRowid: 0,
+    });
+  }
+  assert.deepEqual(await db.prepare('CREATE TABLE u(x)').run(), { changes: 0, lastInsertRowid: 0 });
+  assert.deepEqual(await db.prepare('CREATE INDEX ui ON u(x)').run(), { changes: 0, lastInsertRowid: 0 });
+  assert.deepEqual(await select.run(), { changes: 0, lastInsertRowid: 0 });
+  assert.deepEqual(await db.prepare('INSERT INTO u VALUES (1), (2), (3)').run(), { changes: 3, lastInsertRowid: 3 });
+  assert.deepEqual(await db.prepare('DELETE FROM u WHERE x > 1').run(), { changes: 2, lastInsertRowid: 0 });
   await db.close();
 });
 
@@ -86,6 +94,23 @@ test('iterate reads rows lazily and ends on break', async () => {
     })(),
     (err) => err.code === 'SQLITE_ERROR' && /no such table/.test(err.message),
   );
+  await db.close();
+});
+
+test('a transaction must begin and end within one operation', async () => {
+  const db = new Database(null, { threads: 2 });
+  await db.exec('CREATE TABLE t(x)');
+  // Left open: rolled back, and said so, not lost silently.
+  await rejectsWith(db.exec('BEGIN; INSERT INTO t VALUES (1)'), 'ERR_WASMUDF_TRANSACTION_OPEN');
+  await rejectsWith(db.prepare('BEGIN').run(), 'ERR_WASMUDF_TRANSACTION_OPEN');
+  assert.deepEqual(await db.prepare('SELECT count(*) AS n FROM t').get(), { n: 0 });
+  // Whole, it commits; failing half-way, it commits nothing.
+  await db.exec('BEGIN; INSERT INTO t VALUES (2); INSERT INTO t VALUES (3); COMMIT');
+  await rejectsWith(db.exec('BEGIN; INSERT INTO t VALUES (4); INSERT INTO nowhere VALUES (5); COMMIT'), 'SQLITE_ERROR');
+  assert.deepEqual(await db.prepare('SELECT x FROM t ORDER BY x').values(), [[2], [3]]);
+  // Every connection is usable after.
+  const counts = await Promise.all([1, 2, 3, 4].map(() => db.prepare('SELECT count(*) AS n FROM t').get()));
+  assert.deepEqual(counts, [{ n: 2 }, { n: 2 }, { n: 2 }, { n: 2 }]);
   await db.close();
 });
 

@@ -11,7 +11,7 @@ import { Database, rejectsWith } from './helpers.mjs';
 const MANY =
   'WITH RECURSIVE n(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM n WHERE k < 100000) SELECT k FROM n';
 
-test('a query inside for await over another statement fails clearly when iterators hold every connection', async () => {
+test('a query inside for await over another statement fails clearly when iterators hold every connection', { timeout: 60_000 }, async () => {
   const db = new Database(null, { threads: 1 });
   const seen = [];
   for await (const row of db.prepare('SELECT 1 AS x UNION ALL SELECT 2').iterate()) {
@@ -32,7 +32,7 @@ test('a query inside for await over another statement fails clearly when iterato
   await db.close();
 });
 
-test('with more threads than open iterators, a query beside an iterator runs', async () => {
+test('with more threads than open iterators, a query beside an iterator runs', { timeout: 60_000 }, async () => {
   const db = new Database(null, { threads: 2 });
   const it = db.prepare(MANY).iterate();
   assert.deepEqual(await it.next(), { value: { k: 1 }, done: false });
@@ -46,7 +46,7 @@ test('with more threads than open iterators, a query beside an iterator runs', a
   await db.close();
 });
 
-test('an iterator that was never stepped holds nothing; a refused first step can be retried', async () => {
+test('an iterator that was never stepped holds nothing; a refused first step can be retried', { timeout: 60_000 }, async () => {
   const db = new Database(null, { threads: 1 });
   const idle = db.prepare(MANY).iterate();
   assert.deepEqual(await db.prepare('SELECT 1 AS one').get(), { one: 1 });
@@ -58,7 +58,7 @@ test('an iterator that was never stepped holds nothing; a refused first step can
   await db.close();
 });
 
-test('close ends open iterators even while a query waits behind one', async () => {
+test('close ends open iterators even while a query waits behind one', { timeout: 60_000 }, async () => {
   const db = new Database(null, { threads: 1 });
   const it = db.prepare(MANY).iterate();
   // The query is called before the iterator's first step, so it is first
@@ -88,7 +88,7 @@ test('close ends open iterators even while a query waits behind one', async () =
   assert.equal(await pending, 'ERR_WASMUDF_POOL_HELD');
 });
 
-test('a forgotten iterator gives its connection back when it is garbage-collected', async () => {
+test('a forgotten iterator gives its connection back when it is garbage-collected', { timeout: 60_000 }, async () => {
   setFlagsFromString('--expose-gc');
   const gc = runInNewContext('gc');
   const db = new Database(null, { threads: 1 });
@@ -123,5 +123,42 @@ test('a forgotten iterator gives its connection back when it is garbage-collecte
       });
   }
   assert.deepEqual(answer, { one: 1 });
+  await db.close();
+});
+
+test('the order operations are called in is the order they get connections', { timeout: 60_000 }, async () => {
+  // A query called before an iterator's first step runs first, though the
+  // iterator then holds the only connection (this hung in some runs).
+  for (let run = 0; run < 200; run++) {
+    const db = new Database(null, { threads: 1 });
+    const header = db.prepare('SELECT 1 AS one').get();
+    const it = db.prepare(MANY).iterate();
+    assert.deepEqual(await it.next(), { value: { k: 1 }, done: false });
+    assert.deepEqual(await header, { one: 1 });
+    await it.return();
+    await db.close();
+  }
+});
+
+test('a signal that fires between steps ends the iteration; an un-awaited return() frees at once', { timeout: 60_000 }, async () => {
+  const db = new Database(null, { threads: 1 });
+  const controller = new AbortController();
+  const it = db.prepare(MANY).iterate(null, { signal: controller.signal });
+  assert.deepEqual(await it.next(), { value: { k: 1 }, done: false });
+  controller.abort();
+  assert.deepEqual(await db.prepare('SELECT 1 AS one').get(), { one: 1 });
+  await rejectsWith(it.next(), 'ABORT_ERR');
+  // A step aborted before it starts gives its claim back too.
+  for (let i = 0; i < 20; i++) {
+    const c = new AbortController();
+    const pending = db.prepare(MANY).iterate(null, { signal: c.signal }).next();
+    c.abort();
+    await pending.catch(() => {});
+    assert.deepEqual(await db.prepare('SELECT 2 AS two').get(), { two: 2 });
+  }
+  const other = db.prepare(MANY).iterate();
+  await other.next();
+  other.return();
+  assert.deepEqual(await db.prepare('SELECT 3 AS three').get(), { three: 3 });
   await db.close();
 });
