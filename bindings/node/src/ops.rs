@@ -35,7 +35,13 @@ pub(crate) fn op_options(env: sys::napi_env, options: Option<Raw>) -> Result<OpO
         sys::ValueType::napi_undefined | sys::ValueType::napi_null => Ok(OpOptions::default()),
         // An array is an object too, but never options: `exec(sql, [1])`
         // means parameters, which `exec` does not take.
-        sys::ValueType::napi_object if !raw::is_array(env, options).map_err(js)? => {
+        // Nor is a signal passed bare: `get(params, signal)` for
+        // `get(params, { signal })` would otherwise be read as options
+        // without a signal, and the abort would be ignored.
+        sys::ValueType::napi_object
+            if !raw::is_array(env, options).map_err(js)?
+                && !raw::is_instance_of(env, options, "AbortSignal").map_err(js)? =>
+        {
             let signal = raw::get_named(env, options, "signal").map_err(js)?;
             match raw::type_of(env, signal).map_err(js)? {
                 sys::ValueType::napi_undefined | sys::ValueType::napi_null => {
@@ -54,7 +60,9 @@ pub(crate) fn op_options(env: sys::napi_env, options: Option<Raw>) -> Result<OpO
         }
         _ => Err(Failure::type_error(
             "ERR_INVALID_ARG_TYPE",
-            "options must be an object such as { signal }".to_string(),
+            "options must be an object such as { signal } (an AbortSignal goes in its \
+             signal property)"
+                .to_string(),
         )),
     }
 }

@@ -165,6 +165,8 @@ test('a bad file or option fails clearly', async () => {
     const db = new Database();
     await rejectsWith(db.exec('SELECT ?', [1]), 'ERR_INVALID_ARG_TYPE');
     await rejectsWith(db.prepare('SELECT ?').get([1], [2]), 'ERR_INVALID_ARG_TYPE');
+    // A bare signal where { signal } goes would be ignored: refused.
+    await rejectsWith(db.prepare('SELECT ?').get([1], new AbortController().signal), 'ERR_INVALID_ARG_TYPE');
     await db.close();
     const nodir = new Database(join(dir, 'missing', 'x.db'));
     await rejectsWith(nodir.ready, 'SQLITE_CANTOPEN');
