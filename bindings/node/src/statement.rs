@@ -635,7 +635,23 @@ async fn positional(
 ) -> Result<Vec<Value>, Failure> {
     match params {
         Params::None => Ok(Vec::new()),
-        Params::Positional(values) => Ok(values),
+        Params::Positional(values) if values.is_empty() => Ok(values),
+        // Checked here as `bind` checks it, so that too many parameters are
+        // the same error from `iterate` as from `get`.
+        Params::Positional(values) => {
+            let sql = sql.clone();
+            Ok(db
+                .interact(move |conn| {
+                    let expected = conn.prepare_cached(&sql)?.parameter_count();
+                    if values.len() > expected {
+                        return Err(
+                            rusqlite::Error::InvalidParameterCount(values.len(), expected).into(),
+                        );
+                    }
+                    Ok(values)
+                })
+                .await?)
+        }
         Params::Named(named) => {
             let sql = sql.clone();
             Ok(db

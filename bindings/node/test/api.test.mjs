@@ -61,6 +61,11 @@ test('named and positional parameters', async () => {
   assert.deepEqual(await db.prepare('SELECT ? AS x').get('one'), { x: 'one' });
   await rejectsWith(stmt.get({ nope: 1 }), 'ERR_WASMUDF_BIND');
   await rejectsWith(db.prepare('SELECT ?').get([1, 2]), 'ERR_WASMUDF_BIND');
+  await rejectsWith(db.prepare('SELECT ?').iterate([1, 2]).next(), 'ERR_WASMUDF_BIND');
+  await rejectsWith(db.prepare('SELECT :a').iterate({ nope: 1 }).next(), 'ERR_WASMUDF_BIND');
+  const rows = [];
+  for await (const row of db.prepare('SELECT ?1 AS x UNION ALL SELECT ?2').iterate([1, 2])) rows.push(row.x);
+  assert.deepEqual(rows, [1, 2]);
   await rejectsWith(db.prepare('SELECT ?').get(new Date()), 'ERR_INVALID_ARG_TYPE');
   await rejectsWith(db.prepare('SELECT ?').get([Symbol('s')]), 'ERR_INVALID_ARG_TYPE');
   await rejectsWith(db.prepare('SELECT ?').get([1], { signal: 'no' }), 'ERR_INVALID_ARG_TYPE');
