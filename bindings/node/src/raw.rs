@@ -378,15 +378,20 @@ pub(crate) fn keys(env: sys::napi_env, object: Raw) -> napi::Result<Vec<(String,
     Ok(out)
 }
 
-/// Whether `value` is an instance of the global constructor `name`.
-pub(crate) fn is_instance_of(env: sys::napi_env, value: Raw, name: &str) -> napi::Result<bool> {
+/// `globalThis[name]`.
+fn global_named(env: sys::napi_env, name: &str) -> napi::Result<Raw> {
     let mut global = ptr::null_mut();
     // SAFETY: on the env's thread.
     check(
         unsafe { sys::napi_get_global(env, &mut global) },
         "napi_get_global",
     )?;
-    let constructor = get_named(env, global, name)?;
+    get_named(env, global, name)
+}
+
+/// Whether `value` is an instance of the global constructor `name`.
+pub(crate) fn is_instance_of(env: sys::napi_env, value: Raw, name: &str) -> napi::Result<bool> {
+    let constructor = global_named(env, name)?;
     if type_of(env, constructor)? != sys::ValueType::napi_function {
         return Ok(false);
     }
@@ -401,13 +406,7 @@ pub(crate) fn is_instance_of(env: sys::napi_env, value: Raw, name: &str) -> napi
 
 /// `new globalThis[name]()`, e.g. a `WeakMap`.
 pub(crate) fn new_global(env: sys::napi_env, name: &str) -> napi::Result<Raw> {
-    let mut global = ptr::null_mut();
-    // SAFETY: on the env's thread.
-    check(
-        unsafe { sys::napi_get_global(env, &mut global) },
-        "napi_get_global",
-    )?;
-    let constructor = get_named(env, global, name)?;
+    let constructor = global_named(env, name)?;
     make!("napi_new_instance", |out| sys::napi_new_instance(
         env,
         constructor,
