@@ -7,6 +7,7 @@
 //! `cargo test --manifest-path crates/wasmudf-ballista/Cargo.toml
 //! --target-dir target --test fuzz_smoke -- --nocapture`
 
+#[path = "fuzz_smoke/codec.rs"]
 mod codec;
 // The driver of the root workspace's smoke run (std, arbitrary and
 // fastrand only), included rather than depended on: the crate around it
