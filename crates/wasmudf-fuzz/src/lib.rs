@@ -1,8 +1,10 @@
-//! What the fuzz targets share: one engine with small limits, arbitrary
-//! SQL values and columns, and [`exercise`], which calls every function of
-//! a loaded component once on each path (SQLite, whose scalars and
-//! aggregates take the direct path when they can, and [`wasmudf::Instance`],
-//! which always uses the component instance).
+//! The fuzz targets' bodies ([`targets`]; the `cargo fuzz` entry points in
+//! `fuzz/` only call them), the smoke run's driver ([`smoke`]), and what
+//! the targets share: one engine with small limits, arbitrary SQL values
+//! and columns, and [`exercise`], which calls every function of a loaded
+//! component once on each path (SQLite, whose scalars and aggregates take
+//! the direct path when they can, and [`wasmudf::Instance`], which always
+//! uses the component instance).
 //!
 //! The oracle is the house rule: whatever a component or an input does, the
 //! host answers with a value or an error, never a panic, a hang or a crash.
@@ -17,6 +19,8 @@ use wasmudf::rusqlite::{self, Connection, types::Value as SqlValue};
 use wasmudf::{Arity, Column, ColumnRef, Component, Engine, FunctionKind, Limits, Value};
 
 pub mod smith;
+pub mod smoke;
+pub mod targets;
 
 /// A guest component built by the test build (`cargo test --workspace`, or
 /// `cargo build --manifest-path guests/Cargo.toml --release --target
@@ -29,7 +33,7 @@ pub fn guest(name: &str) -> &'static Component {
         return c;
     }
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../guests/target/wasm32-wasip2/release")
+        .join("../../guests/target/wasm32-wasip2/release")
         .join(format!("{name}.wasm"));
     let component = engine().load_file(&path).unwrap_or_else(|e| {
         panic!(

@@ -46,7 +46,7 @@ fn worlds() -> &'static [World; 2] {
             );
             World { v0_1, resolve, world, dummy }
         };
-        [load("../wit", false), load("../wit/0.1.0", true)]
+        [load("../../wit", false), load("../../wit/0.1.0", true)]
     })
 }
 
